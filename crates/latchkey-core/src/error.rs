@@ -1,0 +1,88 @@
+//! The core's one error type. Every message is a sentence a person can act on, and none carries a
+//! secret: provider responses are reduced to their `error` code and description before they get here.
+
+use crate::model::AccountStatus;
+
+/// A small closed set the UI and the CLI can branch on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    ReauthNeeded,
+    KeychainUnavailable,
+    ProviderError,
+    Network,
+    InvalidInput,
+    NotFound,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ReauthNeeded => "reauth_needed",
+            ErrorCode::KeychainUnavailable => "keychain_unavailable",
+            ErrorCode::ProviderError => "provider_error",
+            ErrorCode::Network => "network",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("There is no connection named “{0}”.")]
+    UnknownConnection(String),
+    #[error("There is no such account (it may have been deleted).")]
+    UnknownAccount,
+    #[error("The connection “{0}” is not ready: {1}")]
+    ConnectionNotReady(String, String),
+    #[error(
+        "This sign-in response does not match a sign-in Latchkey started (it is unknown, expired or \
+         was already used), so it was ignored. Start the connection again."
+    )]
+    UnknownState,
+    #[error(
+        "The sign-in response did not come from {expected} (issuer mismatch), so it was rejected and \
+         nothing was stored. Start the connection again."
+    )]
+    IssuerMismatch { expected: String },
+    #[error("You declined access at {provider}. Nothing was stored; connect again when you are ready.")]
+    Denied { provider: String },
+    #[error("{provider} refused the request: {detail}")]
+    Provider { provider: String, detail: String },
+    #[error("Latchkey could not reach {provider} ({detail}). Check your network and try again.")]
+    Network { provider: String, detail: String },
+    #[error("The system keychain is not available ({0}). Unlock it or start a Secret Service, then try again.")]
+    Keychain(String),
+    #[error("An account that is {from} cannot become {to}.")]
+    InvalidTransition { from: AccountStatus, to: AccountStatus },
+    #[error("Latchkey's local database failed: {0}")]
+    Storage(String),
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidInput(_) | Error::InvalidTransition { .. } => ErrorCode::InvalidInput,
+            Error::UnknownConnection(_) | Error::UnknownAccount => ErrorCode::NotFound,
+            Error::ConnectionNotReady(..) => ErrorCode::InvalidInput,
+            Error::UnknownState | Error::IssuerMismatch { .. } => ErrorCode::InvalidInput,
+            Error::Denied { .. } => ErrorCode::ReauthNeeded,
+            Error::Provider { .. } => ErrorCode::ProviderError,
+            Error::Network { .. } => ErrorCode::Network,
+            Error::Keychain(_) => ErrorCode::KeychainUnavailable,
+            Error::Storage(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Storage(e.to_string())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,15 @@
+//! Latchkey's core: the whole domain of connected accounts, with no Tauri (and no GUI) dependency.
+//! The desktop shell and the CLI are thin callers of [`Latchkey`]. See ARCHITECTURE.md.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod oauth;
+pub mod secret;
+pub mod service;
+pub mod store;
+pub mod vault;
+
+pub use error::{Error, ErrorCode, Result};
+pub use service::{AuthorizationLink, CallbackError, Latchkey, Options, RevokeOutcome};

@@ -1,0 +1,267 @@
+//! Connections, accounts and the account state machine of the connected-accounts guide.
+//!
+//! Domain types here derive no `Serialize`: what crosses a process boundary is a DTO built by the
+//! shell or the CLI from these, field by field.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// A connection's name, as written in the configuration and used in redirect paths
+/// (`<scheme>:/oauth/{connection}/callback`): lowercase ASCII letters, digits and `-`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    pub fn new(id: &str) -> Result<Self> {
+        let ok = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.starts_with('-');
+        if ok {
+            Ok(ConnectionId(id.to_owned()))
+        } else {
+            Err(Error::InvalidInput(format!(
+                "“{id}” is not a valid connection name: use lowercase letters, digits and dashes."
+            )))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An account's stable id (a UUID), also the key of its keychain entries.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn random() -> Self {
+        AccountId(uuid::Uuid::new_v4().to_string())
+    }
+    pub fn parse(s: &str) -> Result<Self> {
+        uuid::Uuid::parse_str(s)
+            .map(|u| AccountId(u.to_string()))
+            .map_err(|_| Error::UnknownAccount)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The six account states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccountStatus {
+    Pending,
+    Active,
+    Expired,
+    Revoked,
+    Error,
+    Suspended,
+}
+
+impl AccountStatus {
+    pub const ALL: [AccountStatus; 6] = [
+        AccountStatus::Pending,
+        AccountStatus::Active,
+        AccountStatus::Expired,
+        AccountStatus::Revoked,
+        AccountStatus::Error,
+        AccountStatus::Suspended,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Pending => "pending",
+            AccountStatus::Active => "active",
+            AccountStatus::Expired => "expired",
+            AccountStatus::Revoked => "revoked",
+            AccountStatus::Error => "error",
+            AccountStatus::Suspended => "suspended",
+        }
+    }
+
+    /// The guide's transitions, plus the deliberate extensions listed in ARCHITECTURE.md:
+    /// - `Revoked → Active`: connecting a revoked account again re-authorizes the same account
+    ///   (same id, labels and history) instead of leaving a dead row beside a new one.
+    pub fn can_become(self, to: AccountStatus) -> bool {
+        use AccountStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Active)
+                | (Active, Expired)
+                | (Expired, Active)
+                | (Active, Revoked)
+                | (Active, Error)
+                | (Error, Active)
+                | (Active, Suspended)
+                | (Suspended, Active)
+                // Extension: re-connecting a revoked account.
+                | (Revoked, Active)
+        )
+    }
+
+    /// `Ok(())` when the move is allowed, the typed refusal otherwise.
+    pub fn check_transition(self, to: AccountStatus) -> Result<()> {
+        if self.can_become(to) {
+            Ok(())
+        } else {
+            Err(Error::InvalidTransition { from: self, to })
+        }
+    }
+}
+
+impl fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AccountStatus::Pending => "Pending",
+            AccountStatus::Active => "Active",
+            AccountStatus::Expired => "Expired",
+            AccountStatus::Revoked => "Revoked",
+            AccountStatus::Error => "Error",
+            AccountStatus::Suspended => "Suspended",
+        })
+    }
+}
+
+impl FromStr for AccountStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        AccountStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| Error::Storage(format!("unknown account status “{s}”")))
+    }
+}
+
+/// Who or what caused a change, recorded in the audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    User,
+    Provider,
+    System,
+}
+
+impl Actor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Actor::User => "user",
+            Actor::Provider => "provider",
+            Actor::System => "system",
+        }
+    }
+}
+
+/// The provider's own idea of who the account is (from userinfo).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub subject: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// A connected account's non-secret metadata, as kept in SQLite.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub connection: ConnectionId,
+    pub identifier: String,
+    pub status: AccountStatus,
+    pub identity: Option<Identity>,
+    pub requested_scopes: Vec<String>,
+    pub granted_scopes: Vec<String>,
+    /// Unix seconds, from local receipt time + `expires_in`.
+    pub expires_at: Option<i64>,
+    /// The last failure, as a sentence, for the UI.
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A connection's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    Active,
+    /// Disabled by the user.
+    Inactive,
+    /// Set-up incomplete (for example no client id yet).
+    Pending,
+    /// The configuration or the provider rejects the client.
+    Error,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Active => "active",
+            ConnectionStatus::Inactive => "inactive",
+            ConnectionStatus::Pending => "pending",
+            ConnectionStatus::Error => "error",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_the_guide_transitions_plus_documented_extensions() {
+        use AccountStatus::*;
+        let allowed = [
+            (Pending, Active),
+            (Active, Expired),
+            (Expired, Active),
+            (Active, Revoked),
+            (Active, Error),
+            (Error, Active),
+            (Active, Suspended),
+            (Suspended, Active),
+            (Revoked, Active), // extension, see ARCHITECTURE.md
+        ];
+        for from in AccountStatus::ALL {
+            for to in AccountStatus::ALL {
+                let expected = allowed.contains(&(from, to));
+                assert_eq!(from.can_become(to), expected, "{from} -> {to}");
+                match from.check_transition(to) {
+                    Ok(()) => assert!(expected),
+                    Err(crate::error::Error::InvalidTransition { from: f, to: t }) => {
+                        assert!(!expected);
+                        assert_eq!((f, t), (from, to));
+                    }
+                    Err(other) => panic!("unexpected error {other}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for st in AccountStatus::ALL {
+            assert_eq!(st.as_str().parse::<AccountStatus>().ok(), Some(st));
+        }
+        assert!("bogus".parse::<AccountStatus>().is_err());
+    }
+
+    #[test]
+    fn connection_names_are_path_safe() {
+        assert!(ConnectionId::new("demo").is_ok());
+        assert!(ConnectionId::new("google-mail2").is_ok());
+        for bad in ["", "Demo", "a/b", "-x", "a b", "../x", "é"] {
+            assert!(ConnectionId::new(bad).is_err(), "{bad}");
+        }
+    }
+}

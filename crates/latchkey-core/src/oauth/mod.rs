@@ -1,0 +1,9 @@
+//! The OAuth 2.0 authorization-code flow for a native app (RFC 8252): PKCE S256, a single-use
+//! `state`, `iss` checked (RFC 9207), discovery with the issuer checked (RFC 8414), RFC 7009
+//! revocation, and the callback URL's strict parsing.
+
+pub mod callback;
+pub mod discovery;
+pub mod pending;
+pub mod revoke;
+pub mod userinfo;

@@ -1,0 +1,110 @@
+//! The table of authorization requests this process started and is waiting for, keyed by `state`.
+//! An entry is taken out exactly once (single use) and only within its lifetime (RFC 9700 §4.7).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use oauth2::PkceCodeVerifier;
+
+use crate::config::ProviderMetadata;
+use crate::model::{AccountId, ConnectionId};
+
+/// How long a sign-in may take in the browser.
+pub const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
+
+pub struct PendingFlow {
+    pub connection: ConnectionId,
+    pub account: AccountId,
+    pub metadata: ProviderMetadata,
+    pub redirect_uri: String,
+    pub verifier: PkceCodeVerifier,
+    pub created: Instant,
+}
+
+#[derive(Default)]
+pub struct PendingFlows {
+    flows: Mutex<HashMap<String, PendingFlow>>,
+}
+
+impl PendingFlows {
+    pub fn insert(&self, state: String, flow: PendingFlow) {
+        let mut flows = self.lock();
+        flows.retain(|_, f| f.created.elapsed() < FLOW_TTL);
+        // A new sign-in for the same account replaces the old one: only the latest link works.
+        flows.retain(|_, f| f.account != flow.account);
+        flows.insert(state, flow);
+    }
+
+    /// Removes and returns the flow for `state` if it exists and has not expired.
+    pub fn take(&self, state: &str) -> Option<PendingFlow> {
+        self.lock().remove(state).filter(|f| f.created.elapsed() < FLOW_TTL)
+    }
+
+    /// Forgets the pending sign-in of `account`, if any (the user cancelled).
+    pub fn cancel(&self, account: &AccountId) -> bool {
+        let mut flows = self.lock();
+        let before = flows.len();
+        flows.retain(|_, f| &f.account != account);
+        flows.len() != before
+    }
+
+    pub fn is_pending(&self, account: &AccountId) -> bool {
+        self.lock().values().any(|f| &f.account == account && f.created.elapsed() < FLOW_TTL)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingFlow>> {
+        self.flows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(account: &AccountId, age: Duration) -> PendingFlow {
+        let url = |s: &str| url::Url::parse(s).expect("url");
+        PendingFlow {
+            connection: ConnectionId::new("demo").expect("id"),
+            account: account.clone(),
+            metadata: ProviderMetadata {
+                issuer: None,
+                authorization_endpoint: url("https://a.example/auth"),
+                token_endpoint: url("https://a.example/token"),
+                revocation_endpoint: None,
+                userinfo_endpoint: None,
+                iss_parameter_supported: false,
+            },
+            redirect_uri: "x:/oauth/demo/callback".into(),
+            verifier: PkceCodeVerifier::new("v".repeat(43)),
+            created: Instant::now().checked_sub(age).expect("instant"),
+        }
+    }
+
+    #[test]
+    fn single_use_and_expiring() {
+        let flows = PendingFlows::default();
+        let a = AccountId::random();
+        flows.insert("s1".into(), flow(&a, Duration::ZERO));
+        assert!(flows.is_pending(&a));
+        assert!(flows.take("unknown").is_none());
+        assert!(flows.take("s1").is_some());
+        assert!(flows.take("s1").is_none(), "a state works once");
+
+        flows.insert("old".into(), flow(&a, FLOW_TTL + Duration::from_secs(1)));
+        assert!(flows.take("old").is_none(), "an expired state is refused");
+    }
+
+    #[test]
+    fn a_new_link_replaces_the_old_one_for_the_same_account() {
+        let flows = PendingFlows::default();
+        let a = AccountId::random();
+        flows.insert("first".into(), flow(&a, Duration::ZERO));
+        flows.insert("second".into(), flow(&a, Duration::ZERO));
+        assert!(flows.take("first").is_none());
+        assert!(flows.take("second").is_some());
+        flows.insert("third".into(), flow(&a, Duration::ZERO));
+        assert!(flows.cancel(&a));
+        assert!(!flows.is_pending(&a));
+    }
+}

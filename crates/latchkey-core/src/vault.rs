@@ -1,0 +1,235 @@
+//! The token vault: the only place tokens are kept, the OS keychain (Secret Service on Linux,
+//! Keychain on macOS, Credential Manager on Windows) through the `keyring` crate.
+//!
+//! Each account has up to two small entries, `{account_id}/access` and `{account_id}/refresh`,
+//! under a service name that is namespaced by build channel (and per test run), so a development
+//! build never touches a release build's secrets. Small entries keep under Windows Credential
+//! Manager's 2,560-byte cap even with JWT access tokens.
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::model::AccountId;
+use crate::secret::{Secret, TokenSet};
+
+/// Where secrets are stored. The real one is [`KeyringStore`]; [`MemoryStore`] is for unit tests
+/// and fault injection.
+pub trait SecretStore: Send + Sync + 'static {
+    fn put(&self, key: &str, value: &Secret) -> Result<()>;
+    /// `Ok(None)` when there is no such entry.
+    fn get(&self, key: &str) -> Result<Option<Secret>>;
+    /// Deleting a missing entry is not an error.
+    fn delete(&self, key: &str) -> Result<()>;
+    /// A human description of the backend, for the UI ("Secret Service", …).
+    fn describe(&self) -> String;
+}
+
+/// The OS keychain.
+pub struct KeyringStore {
+    service: String,
+}
+
+impl KeyringStore {
+    pub fn new(service: impl Into<String>) -> Self {
+        KeyringStore { service: service.into() }
+    }
+
+    fn entry(&self, key: &str) -> Result<keyring::Entry> {
+        keyring::Entry::new(&self.service, key).map_err(keychain_error)
+    }
+}
+
+fn keychain_error(e: keyring::Error) -> Error {
+    // keyring's messages describe the platform failure, never the secret.
+    Error::Keychain(match e {
+        keyring::Error::NoStorageAccess(inner) => format!("no access to the keychain: {inner}"),
+        keyring::Error::PlatformFailure(inner) => format!("the keychain failed: {inner}"),
+        other => other.to_string(),
+    })
+}
+
+impl SecretStore for KeyringStore {
+    fn put(&self, key: &str, value: &Secret) -> Result<()> {
+        self.entry(key)?.set_password(value.expose()).map_err(keychain_error)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Secret>> {
+        match self.entry(key)?.get_password() {
+            Ok(v) => Ok(Some(Secret::new(v))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(keychain_error(e)),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        match self.entry(key)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(keychain_error(e)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let backend = if cfg!(target_os = "macos") {
+            "macOS Keychain"
+        } else if cfg!(windows) {
+            "Windows Credential Manager"
+        } else {
+            "Secret Service"
+        };
+        format!("{backend} (service “{}”)", self.service)
+    }
+}
+
+/// An in-process store whose next calls can be told to fail. Tests only; never used by the app.
+#[derive(Default, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<MemoryInner>>,
+}
+
+#[derive(Default)]
+struct MemoryInner {
+    entries: std::collections::HashMap<String, String>,
+    fail_next: usize,
+}
+
+impl MemoryStore {
+    /// The next `n` calls fail as a locked keychain would.
+    pub fn fail_next(&self, n: usize) {
+        self.lock().fail_next = n;
+    }
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<_> = self.lock().entries.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn check(&self) -> Result<std::sync::MutexGuard<'_, MemoryInner>> {
+        let mut g = self.lock();
+        if g.fail_next > 0 {
+            g.fail_next -= 1;
+            return Err(Error::Keychain("the keychain is locked (injected fault)".into()));
+        }
+        Ok(g)
+    }
+}
+
+impl SecretStore for MemoryStore {
+    fn put(&self, key: &str, value: &Secret) -> Result<()> {
+        self.check()?.entries.insert(key.to_owned(), value.expose().to_owned());
+        Ok(())
+    }
+    fn get(&self, key: &str) -> Result<Option<Secret>> {
+        Ok(self.check()?.entries.get(key).map(|v| Secret::new(v.clone())))
+    }
+    fn delete(&self, key: &str) -> Result<()> {
+        self.check()?.entries.remove(key);
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        "in-memory test store".into()
+    }
+}
+
+/// Tokens by account, over a [`SecretStore`]. Keychain calls block (D-Bus, Security.framework), so
+/// async callers go through `spawn_blocking`.
+#[derive(Clone)]
+pub struct Vault {
+    store: Arc<dyn SecretStore>,
+}
+
+impl Vault {
+    pub fn new(store: Arc<dyn SecretStore>) -> Self {
+        Vault { store }
+    }
+
+    pub fn describe(&self) -> String {
+        self.store.describe()
+    }
+
+    /// Stores both tokens; a set without a refresh token removes a stale one.
+    pub async fn put(&self, account: &AccountId, tokens: TokenSet) -> Result<()> {
+        let store = self.store.clone();
+        let account = account.clone();
+        blocking(move || {
+            store.put(&key(&account, "access"), &tokens.access_token)?;
+            match &tokens.refresh_token {
+                Some(rt) => store.put(&key(&account, "refresh"), rt),
+                None => store.delete(&key(&account, "refresh")),
+            }
+        })
+        .await
+    }
+
+    /// The stored tokens, `None` when there is no access token.
+    pub async fn get(&self, account: &AccountId) -> Result<Option<TokenSet>> {
+        let store = self.store.clone();
+        let account = account.clone();
+        blocking(move || {
+            let Some(access_token) = store.get(&key(&account, "access"))? else {
+                return Ok(None);
+            };
+            let refresh_token = store.get(&key(&account, "refresh"))?;
+            Ok(Some(TokenSet { access_token, refresh_token }))
+        })
+        .await
+    }
+
+    /// Deletes both entries; repeating it is harmless.
+    pub async fn delete(&self, account: &AccountId) -> Result<()> {
+        let store = self.store.clone();
+        let account = account.clone();
+        blocking(move || {
+            store.delete(&key(&account, "access"))?;
+            store.delete(&key(&account, "refresh"))
+        })
+        .await
+    }
+}
+
+fn key(account: &AccountId, which: &str) -> String {
+    format!("{account}/{which}")
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Keychain(format!("the keychain call did not finish: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(a: &str, r: Option<&str>) -> TokenSet {
+        TokenSet { access_token: Secret::new(a), refresh_token: r.map(Secret::new) }
+    }
+
+    #[tokio::test]
+    async fn put_get_delete_round_trip() {
+        let mem = MemoryStore::default();
+        let vault = Vault::new(Arc::new(mem.clone()));
+        let id = AccountId::random();
+        assert!(vault.get(&id).await.expect("get").is_none());
+        vault.put(&id, tokens("a1", Some("r1"))).await.expect("put");
+        let got = vault.get(&id).await.expect("get").expect("some");
+        assert_eq!(got.access_token.expose(), "a1");
+        assert_eq!(got.refresh_token.as_ref().map(Secret::expose), Some("r1"));
+        vault.put(&id, tokens("a2", None)).await.expect("put");
+        assert!(vault.get(&id).await.expect("get").expect("some").refresh_token.is_none());
+        vault.delete(&id).await.expect("delete");
+        vault.delete(&id).await.expect("delete twice");
+        assert!(mem.keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_locked_keychain_is_a_clear_error() {
+        let mem = MemoryStore::default();
+        let vault = Vault::new(Arc::new(mem.clone()));
+        mem.fail_next(1);
+        let err = vault.put(&AccountId::random(), tokens("a", None)).await.expect_err("locked");
+        assert_eq!(err.code(), crate::error::ErrorCode::KeychainUnavailable);
+        assert!(err.to_string().contains("keychain"), "{err}");
+    }
+}

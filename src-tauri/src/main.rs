@@ -1,0 +1,1 @@
+fn main() { latchkey_desktop::run() }
