@@ -278,7 +278,8 @@ function scopeChip(scope, { variant = "granted" } = {}) {
       "li",
       { class: "chip chip-missing", "data-testid": "scope-not-granted", "data-scope": scope },
       h("span", { class: "chip-text" }, scope),
-      h("span", { class: "chip-note" }, "not granted"),
+      // Leading space keeps textContent readable: "files.read not granted".
+      h("span", { class: "chip-note" }, " not granted"),
     );
   }
   if (variant === "requested") {

@@ -1,1 +1,3 @@
-fn main() { latchkey_desktop::run() }
+fn main() {
+    latchkey_desktop::run()
+}

@@ -20,7 +20,8 @@ import { spawn } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const SECRET_PARAM = /code|token|secret|password|assertion/i; // code, code_verifier, *_token, ...
+// Query/fragment parameters whose values never reach the log: code, code_verifier, *token*, ...
+const SECRET_PARAM = /^(code|code_verifier|password|.*token.*|.*secret.*|.*assertion.*)$/i;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** URL with the values of secret-looking query/fragment parameters replaced by "REDACTED". */
@@ -85,8 +86,9 @@ function parseForms(html) {
   }
   return forms;
 }
-const pageText = (html) => `${(/<title>([\s\S]*?)<\/title>/i.exec(html)?.[1] ?? '').trim()}: ${
-  decode(html.replace(/<(style|script)[\s\S]*?<\/\1>/gi, '').replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ').trim()}`.slice(0, 400);
+// A page's visible text, minus the head and the "this is the demo provider" note, for error messages.
+const pageText = (html) => decode(html.replace(/<(head|style|script)\b[\s\S]*?<\/\1>/gi, '')
+  .replace(/<p class="note">[\s\S]*?<\/p>/i, '').replace(/<[^>]+>/g, ' ')).replace(/\s+/g, ' ').trim().slice(0, 500);
 
 /**
  * Walks from the authorization URL through sign-in and consent, and returns the URL the provider

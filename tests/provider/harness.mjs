@@ -41,7 +41,7 @@ export function fetchTrusting(caPem) {
 }
 
 /**
- * Starts the provider. Resolves to its ready line plus { fetch, control, stop, stderr }.
+ * Starts the provider. Resolves to its ready line plus { child, fetch, control, stop, stderr, extraStdout }.
  * `args` are extra CLI arguments (e.g. ['--redirect-uri', 'x:/cb']). Stops itself when this
  * process exits, because its stdin is a pipe from us.
  */
@@ -50,12 +50,19 @@ export async function startProvider({ tls = true, args = [], timeoutMs = 15000 }
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
+  const extraStdout = [];
   child.stderr.setEncoding('utf8').on('data', (d) => { stderr = (stderr + d).slice(-20000); });
   const exited = new Promise((resolve) => { child.on('exit', (code) => resolve(code)); });
 
   const ready = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`provider not ready in ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
-    createInterface({ input: child.stdout }).once('line', (line) => { clearTimeout(timer); resolve(JSON.parse(line)); });
+    let first = true;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (!first) { extraStdout.push(line); return; } // the contract: nothing after the ready line
+      first = false;
+      clearTimeout(timer);
+      resolve(JSON.parse(line));
+    });
     exited.then((code) => { clearTimeout(timer); reject(new Error(`provider exited (${code}) before ready:\n${stderr}`)); });
   });
   const fetch = fetchTrusting(ready.ca_file ? readFileSync(ready.ca_file) : undefined);
@@ -64,6 +71,7 @@ export async function startProvider({ tls = true, args = [], timeoutMs = 15000 }
     child,
     fetch,
     stderr: () => stderr,
+    extraStdout: () => extraStdout,
     /** POST (or GET when body is undefined) a /__test/ control; returns the parsed JSON. */
     async control(path, body) {
       const res = await fetch(`${ready.issuer}/__test/${path}`, body === undefined ? {} : {

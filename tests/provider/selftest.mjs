@@ -2,9 +2,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +25,10 @@ before(async () => {
   meta = await (await op.fetch(`${op.issuer}/.well-known/openid-configuration`)).json();
 });
 after(async () => {
-  if (op) assert.equal(await op.stop(), 0);
+  if (!op) return;
+  assert.equal(await op.stop(), 0); // EOF on stdin stops it cleanly...
+  assert.equal(existsSync(dirname(op.ca_file)), false); // ...and removes the certificate dir
+  assert.deepEqual(op.extraStdout(), []); // stdout carried the ready line only
 });
 
 /** Builds an authorization request; returns { url, state, verifier }. */
@@ -246,6 +250,28 @@ describe('browser.mjs as the system browser', () => {
       assert.equal(tokens.body.scope, 'openid demo.write');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a loopback callback is fetched with GET instead of handed off', async () => {
+    const hits = [];
+    const app = http.createServer((req, res) => { hits.push(req.url); res.end('You can close this window.'); });
+    await new Promise((r) => { app.listen(0, '127.0.0.1', r); });
+    try {
+      const req = authRequest({ redirectUri: `http://127.0.0.1:${app.address().port}/callback` });
+      const code = await new Promise((resolve) => {
+        spawn(process.execPath, [BROWSER, req.url], {
+          stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: op.ca_file, LATCHKEY_TEST_HANDOFF: 'false' },
+        }).on('exit', resolve);
+      });
+      assert.equal(code, 0);
+      assert.equal(hits.length, 1);
+      const got = new URL(hits[0], 'http://127.0.0.1');
+      assert.equal(got.pathname, '/callback');
+      assert.equal(got.searchParams.get('state'), req.state);
+      assert.ok(got.searchParams.get('code'));
+    } finally {
+      app.close();
     }
   });
 

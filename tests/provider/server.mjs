@@ -105,7 +105,7 @@ main{max-width:26rem;margin:auto;background:#fff;border-radius:8px;padding:1.5re
 .note{background:#fff4d6;border:1px solid #e8c56a;border-radius:6px;padding:.5rem .75rem;font-size:.9rem}
 label{display:block;margin:.6rem 0}input[type=text],input[type=password]{width:100%;padding:.4rem;box-sizing:border-box}
 button{padding:.5rem 1.2rem;margin:.8rem .5rem 0 0;font-size:1rem;cursor:pointer}
-ul{list-style:none;padding:0}</style></head><body><main><h1>${esc(title)}</h1>
+h1{font-size:1.35rem}ul{list-style:none;padding:0}#deny button{background:none;border:1px solid #bbb}</style></head><body><main><h1>${esc(title)}</h1>
 <p class="note">This is Latchkey's <strong>local demo/test provider</strong> on this computer. It is not a real
 account service: any user name and password are accepted.</p>
 ${body}</main></body></html>`;
@@ -284,7 +284,7 @@ async function control(req, res, path) {
 // Returns true when the fault answered (or dropped) the request itself.
 async function applyFault(fault, req, res) {
   if (fault.delay_ms) await new Promise((r) => { setTimeout(r, fault.delay_ms); });
-  if (fault.drop) { req.socket.destroy(); return true; }
+  if (fault.drop) { req.logEntry.status = 'dropped'; req.socket.destroy(); return true; }
   if (fault.status === undefined) return false; // delay only: pass through
   const isJson = typeof fault.body === 'object' && fault.body !== null;
   res.writeHead(fault.status, {
@@ -332,10 +332,13 @@ server.on('request', async (req, res) => {
     if (m) return await interaction(provider, req, res, m[1], m[2]);
     return callback(req, res);
   } catch (err) {
-    console.error(`provider: ${req.method} ${pathname}: ${err.stack ?? err}`);
+    // oidc-provider errors (e.g. SessionNotFound for a stale interaction cookie) carry a 4xx status.
+    const status = err.statusCode ?? (err instanceof SyntaxError ? 400 : 500);
+    console.error(`provider: ${req.method} ${pathname}: ${status < 500 ? `${err.name}: ${err.error_description ?? err.message}` : err.stack}`);
+    if (req.logEntry) req.logEntry.error = `${err.error ?? err.name}: ${err.error_description ?? err.message}`;
     if (!res.headersSent) {
-      res.writeHead(err instanceof SyntaxError ? 400 : 500, { 'content-type': 'text/html; charset=utf-8' })
-        .end(page('Latchkey demo provider — error', `<p>${esc(err.message)}</p>`));
+      res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' })
+        .end(page('Latchkey demo provider — error', `<p>${esc(err.error_description ?? err.message)}</p>`));
     } else res.end();
     return undefined;
   }

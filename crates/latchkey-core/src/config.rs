@@ -23,7 +23,9 @@ use crate::model::{ConnectionId, ConnectionStatus};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoints {
     /// Fetched from `{issuer}/.well-known/openid-configuration` on first use, `issuer` checked.
-    Discover { issuer: Url },
+    Discover {
+        issuer: Url,
+    },
     Explicit(ProviderMetadata),
 }
 
@@ -105,13 +107,16 @@ fn default_true() -> bool {
 
 /// Parses a `connections.toml`. Errors name the connection and the field.
 pub fn parse_connections(text: &str) -> Result<Vec<Connection>> {
-    let file: File = toml::from_str(text)
-        .map_err(|e| Error::InvalidInput(format!("connections.toml is not valid: {}", e.message())))?;
+    let file: File = toml::from_str(text).map_err(|e| {
+        Error::InvalidInput(format!("connections.toml is not valid: {}", e.message()))
+    })?;
     let mut out: Vec<Connection> = Vec::new();
     for raw in file.connections {
         let id = ConnectionId::new(&raw.id)?;
         if out.iter().any(|c| c.id == id) {
-            return Err(Error::InvalidInput(format!("connections.toml names “{id}” twice.")));
+            return Err(Error::InvalidInput(format!(
+                "connections.toml names “{id}” twice."
+            )));
         }
         if raw.kind != "oauth2" {
             return Err(Error::InvalidInput(format!(
@@ -121,13 +126,23 @@ pub fn parse_connections(text: &str) -> Result<Vec<Connection>> {
         }
         let field = |name: &str, value: &str| endpoint_url(&id, name, value);
         let endpoints = match (&raw.issuer, &raw.authorize_url, &raw.token_url) {
-            (Some(issuer), None, None) => Endpoints::Discover { issuer: field("issuer", issuer)? },
+            (Some(issuer), None, None) => Endpoints::Discover {
+                issuer: field("issuer", issuer)?,
+            },
             (issuer, Some(auth), Some(token)) => Endpoints::Explicit(ProviderMetadata {
                 issuer: issuer.clone(),
                 authorization_endpoint: field("authorize_url", auth)?,
                 token_endpoint: field("token_url", token)?,
-                revocation_endpoint: raw.revocation_url.as_deref().map(|u| field("revocation_url", u)).transpose()?,
-                userinfo_endpoint: raw.userinfo_url.as_deref().map(|u| field("userinfo_url", u)).transpose()?,
+                revocation_endpoint: raw
+                    .revocation_url
+                    .as_deref()
+                    .map(|u| field("revocation_url", u))
+                    .transpose()?,
+                userinfo_endpoint: raw
+                    .userinfo_url
+                    .as_deref()
+                    .map(|u| field("userinfo_url", u))
+                    .transpose()?,
                 iss_parameter_supported: false,
             }),
             _ => {
@@ -153,14 +168,21 @@ pub fn load_connections(path: &std::path::Path) -> Result<Vec<Connection>> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse_connections(&text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::InvalidInput(format!("Cannot read {}: {e}", path.display()))),
+        Err(e) => Err(Error::InvalidInput(format!(
+            "Cannot read {}: {e}",
+            path.display()
+        ))),
     }
 }
 
 fn endpoint_url(id: &ConnectionId, field: &str, value: &str) -> Result<Url> {
-    let url = Url::parse(value)
-        .map_err(|e| Error::InvalidInput(format!("Connection “{id}”: {field} “{value}” is not a URL ({e}).")))?;
-    check_endpoint(&url).map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {field}: {why}")))?;
+    let url = Url::parse(value).map_err(|e| {
+        Error::InvalidInput(format!(
+            "Connection “{id}”: {field} “{value}” is not a URL ({e})."
+        ))
+    })?;
+    check_endpoint(&url)
+        .map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {field}: {why}")))?;
     Ok(url)
 }
 
@@ -170,7 +192,9 @@ pub fn check_endpoint(url: &Url) -> std::result::Result<(), String> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
-        "http" => Err(format!("{url} must use https (http is allowed only on 127.0.0.1 / [::1] / localhost).")),
+        "http" => Err(format!(
+            "{url} must use https (http is allowed only on 127.0.0.1 / [::1] / localhost)."
+        )),
         other => Err(format!("{url}: scheme “{other}” is not allowed.")),
     }
 }
@@ -213,24 +237,43 @@ mod tests {
         assert_eq!(conns[0].issuer_hint(), Some("https://127.0.0.1:9000"));
         assert_eq!(conns[1].name, "manual");
         assert_eq!(conns[1].status(), ConnectionStatus::Inactive);
-        let Endpoints::Explicit(m) = &conns[1].endpoints else { panic!("explicit") };
-        assert_eq!(m.revocation_endpoint.as_ref().map(Url::as_str), Some("https://auth.example/revoke"));
+        let Endpoints::Explicit(m) = &conns[1].endpoints else {
+            panic!("explicit")
+        };
+        assert_eq!(
+            m.revocation_endpoint.as_ref().map(Url::as_str),
+            Some("https://auth.example/revoke")
+        );
     }
 
     #[test]
     fn a_connection_without_client_id_is_pending() {
-        let conns = parse_connections("[[connection]]\nid = \"x\"\nissuer = \"https://a.example\"\n").expect("valid");
+        let conns =
+            parse_connections("[[connection]]\nid = \"x\"\nissuer = \"https://a.example\"\n")
+                .expect("valid");
         assert_eq!(conns[0].status(), ConnectionStatus::Pending);
     }
 
     #[test]
     fn rejects_bad_configuration_with_a_sentence() {
         let cases = [
-            ("[[connection]]\nid = \"x\"\nissuer = \"http://evil.example\"\n", "https"),
-            ("[[connection]]\nid = \"Bad Name\"\nissuer = \"https://a.example\"\n", "not a valid connection name"),
+            (
+                "[[connection]]\nid = \"x\"\nissuer = \"http://evil.example\"\n",
+                "https",
+            ),
+            (
+                "[[connection]]\nid = \"Bad Name\"\nissuer = \"https://a.example\"\n",
+                "not a valid connection name",
+            ),
             ("[[connection]]\nid = \"x\"\n", "needs either"),
-            ("[[connection]]\nid = \"x\"\ntype = \"api-key\"\nissuer = \"https://a.example\"\n", "not supported"),
-            ("[[connection]]\nid = \"x\"\nissuer = \"https://a.example\"\n[[connection]]\nid = \"x\"\nissuer = \"https://a.example\"\n", "twice"),
+            (
+                "[[connection]]\nid = \"x\"\ntype = \"api-key\"\nissuer = \"https://a.example\"\n",
+                "not supported",
+            ),
+            (
+                "[[connection]]\nid = \"x\"\nissuer = \"https://a.example\"\n[[connection]]\nid = \"x\"\nissuer = \"https://a.example\"\n",
+                "twice",
+            ),
             ("[[connection]]\nid = \"x\"\nbogus = 1\n", "not valid"),
         ];
         for (text, needle) in cases {
@@ -241,11 +284,27 @@ mod tests {
 
     #[test]
     fn http_only_on_loopback() {
-        for ok in ["https://a.example/x", "http://127.0.0.1:80/x", "http://[::1]/x", "http://localhost:5/x"] {
-            assert!(check_endpoint(&Url::parse(ok).expect("url")).is_ok(), "{ok}");
+        for ok in [
+            "https://a.example/x",
+            "http://127.0.0.1:80/x",
+            "http://[::1]/x",
+            "http://localhost:5/x",
+        ] {
+            assert!(
+                check_endpoint(&Url::parse(ok).expect("url")).is_ok(),
+                "{ok}"
+            );
         }
-        for bad in ["http://10.0.0.1/x", "http://a.example/x", "ftp://127.0.0.1/x", "file:///etc/passwd"] {
-            assert!(check_endpoint(&Url::parse(bad).expect("url")).is_err(), "{bad}");
+        for bad in [
+            "http://10.0.0.1/x",
+            "http://a.example/x",
+            "ftp://127.0.0.1/x",
+            "file:///etc/passwd",
+        ] {
+            assert!(
+                check_endpoint(&Url::parse(bad).expect("url")).is_err(),
+                "{bad}"
+            );
         }
     }
 }

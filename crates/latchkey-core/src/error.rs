@@ -49,16 +49,23 @@ pub enum Error {
          nothing was stored. Start the connection again."
     )]
     IssuerMismatch { expected: String },
-    #[error("You declined access at {provider}. Nothing was stored; connect again when you are ready.")]
+    #[error(
+        "You declined access at {provider}. Nothing was stored; connect again when you are ready."
+    )]
     Denied { provider: String },
     #[error("{provider} refused the request: {detail}")]
     Provider { provider: String, detail: String },
     #[error("Latchkey could not reach {provider} ({detail}). Check your network and try again.")]
     Network { provider: String, detail: String },
-    #[error("The system keychain is not available ({0}). Unlock it or start a Secret Service, then try again.")]
+    #[error(
+        "The system keychain is not available ({0}). Unlock it or start a Secret Service, then try again."
+    )]
     Keychain(String),
     #[error("An account that is {from} cannot become {to}.")]
-    InvalidTransition { from: AccountStatus, to: AccountStatus },
+    InvalidTransition {
+        from: AccountStatus,
+        to: AccountStatus,
+    },
     #[error("Latchkey's local database failed: {0}")]
     Storage(String),
 }

@@ -17,7 +17,9 @@ impl ConnectionId {
     pub fn new(id: &str) -> Result<Self> {
         let ok = !id.is_empty()
             && id.len() <= 64
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !id.starts_with('-');
         if ok {
             Ok(ConnectionId(id.to_owned()))
@@ -264,4 +266,15 @@ mod tests {
             assert!(ConnectionId::new(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// Unix seconds as an RFC 3339 UTC timestamp, for DTOs and exports.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }

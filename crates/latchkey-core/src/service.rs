@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use oauth2::basic::BasicClient;
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl,
+    RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use url::Url;
 
@@ -123,28 +123,49 @@ impl Latchkey {
     /// The account of `connection` named `identifier`, created in Pending if new. Idempotent, also
     /// across processes. With no identifier, a new account is named after its identity once the
     /// provider tells who it is.
-    pub fn get_or_create_account(&self, connection: &str, identifier: Option<&str>) -> Result<Account> {
+    pub fn get_or_create_account(
+        &self,
+        connection: &str,
+        identifier: Option<&str>,
+    ) -> Result<Account> {
         let conn = self.connection(connection)?;
         let (identifier, auto) = match identifier.map(str::trim) {
             Some("") | None => (format!("new-{}", &AccountId::random().as_str()[..8]), true),
             Some(id) if id.len() > 200 || id.chars().any(char::is_control) => {
-                return Err(Error::InvalidInput("An account name must be a short line of text.".into()));
+                return Err(Error::InvalidInput(
+                    "An account name must be a short line of text.".into(),
+                ));
             }
             Some(id) => (id.to_owned(), false),
         };
-        Ok(self.store().get_or_create_account(&conn.id, &identifier, &conn.scopes, auto)?.0)
+        Ok(self
+            .store()
+            .get_or_create_account(&conn.id, &identifier, &conn.scopes, auto)?
+            .0)
     }
 
     /// Starts a sign-in: creates or reuses the account, remembers a single-use `state` and PKCE
     /// verifier, and returns the authorization URL for the system browser.
-    pub async fn authorization_link(&self, connection: &str, identifier: Option<&str>) -> Result<AuthorizationLink> {
+    pub async fn authorization_link(
+        &self,
+        connection: &str,
+        identifier: Option<&str>,
+    ) -> Result<AuthorizationLink> {
         let conn = self.connection(connection)?;
         let client_id = match (conn.status(), &conn.client_id) {
             (ConnectionStatus::Active, Some(id)) => id.clone(),
             (ConnectionStatus::Inactive, _) => {
-                return Err(Error::ConnectionNotReady(conn.name.clone(), "it is disabled.".into()));
+                return Err(Error::ConnectionNotReady(
+                    conn.name.clone(),
+                    "it is disabled.".into(),
+                ));
             }
-            _ => return Err(Error::ConnectionNotReady(conn.name.clone(), "it has no client id yet.".into())),
+            _ => {
+                return Err(Error::ConnectionNotReady(
+                    conn.name.clone(),
+                    "it has no client id yet.".into(),
+                ));
+            }
         };
         let metadata = self.metadata(conn).await?;
         let account = self.get_or_create_account(connection, identifier)?;
@@ -167,7 +188,13 @@ impl Latchkey {
                 created: Instant::now(),
             },
         );
-        self.store().audit(Some(&account.id), Some(&conn.id), "authorization.started", Actor::User, "")?;
+        self.store().audit(
+            Some(&account.id),
+            Some(&conn.id),
+            "authorization.started",
+            Actor::User,
+            "",
+        )?;
         Ok(AuthorizationLink { account, url })
     }
 
@@ -179,13 +206,19 @@ impl Latchkey {
     /// Handles the redirect the browser delivered (deep link or loopback): checks it against the
     /// pending sign-in, redeems the code, stores the tokens and moves the account to Active.
     pub async fn complete_authorization(&self, raw_url: &str) -> Result<Account, CallbackError> {
-        let fail = |connection: Option<ConnectionId>, account: Option<Account>, error: Error| CallbackError {
-            connection,
-            account,
-            error,
+        let fail = |connection: Option<ConnectionId>, account: Option<Account>, error: Error| {
+            CallbackError {
+                connection,
+                account,
+                error,
+            }
         };
-        let cb = callback::parse(&self.redirect_scheme, raw_url).map_err(|e| fail(None, None, e))?;
-        let flow = self.pending.take(&cb.state).ok_or_else(|| fail(Some(cb.connection.clone()), None, Error::UnknownState))?;
+        let cb =
+            callback::parse(&self.redirect_scheme, raw_url).map_err(|e| fail(None, None, e))?;
+        let flow = self
+            .pending
+            .take(&cb.state)
+            .ok_or_else(|| fail(Some(cb.connection.clone()), None, Error::UnknownState))?;
         let account = self.store().account(&flow.account).ok();
         if flow.connection != cb.connection {
             return Err(fail(Some(flow.connection), account, Error::UnknownState));
@@ -197,7 +230,13 @@ impl Latchkey {
                 let sentence = error.to_string();
                 let mut store = self.store();
                 let _ = store.set_last_error(&id, Some(&sentence));
-                let _ = store.audit(Some(&id), Some(&conn), "authorization.failed", Actor::System, &sentence);
+                let _ = store.audit(
+                    Some(&id),
+                    Some(&conn),
+                    "authorization.failed",
+                    Actor::System,
+                    &sentence,
+                );
                 let account = store.account(&id).ok();
                 Err(fail(Some(conn), account, error))
             }
@@ -222,12 +261,16 @@ impl Latchkey {
                 None => !flow.metadata.iss_parameter_supported,
             };
             if !ok {
-                return Err(err(Error::IssuerMismatch { expected: provider.clone() }));
+                return Err(err(Error::IssuerMismatch {
+                    expected: provider.clone(),
+                }));
             }
         }
         let code = match cb.outcome {
             Outcome::Code(code) => code,
-            Outcome::Error { error, .. } if error == "access_denied" => return Err(err(Error::Denied { provider })),
+            Outcome::Error { error, .. } if error == "access_denied" => {
+                return Err(err(Error::Denied { provider }));
+            }
             Outcome::Error { error, description } => {
                 let detail = description.map_or(error.clone(), |d| format!("{error}: {d}"));
                 return Err(err(Error::Provider { provider, detail }));
@@ -251,28 +294,54 @@ impl Latchkey {
         };
         let expires_at = response.expires_in().map(|d| received + d.as_secs() as i64);
         let access_token = Secret::new(response.access_token().secret().as_str());
-        let refresh_token = response.refresh_token().map(|t| Secret::new(t.secret().as_str()));
+        let refresh_token = response
+            .refresh_token()
+            .map(|t| Secret::new(t.secret().as_str()));
 
         let identity = match &flow.metadata.userinfo_endpoint {
-            Some(endpoint) => match userinfo::fetch(&self.http, &provider, endpoint, &access_token).await {
-                Ok(identity) => identity,
-                Err(e) => {
-                    tracing::warn!(connection = %conn.id, "userinfo failed: {e}");
-                    Default::default()
+            Some(endpoint) => {
+                match userinfo::fetch(&self.http, &provider, endpoint, &access_token).await {
+                    Ok(identity) => identity,
+                    Err(e) => {
+                        tracing::warn!(connection = %conn.id, "userinfo failed: {e}");
+                        Default::default()
+                    }
                 }
-            },
+            }
             None => Default::default(),
         };
 
-        self.vault.put(&id, TokenSet { access_token, refresh_token }).await.map_err(err)?;
+        self.vault
+            .put(
+                &id,
+                TokenSet {
+                    access_token,
+                    refresh_token,
+                },
+            )
+            .await
+            .map_err(err)?;
         let mut store = self.store();
         store
-            .audit(Some(&id), Some(&conn.id), "token.stored", Actor::Provider, "authorization code redeemed")
+            .audit(
+                Some(&id),
+                Some(&conn.id),
+                "token.stored",
+                Actor::Provider,
+                "authorization code redeemed",
+            )
             .map_err(err)?;
-        if let Some(name) = identity.email.as_deref().or(identity.name.as_deref()).or(identity.subject.as_deref()) {
+        if let Some(name) = identity
+            .email
+            .as_deref()
+            .or(identity.name.as_deref())
+            .or(identity.subject.as_deref())
+        {
             store.name_after_identity(&id, name).map_err(err)?;
         }
-        store.record_authorized(&id, &identity, &granted, expires_at).map_err(err)
+        store
+            .record_authorized(&id, &identity, &granted, expires_at)
+            .map_err(err)
     }
 
     /// Revokes an Active account: asks the provider to invalidate its tokens (RFC 7009), deletes
@@ -301,12 +370,16 @@ impl Latchkey {
                     calls.insert(0, (rt, "refresh_token"));
                 }
                 for (token, hint) in calls {
-                    if let Revocation::NotConfirmed(why) = revoke(&self.http, endpoint, client_id, token, hint).await {
+                    if let Revocation::NotConfirmed(why) =
+                        revoke(&self.http, endpoint, client_id, token, hint).await
+                    {
                         failures.push(why);
                     }
                 }
             }
-            (None, _) if failures.is_empty() => failures.push(format!("{} has no revocation endpoint", conn.name)),
+            (None, _) if failures.is_empty() => {
+                failures.push(format!("{} has no revocation endpoint", conn.name))
+            }
             (_, None) => failures.push("no tokens were stored on this device".into()),
             _ => {}
         }
@@ -315,19 +388,45 @@ impl Latchkey {
 
         let confirmed = failures.is_empty();
         let (message, detail) = if confirmed {
-            (format!("Access revoked: {} confirmed the tokens are invalid, and they were deleted from this device.", conn.name),
-             "confirmed by the provider".to_owned())
+            (
+                format!(
+                    "Access revoked: {} confirmed the tokens are invalid, and they were deleted from this device.",
+                    conn.name
+                ),
+                "confirmed by the provider".to_owned(),
+            )
         } else {
             let why = failures.join("; ");
-            (format!("Removed from this device; not confirmed by {} ({why}). You can also remove Latchkey in your {} account settings.", conn.name, conn.name),
-             format!("not confirmed by the provider: {why}"))
+            (
+                format!(
+                    "Removed from this device; not confirmed by {} ({why}). You can also remove Latchkey in your {} account settings.",
+                    conn.name, conn.name
+                ),
+                format!("not confirmed by the provider: {why}"),
+            )
         };
         let mut store = self.store();
-        store.audit(Some(id), Some(&conn.id), "token.revoked", Actor::User, &detail)?;
-        store.audit(Some(id), Some(&conn.id), "token.deleted", Actor::User, "keychain entries deleted")?;
+        store.audit(
+            Some(id),
+            Some(&conn.id),
+            "token.revoked",
+            Actor::User,
+            &detail,
+        )?;
+        store.audit(
+            Some(id),
+            Some(&conn.id),
+            "token.deleted",
+            Actor::User,
+            "keychain entries deleted",
+        )?;
         store.set_last_error(id, None)?;
         let account = store.transition(id, AccountStatus::Revoked, Actor::User, &detail)?;
-        Ok(RevokeOutcome { account, provider_confirmed: confirmed, message })
+        Ok(RevokeOutcome {
+            account,
+            provider_confirmed: confirmed,
+            message,
+        })
     }
 
     /// The connection's endpoints, discovered once per process.
@@ -362,7 +461,11 @@ type Client = BasicClient<
     oauth2::EndpointSet,
 >;
 
-fn oauth_client(client_id: &str, metadata: &ProviderMetadata, redirect_uri: &str) -> Result<Client> {
+fn oauth_client(
+    client_id: &str,
+    metadata: &ProviderMetadata,
+    redirect_uri: &str,
+) -> Result<Client> {
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|e| Error::InvalidInput(format!("bad redirect URI {redirect_uri}: {e}")))?;
     Ok(BasicClient::new(ClientId::new(client_id.to_owned()))
@@ -384,14 +487,22 @@ fn token_error<RE: std::error::Error + 'static>(
                 Some(d) => format!("{code}: {d}"),
                 None => code,
             };
-            Error::Provider { provider: provider.to_owned(), detail }
+            Error::Provider {
+                provider: provider.to_owned(),
+                detail,
+            }
         }
-        RequestTokenError::Request(_) => Error::Network { provider: provider.to_owned(), detail: "the token request failed".into() },
-        RequestTokenError::Parse(..) => {
-            Error::Provider { provider: provider.to_owned(), detail: "its token response could not be read".into() }
-        }
-        RequestTokenError::Other(_) => {
-            Error::Provider { provider: provider.to_owned(), detail: "its token response was unexpected".into() }
-        }
+        RequestTokenError::Request(_) => Error::Network {
+            provider: provider.to_owned(),
+            detail: "the token request failed".into(),
+        },
+        RequestTokenError::Parse(..) => Error::Provider {
+            provider: provider.to_owned(),
+            detail: "its token response could not be read".into(),
+        },
+        RequestTokenError::Other(_) => Error::Provider {
+            provider: provider.to_owned(),
+            detail: "its token response was unexpected".into(),
+        },
     }
 }

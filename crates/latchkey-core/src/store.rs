@@ -107,7 +107,14 @@ impl Store {
             params![id.as_str(), connection.as_str(), identifier, auto_identifier, requested_scopes.join(" "), t],
         )? == 1;
         if created {
-            insert_audit(&tx, Some(&id), Some(connection), "account.created", Actor::User, "status pending")?;
+            insert_audit(
+                &tx,
+                Some(&id),
+                Some(connection),
+                "account.created",
+                Actor::User,
+                "status pending",
+            )?;
         }
         let account = tx.query_row(
             &format!("{SELECT_ACCOUNT} WHERE connection_id = ?1 AND identifier = ?2"),
@@ -120,22 +127,38 @@ impl Store {
 
     pub fn account(&self, id: &AccountId) -> Result<Account> {
         self.db
-            .query_row(&format!("{SELECT_ACCOUNT} WHERE id = ?1"), [id.as_str()], account_from_row)
+            .query_row(
+                &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
+                [id.as_str()],
+                account_from_row,
+            )
             .optional()?
             .ok_or(Error::UnknownAccount)
     }
 
     pub fn accounts(&self) -> Result<Vec<Account>> {
-        let mut stmt = self.db.prepare_cached(&format!("{SELECT_ACCOUNT} ORDER BY connection_id, identifier"))?;
+        let mut stmt = self.db.prepare_cached(&format!(
+            "{SELECT_ACCOUNT} ORDER BY connection_id, identifier"
+        ))?;
         let rows = stmt.query_map([], account_from_row)?;
         rows.collect::<Result<_, _>>().map_err(Error::from)
     }
 
     /// Moves an account to `to` if the state machine allows it, with its audit row, atomically.
-    pub fn transition(&mut self, id: &AccountId, to: AccountStatus, actor: Actor, reason: &str) -> Result<Account> {
+    pub fn transition(
+        &mut self,
+        id: &AccountId,
+        to: AccountStatus,
+        actor: Actor,
+        reason: &str,
+    ) -> Result<Account> {
         let tx = self.db.transaction()?;
         let account = tx
-            .query_row(&format!("{SELECT_ACCOUNT} WHERE id = ?1"), [id.as_str()], account_from_row)
+            .query_row(
+                &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
+                [id.as_str()],
+                account_from_row,
+            )
             .optional()?
             .ok_or(Error::UnknownAccount)?;
         account.status.check_transition(to)?;
@@ -144,8 +167,19 @@ impl Store {
             params![id.as_str(), to.as_str(), now()],
         )?;
         let detail = format!("{} -> {}: {reason}", account.status.as_str(), to.as_str());
-        insert_audit(&tx, Some(id), Some(&account.connection), "state.changed", actor, &detail)?;
-        let account = tx.query_row(&format!("{SELECT_ACCOUNT} WHERE id = ?1"), [id.as_str()], account_from_row)?;
+        insert_audit(
+            &tx,
+            Some(id),
+            Some(&account.connection),
+            "state.changed",
+            actor,
+            &detail,
+        )?;
+        let account = tx.query_row(
+            &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
+            [id.as_str()],
+            account_from_row,
+        )?;
         tx.commit()?;
         Ok(account)
     }
@@ -161,7 +195,11 @@ impl Store {
     ) -> Result<Account> {
         let tx = self.db.transaction()?;
         let before = tx
-            .query_row(&format!("{SELECT_ACCOUNT} WHERE id = ?1"), [id.as_str()], account_from_row)
+            .query_row(
+                &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
+                [id.as_str()],
+                account_from_row,
+            )
             .optional()?
             .ok_or(Error::UnknownAccount)?;
         if before.status != AccountStatus::Active {
@@ -185,8 +223,19 @@ impl Store {
             before.status.as_str(),
             granted_scopes.join(" ")
         );
-        insert_audit(&tx, Some(id), Some(&before.connection), "state.changed", Actor::User, &detail)?;
-        let account = tx.query_row(&format!("{SELECT_ACCOUNT} WHERE id = ?1"), [id.as_str()], account_from_row)?;
+        insert_audit(
+            &tx,
+            Some(id),
+            Some(&before.connection),
+            "state.changed",
+            Actor::User,
+            &detail,
+        )?;
+        let account = tx.query_row(
+            &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
+            [id.as_str()],
+            account_from_row,
+        )?;
         tx.commit()?;
         Ok(account)
     }
@@ -195,7 +244,11 @@ impl Store {
     /// email), or that name with a number when the connection already has an account of that name.
     pub fn name_after_identity(&mut self, id: &AccountId, name: &str) -> Result<()> {
         for n in 1..10 {
-            let candidate = if n == 1 { name.to_owned() } else { format!("{name} ({n})") };
+            let candidate = if n == 1 {
+                name.to_owned()
+            } else {
+                format!("{name} ({n})")
+            };
             match self.db.execute(
                 "UPDATE accounts SET identifier = ?2, auto_identifier = 0 WHERE id = ?1 AND auto_identifier = 1",
                 params![id.as_str(), candidate],
@@ -254,11 +307,17 @@ const SELECT_ACCOUNT: &str = "SELECT id, connection_id, identifier, status, iden
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     let split = |s: String| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
     let text = |i: usize| r.get::<_, String>(i);
-    let invalid = |i: usize, e: Error| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e));
+    let invalid = |i: usize, e: Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
     let subject: Option<String> = r.get(4)?;
     let email: Option<String> = r.get(5)?;
     let name: Option<String> = r.get(6)?;
-    let identity = (subject.is_some() || email.is_some() || name.is_some()).then_some(Identity { subject, email, name });
+    let identity = (subject.is_some() || email.is_some() || name.is_some()).then_some(Identity {
+        subject,
+        email,
+        name,
+    });
     Ok(Account {
         id: AccountId::parse(&text(0)?).map_err(|e| invalid(0, e))?,
         connection: ConnectionId::new(&text(1)?).map_err(|e| invalid(1, e))?,
@@ -301,8 +360,12 @@ mod tests {
     fn get_or_create_is_idempotent_and_audited() {
         let mut store = Store::open_in_memory().expect("open");
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
-        let (a, created_a) = store.get_or_create_account(&conn(), "work", &scopes, false).expect("create");
-        let (b, created_b) = store.get_or_create_account(&conn(), "work", &scopes, false).expect("again");
+        let (a, created_a) = store
+            .get_or_create_account(&conn(), "work", &scopes, false)
+            .expect("create");
+        let (b, created_b) = store
+            .get_or_create_account(&conn(), "work", &scopes, false)
+            .expect("again");
         assert!(created_a && !created_b);
         assert_eq!(a.id, b.id);
         assert_eq!(a.status, AccountStatus::Pending);
@@ -321,32 +384,71 @@ mod tests {
                 let path = dir.path().to_owned();
                 std::thread::spawn(move || {
                     let mut store = Store::open_in(&path).expect("open");
-                    store.get_or_create_account(&conn(), "same", &[], false).expect("create").0.id
+                    store
+                        .get_or_create_account(&conn(), "same", &[], false)
+                        .expect("create")
+                        .0
+                        .id
                 })
             })
             .collect();
-        let ids: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+        let ids: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
         assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
-        assert_eq!(Store::open_in(dir.path()).expect("open").accounts().expect("list").len(), 1);
+        assert_eq!(
+            Store::open_in(dir.path())
+                .expect("open")
+                .accounts()
+                .expect("list")
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn transitions_follow_the_state_machine_and_are_audited() {
         let mut store = Store::open_in_memory().expect("open");
-        let (a, _) = store.get_or_create_account(&conn(), "x", &[], false).expect("create");
-        let err = store.transition(&a.id, AccountStatus::Revoked, Actor::User, "test").expect_err("refused");
+        let (a, _) = store
+            .get_or_create_account(&conn(), "x", &[], false)
+            .expect("create");
+        let err = store
+            .transition(&a.id, AccountStatus::Revoked, Actor::User, "test")
+            .expect_err("refused");
         assert!(matches!(err, Error::InvalidTransition { .. }));
-        assert_eq!(store.account(&a.id).expect("get").status, AccountStatus::Pending);
+        assert_eq!(
+            store.account(&a.id).expect("get").status,
+            AccountStatus::Pending
+        );
 
         let active = store
-            .record_authorized(&a.id, &Identity { email: Some("a@b".into()), ..Default::default() }, &["openid".into()], Some(5))
+            .record_authorized(
+                &a.id,
+                &Identity {
+                    email: Some("a@b".into()),
+                    ..Default::default()
+                },
+                &["openid".into()],
+                Some(5),
+            )
             .expect("authorized");
         assert_eq!(active.status, AccountStatus::Active);
         assert_eq!(active.granted_scopes, vec!["openid".to_owned()]);
-        assert_eq!(active.identity.and_then(|i| i.email).as_deref(), Some("a@b"));
-        let revoked = store.transition(&a.id, AccountStatus::Revoked, Actor::User, "revoked").expect("revoke");
+        assert_eq!(
+            active.identity.and_then(|i| i.email).as_deref(),
+            Some("a@b")
+        );
+        let revoked = store
+            .transition(&a.id, AccountStatus::Revoked, Actor::User, "revoked")
+            .expect("revoke");
         assert_eq!(revoked.status, AccountStatus::Revoked);
-        let actions: Vec<_> = store.audit_entries(Some(&a.id)).expect("audit").into_iter().map(|e| e.detail).collect();
+        let actions: Vec<_> = store
+            .audit_entries(Some(&a.id))
+            .expect("audit")
+            .into_iter()
+            .map(|e| e.detail)
+            .collect();
         assert_eq!(actions.len(), 3, "{actions:?}");
         assert!(actions[1].starts_with("pending -> active"));
         assert!(actions[2].starts_with("active -> revoked"));
@@ -355,12 +457,20 @@ mod tests {
     #[test]
     fn unnamed_accounts_take_the_identity_name_without_clashing() {
         let mut store = Store::open_in_memory().expect("open");
-        let (named, _) = store.get_or_create_account(&conn(), "a@b", &[], false).expect("create");
-        let (auto, _) = store.get_or_create_account(&conn(), "new-1", &[], true).expect("create");
+        let (named, _) = store
+            .get_or_create_account(&conn(), "a@b", &[], false)
+            .expect("create");
+        let (auto, _) = store
+            .get_or_create_account(&conn(), "new-1", &[], true)
+            .expect("create");
         store.name_after_identity(&auto.id, "a@b").expect("rename");
         assert_eq!(store.account(&auto.id).expect("get").identifier, "a@b (2)");
         store.name_after_identity(&named.id, "zzz").expect("no-op");
-        assert_eq!(store.account(&named.id).expect("get").identifier, "a@b", "named accounts keep their name");
+        assert_eq!(
+            store.account(&named.id).expect("get").identifier,
+            "a@b",
+            "named accounts keep their name"
+        );
     }
 
     #[test]
@@ -368,6 +478,9 @@ mod tests {
         let mut store = Store::open_in_memory().expect("open");
         let id = AccountId::random();
         assert!(matches!(store.account(&id), Err(Error::UnknownAccount)));
-        assert!(matches!(store.transition(&id, AccountStatus::Active, Actor::User, ""), Err(Error::UnknownAccount)));
+        assert!(matches!(
+            store.transition(&id, AccountStatus::Active, Actor::User, ""),
+            Err(Error::UnknownAccount)
+        ));
     }
 }

@@ -31,7 +31,9 @@ pub struct KeyringStore {
 
 impl KeyringStore {
     pub fn new(service: impl Into<String>) -> Self {
-        KeyringStore { service: service.into() }
+        KeyringStore {
+            service: service.into(),
+        }
     }
 
     fn entry(&self, key: &str) -> Result<keyring::Entry> {
@@ -50,7 +52,9 @@ fn keychain_error(e: keyring::Error) -> Error {
 
 impl SecretStore for KeyringStore {
     fn put(&self, key: &str, value: &Secret) -> Result<()> {
-        self.entry(key)?.set_password(value.expose()).map_err(keychain_error)
+        self.entry(key)?
+            .set_password(value.expose())
+            .map_err(keychain_error)
     }
 
     fn get(&self, key: &str) -> Result<Option<Secret>> {
@@ -109,7 +113,9 @@ impl MemoryStore {
         let mut g = self.lock();
         if g.fail_next > 0 {
             g.fail_next -= 1;
-            return Err(Error::Keychain("the keychain is locked (injected fault)".into()));
+            return Err(Error::Keychain(
+                "the keychain is locked (injected fault)".into(),
+            ));
         }
         Ok(g)
     }
@@ -117,11 +123,17 @@ impl MemoryStore {
 
 impl SecretStore for MemoryStore {
     fn put(&self, key: &str, value: &Secret) -> Result<()> {
-        self.check()?.entries.insert(key.to_owned(), value.expose().to_owned());
+        self.check()?
+            .entries
+            .insert(key.to_owned(), value.expose().to_owned());
         Ok(())
     }
     fn get(&self, key: &str) -> Result<Option<Secret>> {
-        Ok(self.check()?.entries.get(key).map(|v| Secret::new(v.clone())))
+        Ok(self
+            .check()?
+            .entries
+            .get(key)
+            .map(|v| Secret::new(v.clone())))
     }
     fn delete(&self, key: &str) -> Result<()> {
         self.check()?.entries.remove(key);
@@ -171,7 +183,10 @@ impl Vault {
                 return Ok(None);
             };
             let refresh_token = store.get(&key(&account, "refresh"))?;
-            Ok(Some(TokenSet { access_token, refresh_token }))
+            Ok(Some(TokenSet {
+                access_token,
+                refresh_token,
+            }))
         })
         .await
     }
@@ -203,7 +218,10 @@ mod tests {
     use super::*;
 
     fn tokens(a: &str, r: Option<&str>) -> TokenSet {
-        TokenSet { access_token: Secret::new(a), refresh_token: r.map(Secret::new) }
+        TokenSet {
+            access_token: Secret::new(a),
+            refresh_token: r.map(Secret::new),
+        }
     }
 
     #[tokio::test]
@@ -217,7 +235,15 @@ mod tests {
         assert_eq!(got.access_token.expose(), "a1");
         assert_eq!(got.refresh_token.as_ref().map(Secret::expose), Some("r1"));
         vault.put(&id, tokens("a2", None)).await.expect("put");
-        assert!(vault.get(&id).await.expect("get").expect("some").refresh_token.is_none());
+        assert!(
+            vault
+                .get(&id)
+                .await
+                .expect("get")
+                .expect("some")
+                .refresh_token
+                .is_none()
+        );
         vault.delete(&id).await.expect("delete");
         vault.delete(&id).await.expect("delete twice");
         assert!(mem.keys().is_empty());
@@ -228,7 +254,10 @@ mod tests {
         let mem = MemoryStore::default();
         let vault = Vault::new(Arc::new(mem.clone()));
         mem.fail_next(1);
-        let err = vault.put(&AccountId::random(), tokens("a", None)).await.expect_err("locked");
+        let err = vault
+            .put(&AccountId::random(), tokens("a", None))
+            .await
+            .expect_err("locked");
         assert_eq!(err.code(), crate::error::ErrorCode::KeychainUnavailable);
         assert!(err.to_string().contains("keychain"), "{err}");
     }

@@ -22,13 +22,21 @@ struct Document {
 pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<ProviderMetadata> {
     let issuer_str = issuer.as_str().trim_end_matches('/');
     let url = format!("{issuer_str}/.well-known/openid-configuration");
-    let net = |e: reqwest::Error| Error::Network { provider: provider.to_owned(), detail: describe_transport(&e) };
-    let bad = |why: String| Error::Provider { provider: provider.to_owned(), detail: why };
+    let net = |e: reqwest::Error| Error::Network {
+        provider: provider.to_owned(),
+        detail: describe_transport(&e),
+    };
+    let bad = |why: String| Error::Provider {
+        provider: provider.to_owned(),
+        detail: why,
+    };
 
     let response = http.client.get(&url).send().await.map_err(net)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(bad(format!("its discovery document answered HTTP {status}")));
+        return Err(bad(format!(
+            "its discovery document answered HTTP {status}"
+        )));
     }
     let doc: Document = response
         .json()
@@ -48,8 +56,16 @@ pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<Provi
     Ok(ProviderMetadata {
         authorization_endpoint: endpoint("authorization_endpoint", &doc.authorization_endpoint)?,
         token_endpoint: endpoint("token_endpoint", &doc.token_endpoint)?,
-        revocation_endpoint: doc.revocation_endpoint.as_deref().map(|u| endpoint("revocation_endpoint", u)).transpose()?,
-        userinfo_endpoint: doc.userinfo_endpoint.as_deref().map(|u| endpoint("userinfo_endpoint", u)).transpose()?,
+        revocation_endpoint: doc
+            .revocation_endpoint
+            .as_deref()
+            .map(|u| endpoint("revocation_endpoint", u))
+            .transpose()?,
+        userinfo_endpoint: doc
+            .userinfo_endpoint
+            .as_deref()
+            .map(|u| endpoint("userinfo_endpoint", u))
+            .transpose()?,
         iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
         issuer: Some(doc.issuer),
     })

@@ -16,7 +16,12 @@ struct Claims {
     preferred_username: Option<String>,
 }
 
-pub async fn fetch(http: &Http, provider: &str, endpoint: &Url, access_token: &Secret) -> Result<Identity> {
+pub async fn fetch(
+    http: &Http,
+    provider: &str,
+    endpoint: &Url,
+    access_token: &Secret,
+) -> Result<Identity> {
     let response = http
         .client
         .get(endpoint.clone())
@@ -24,14 +29,24 @@ pub async fn fetch(http: &Http, provider: &str, endpoint: &Url, access_token: &S
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| Error::Network { provider: provider.to_owned(), detail: describe_transport(&e) })?;
+        .map_err(|e| Error::Network {
+            provider: provider.to_owned(),
+            detail: describe_transport(&e),
+        })?;
     let status = response.status();
     if !status.is_success() {
-        return Err(Error::Provider { provider: provider.to_owned(), detail: format!("userinfo answered HTTP {status}") });
+        return Err(Error::Provider {
+            provider: provider.to_owned(),
+            detail: format!("userinfo answered HTTP {status}"),
+        });
     }
-    let claims: Claims = response
-        .json()
-        .await
-        .map_err(|_| Error::Provider { provider: provider.to_owned(), detail: "userinfo is not valid JSON".into() })?;
-    Ok(Identity { subject: claims.sub, email: claims.email, name: claims.name.or(claims.preferred_username) })
+    let claims: Claims = response.json().await.map_err(|_| Error::Provider {
+        provider: provider.to_owned(),
+        detail: "userinfo is not valid JSON".into(),
+    })?;
+    Ok(Identity {
+        subject: claims.sub,
+        email: claims.email,
+        name: claims.name.or(claims.preferred_username),
+    })
 }
