@@ -14,10 +14,10 @@ pub fn listen(app: &App) -> Result<(), Box<dyn std::error::Error>> {
     // Linux: write the scheme handler for this binary (needed for AppImage and development builds;
     // packages also ship it in their .desktop file).
     #[cfg(target_os = "linux")]
-    if std::env::var_os("FLATPAK_ID").is_none() {
-        if let Err(e) = app.deep_link().register_all() {
-            tracing::warn!("could not register the URL scheme handler: {e}");
-        }
+    if std::env::var_os("FLATPAK_ID").is_none()
+        && let Err(e) = app.deep_link().register_all()
+    {
+        tracing::warn!("could not register the URL scheme handler: {e}");
     }
     let handle = app.handle().clone();
     app.deep_link().on_open_url(move |event| {

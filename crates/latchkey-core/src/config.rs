@@ -26,7 +26,7 @@ pub enum Endpoints {
     Discover {
         issuer: Url,
     },
-    Explicit(ProviderMetadata),
+    Explicit(Box<ProviderMetadata>),
 }
 
 /// The endpoints a flow needs, from discovery or from the configuration.
@@ -129,7 +129,7 @@ pub fn parse_connections(text: &str) -> Result<Vec<Connection>> {
             (Some(issuer), None, None) => Endpoints::Discover {
                 issuer: field("issuer", issuer)?,
             },
-            (issuer, Some(auth), Some(token)) => Endpoints::Explicit(ProviderMetadata {
+            (issuer, Some(auth), Some(token)) => Endpoints::Explicit(Box::new(ProviderMetadata {
                 issuer: issuer.clone(),
                 authorization_endpoint: field("authorize_url", auth)?,
                 token_endpoint: field("token_url", token)?,
@@ -144,7 +144,7 @@ pub fn parse_connections(text: &str) -> Result<Vec<Connection>> {
                     .map(|u| field("userinfo_url", u))
                     .transpose()?,
                 iss_parameter_supported: false,
-            }),
+            })),
             _ => {
                 return Err(Error::InvalidInput(format!(
                     "Connection “{id}” needs either `issuer` or both `authorize_url` and `token_url`."

@@ -216,6 +216,17 @@ impl ConnectionStatus {
     }
 }
 
+/// Unix seconds as an RFC 3339 UTC timestamp, for DTOs and exports.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,15 +277,4 @@ mod tests {
             assert!(ConnectionId::new(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// Unix seconds as an RFC 3339 UTC timestamp, for DTOs and exports.
-pub fn rfc3339(unix_seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }

@@ -432,7 +432,7 @@ impl Latchkey {
     /// The connection's endpoints, discovered once per process.
     async fn metadata(&self, conn: &Connection) -> Result<ProviderMetadata> {
         match &conn.endpoints {
-            Endpoints::Explicit(m) => Ok(m.clone()),
+            Endpoints::Explicit(m) => Ok((**m).clone()),
             Endpoints::Discover { issuer } => {
                 if let Some(m) = self.lock_metadata().get(&conn.id) {
                     return Ok(m.clone());
