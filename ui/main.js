@@ -53,6 +53,7 @@ const CONNECTION_STATUS = {
 
 const TEXT = {
   waitingForBrowser: "Waiting for you to finish in your browser…",
+  signInNotFinished: "The sign-in was not finished. Connect again to try once more.",
   noAccounts: "No accounts yet — connect one above.",
   noConnectionsTitle: "No connections configured",
   noConnections:
@@ -564,7 +565,10 @@ class AccountRow {
 
     this.renderScopes(account, status);
 
-    setText(this.waiting, status === "pending" ? TEXT.waitingForBrowser : "");
+    setText(
+      this.waiting,
+      status !== "pending" ? "" : account.signing_in ? TEXT.waitingForBrowser : TEXT.signInNotFinished,
+    );
     const lastError = nonEmpty(account.last_error);
     setText(this.error, lastError ?? "");
 
@@ -572,6 +576,7 @@ class AccountRow {
     const isActive = status === "active";
     this.revokeButton.hidden = !isActive || view.confirming;
     this.reconnectButton.hidden = !view.canReconnect;
+    setText(this.reconnectButton, status === "expired" || status === "error" ? "Reconnect" : "Connect again");
     this.reconnectButton.disabled = view.reconnecting;
 
     this.confirm.hidden = !(isActive && view.confirming) && !view.revoking;
@@ -761,7 +766,9 @@ function renderAccounts() {
         revoking: state.revoking.has(account.id),
         notice: state.revokeNotices.get(account.id) ?? null,
         canReconnect:
-          (account.status === "expired" || account.status === "error") && connection?.status === "active",
+          (["expired", "error", "revoked"].includes(account.status) ||
+            (account.status === "pending" && !account.signing_in)) &&
+          connection?.status === "active",
         reconnecting: state.connecting.has(account.connection_id),
       });
     },
@@ -972,7 +979,9 @@ function onConnectFailed(payload) {
   if (!payload || typeof payload !== "object") return;
   const connectionId = typeof payload.connection_id === "string" ? payload.connection_id : null;
   const message = nonEmpty(payload.message) ?? "Signing in didn’t finish. Please try again.";
-  if (connectionId) state.connectErrors.set(connectionId, message);
+  // A link for no known connection (forged, or from an old sign-in) still deserves a word.
+  if (connectionId && connectionCards.has(connectionId)) state.connectErrors.set(connectionId, message);
+  else showBanner("A sign-in link was ignored", message, "warning");
   render();
   announce(message);
 }

@@ -120,6 +120,14 @@ test('connect → Active with scopes and identity, revoke → Revoked at the pro
   assert.equal(await browser.getTitle(), 'Latchkey');
   console.log('screenshot:', await shot('01-connections'));
 
+  // A forged callback, delivered the way the OS delivers any link: refused, shown, nothing stored.
+  execFileSync('gio', ['open', 'io.latchkey.desktop:/oauth/test/callback?code=forged&state=forged']);
+  const forgedError = await card.$('[data-testid="connect-error"]');
+  await forgedError.waitForDisplayed({ timeout: 15000 });
+  assert.match(await forgedError.getText(), /does not match a sign-in Latchkey started/);
+  assert.equal((await browser.$$('[data-testid="account"]')).length, 0, 'a forged link created no account');
+  console.log('screenshot:', await shot('01b-forged-link-refused'));
+
   await card.$('[data-testid="connect"]').click();
   const row = await browser.$('[data-testid="account"][data-status="active"]');
   await row.waitForExist({ timeout: 30000, timeoutMsg: `no Active account appeared; app log:\n${driverLog.slice(-4000)}` });
