@@ -323,3 +323,27 @@ async fn forged_replayed_and_mixed_up_callbacks_are_rejected_and_store_nothing()
     );
     h.core.revoke(&account.id).await.expect("clean up");
 }
+
+/// The demo mode's set-up: the provider on plain http on 127.0.0.1 (allowed on loopback only), so a
+/// real browser shows no certificate warning. Connect and revoke must work there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_set_up_over_loopback_http_connects_and_revokes() {
+    let provider = Provider::start_with(false);
+    assert!(provider.issuer.starts_with("http://127.0.0.1:"));
+    let h = core(&provider, SCOPES);
+    let link = h.core.authorization_link("test", None).await.expect("link");
+    let account = h
+        .core
+        .complete_authorization(&browse(&provider, link.url.as_str(), Decision::Approve))
+        .await
+        .expect("ok");
+    assert_eq!(account.status, AccountStatus::Active);
+    let access = h
+        .keychain
+        .get(&format!("{}/access", account.id))
+        .expect("read")
+        .expect("stored");
+    let outcome = h.core.revoke(&account.id).await.expect("revoked");
+    assert!(outcome.provider_confirmed, "{}", outcome.message);
+    assert!(!provider.is_active(access.expose()).await);
+}

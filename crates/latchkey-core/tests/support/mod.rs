@@ -32,7 +32,8 @@ pub struct Provider {
     child: Child,
     _stdin: ChildStdin,
     pub issuer: String,
-    pub ca_file: PathBuf,
+    /// The throw-away CA, when started over TLS.
+    pub ca_file: Option<PathBuf>,
     pub introspection_client: (String, String),
 }
 
@@ -45,11 +46,17 @@ struct Ready {
 }
 
 impl Provider {
+    /// Over TLS with a throw-away CA, as real providers are.
     pub fn start() -> Provider {
+        Provider::start_with(true)
+    }
+
+    /// `tls: false` is the demo mode's set-up: plain http on 127.0.0.1.
+    pub fn start_with(tls: bool) -> Provider {
         let root = repo_root();
         let mut child = Command::new("node")
             .arg(root.join("tests/provider/server.mjs"))
-            .arg("--tls")
+            .args(tls.then_some("--tls"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -66,7 +73,7 @@ impl Provider {
             child,
             _stdin: stdin,
             issuer: ready.issuer,
-            ca_file: PathBuf::from(ready.ca_file.expect("started with --tls")),
+            ca_file: ready.ca_file.map(PathBuf::from),
             introspection_client: (
                 ready.introspection_client_id,
                 ready.introspection_client_secret,
@@ -76,12 +83,13 @@ impl Provider {
 
     /// An HTTP client for the test itself (introspection, controls), trusting the test CA.
     pub fn client(&self) -> reqwest::Client {
-        let ca = reqwest::Certificate::from_pem(&std::fs::read(&self.ca_file).unwrap()).unwrap();
-        reqwest::Client::builder()
-            .add_root_certificate(ca)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
+        let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        if let Some(ca) = &self.ca_file {
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap(),
+            );
+        }
+        builder.build().unwrap()
     }
 
     /// RFC 7662 introspection through the provider's real endpoint: is `token` active?
@@ -150,10 +158,12 @@ pub fn browse(provider: &Provider, url: &str, decision: Decision<'_>) -> String 
     let mut cmd = Command::new("node");
     cmd.arg(repo_root().join("tests/e2e/browser.mjs"))
         .arg(url)
-        .env("NODE_EXTRA_CA_CERTS", &provider.ca_file)
         .env("LATCHKEY_TEST_HANDOFF", &handoff)
         .env_remove("LATCHKEY_TEST_GRANT")
         .env_remove("LATCHKEY_TEST_DECISION");
+    if let Some(ca) = &provider.ca_file {
+        cmd.env("NODE_EXTRA_CA_CERTS", ca);
+    }
     match decision {
         Decision::Approve => {}
         Decision::Deny => {
@@ -199,7 +209,10 @@ pub fn core(provider: &Provider, scopes: &[&str]) -> Harness {
         connections,
         secrets: keychain.clone() as Arc<dyn SecretStore>,
         redirect_scheme: SCHEME.into(),
-        http: Http::with_extra_root(&std::fs::read(&provider.ca_file).unwrap()).unwrap(),
+        http: match &provider.ca_file {
+            Some(ca) => Http::with_extra_root(&std::fs::read(ca).unwrap()).unwrap(),
+            None => Http::new().unwrap(),
+        },
     })
     .unwrap();
     Harness {
