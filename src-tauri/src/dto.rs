@@ -2,7 +2,7 @@
 //! holds no secret; none has a token field, and none could: `Secret` does not implement `Serialize`.
 
 use latchkey_core::config::Connection;
-use latchkey_core::model::{Account, rfc3339};
+use latchkey_core::model::{Account, ConnectionStatus, rfc3339};
 use serde::Serialize;
 
 #[derive(Serialize, Clone, Debug)]
@@ -11,18 +11,21 @@ pub struct ConnectionDto {
     pub name: String,
     pub kind: &'static str,
     pub status: &'static str,
+    /// Why the status is "error", as a sentence.
+    pub error: Option<String>,
     pub scopes: Vec<String>,
     pub issuer: Option<String>,
 }
 
-impl From<&Connection> for ConnectionDto {
-    fn from(c: &Connection) -> Self {
+impl ConnectionDto {
+    pub fn new(c: &Connection, status: ConnectionStatus, error: Option<String>) -> Self {
         ConnectionDto {
             id: c.id.to_string(),
             name: c.name.clone(),
-            kind: "oauth2",
-            status: c.status().as_str(),
-            scopes: c.scopes.clone(),
+            kind: c.kind.as_str(),
+            status: status.as_str(),
+            error,
+            scopes: c.scopes().to_vec(),
             issuer: c.issuer_hint().map(str::to_owned),
         }
     }
@@ -47,6 +50,10 @@ pub struct AccountDto {
     pub granted_scopes: Vec<String>,
     pub expires_at: Option<String>,
     pub last_error: Option<String>,
+    /// The connection's scopes changed since this account was authorized.
+    pub reauth_needed: bool,
+    pub labels: Vec<String>,
+    pub note: Option<String>,
     pub updated_at: String,
     /// A sign-in for this account is waiting for the browser.
     pub signing_in: bool,
@@ -69,6 +76,9 @@ impl AccountDto {
             granted_scopes: a.granted_scopes.clone(),
             expires_at: a.expires_at.map(rfc3339),
             last_error: a.last_error.clone(),
+            reauth_needed: a.reauth_needed,
+            labels: a.labels.clone(),
+            note: a.note.clone(),
             updated_at: rfc3339(a.updated_at),
             signing_in,
         }
@@ -91,10 +101,7 @@ pub struct ErrorDto {
 
 impl From<latchkey_core::Error> for ErrorDto {
     fn from(e: latchkey_core::Error) -> Self {
-        ErrorDto {
-            code: e.code().as_str(),
-            message: e.to_string(),
-        }
+        ErrorDto { code: e.code().as_str(), message: e.to_string() }
     }
 }
 

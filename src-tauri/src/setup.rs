@@ -31,11 +31,7 @@ pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
     init_logging(&data_dir)?;
 
     let service = std::env::var("LATCHKEY_KEYCHAIN_SERVICE").unwrap_or_else(|_| {
-        if cfg!(debug_assertions) {
-            format!("{identifier}.dev")
-        } else {
-            identifier.clone()
-        }
+        if cfg!(debug_assertions) { format!("{identifier}.dev") } else { identifier.clone() }
     });
     let connections = latchkey_core::config::load_connections(&connections_file)?;
     tracing::info!(
@@ -45,28 +41,28 @@ pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
         keychain_service = %service,
         "Latchkey starting"
     );
-    let core = Latchkey::open(Options {
+    let (core, report) = tauri::async_runtime::block_on(Latchkey::open(Options {
         data_dir,
         connections,
         secrets: Arc::new(KeyringStore::new(service)),
         redirect_scheme: identifier,
         http: latchkey_core::http::Http::new()?,
-    })?;
+        hooks: Default::default(),
+    }))?;
+    if report != Default::default() {
+        tracing::info!(?report, "start-up repairs");
+    }
     Ok(AppState { core })
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 /// Logs to stderr and to `logs/latchkey.log` in the data folder. `RUST_LOG` sets the level.
 fn init_logging(data_dir: &std::path::Path) -> std::io::Result<()> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.join("logs/latchkey.log"))?;
+    let file =
+        std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("logs/latchkey.log"))?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,latchkey_core=debug,latchkey_desktop=debug")
     });

@@ -37,6 +37,12 @@ pub enum Error {
     UnknownConnection(String),
     #[error("There is no such account (it may have been deleted).")]
     UnknownAccount,
+    #[error("The connection “{connection}” already has an account named “{identifier}”.")]
+    Duplicate { connection: String, identifier: String },
+    #[error("“{connection}” is {kind} connection: {what}")]
+    WrongConnectionType { connection: String, kind: &'static str, what: &'static str },
+    #[error("The credentials of this account are missing from the keychain. Reconnect it.")]
+    CredentialsMissing,
     #[error("The connection “{0}” is not ready: {1}")]
     ConnectionNotReady(String, String),
     #[error(
@@ -49,9 +55,7 @@ pub enum Error {
          nothing was stored. Start the connection again."
     )]
     IssuerMismatch { expected: String },
-    #[error(
-        "You declined access at {provider}. Nothing was stored; connect again when you are ready."
-    )]
+    #[error("You declined access at {provider}. Nothing was stored; connect again when you are ready.")]
     Denied { provider: String },
     #[error("{provider} refused the request: {detail}")]
     Provider { provider: String, detail: String },
@@ -62,10 +66,7 @@ pub enum Error {
     )]
     Keychain(String),
     #[error("An account that is {from} cannot become {to}.")]
-    InvalidTransition {
-        from: AccountStatus,
-        to: AccountStatus,
-    },
+    InvalidTransition { from: AccountStatus, to: AccountStatus },
     #[error("Latchkey's local database failed: {0}")]
     Storage(String),
 }
@@ -75,6 +76,8 @@ impl Error {
         match self {
             Error::InvalidInput(_) | Error::InvalidTransition { .. } => ErrorCode::InvalidInput,
             Error::UnknownConnection(_) | Error::UnknownAccount => ErrorCode::NotFound,
+            Error::Duplicate { .. } | Error::WrongConnectionType { .. } => ErrorCode::InvalidInput,
+            Error::CredentialsMissing => ErrorCode::ReauthNeeded,
             Error::ConnectionNotReady(..) => ErrorCode::InvalidInput,
             Error::UnknownState | Error::IssuerMismatch { .. } => ErrorCode::InvalidInput,
             Error::Denied { .. } => ErrorCode::ReauthNeeded,

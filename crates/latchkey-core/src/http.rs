@@ -32,10 +32,7 @@ impl Http {
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::Network {
-                provider: "the network".into(),
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| Error::Network { provider: "the network".into(), detail: e.to_string() })?;
         Ok(Http { client })
     }
 }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod instance;
 pub mod model;
 pub mod oauth;
 pub mod secret;
@@ -12,4 +13,4 @@ pub mod store;
 pub mod vault;
 
 pub use error::{Error, ErrorCode, Result};
-pub use service::{AuthorizationLink, CallbackError, Latchkey, Options, RevokeOutcome};
+pub use service::{AuthorizationLink, CallbackError, Hooks, Latchkey, Options, RevokeOutcome, StartReport};

@@ -17,9 +17,7 @@ impl ConnectionId {
     pub fn new(id: &str) -> Result<Self> {
         let ok = !id.is_empty()
             && id.len() <= 64
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !id.starts_with('-');
         if ok {
             Ok(ConnectionId(id.to_owned()))
@@ -49,9 +47,7 @@ impl AccountId {
         AccountId(uuid::Uuid::new_v4().to_string())
     }
     pub fn parse(s: &str) -> Result<Self> {
-        uuid::Uuid::parse_str(s)
-            .map(|u| AccountId(u.to_string()))
-            .map_err(|_| Error::UnknownAccount)
+        uuid::Uuid::parse_str(s).map(|u| AccountId(u.to_string())).map_err(|_| Error::UnknownAccount)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -62,6 +58,43 @@ impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Checks a name the user or a script gives an account: one short line of text.
+pub fn check_identifier(identifier: &str) -> Result<&str> {
+    let id = identifier.trim();
+    if id.is_empty() {
+        Err(Error::InvalidInput("An account name cannot be empty.".into()))
+    } else if id.chars().count() > 200 {
+        Err(Error::InvalidInput("An account name can be at most 200 characters long.".into()))
+    } else if id.chars().any(char::is_control) {
+        Err(Error::InvalidInput(
+            "An account name cannot contain control characters (such as a line break).".into(),
+        ))
+    } else {
+        Ok(id)
+    }
+}
+
+/// Checks a label: a short word or phrase, no control characters.
+pub fn check_label(label: &str) -> Result<&str> {
+    let l = label.trim();
+    if l.is_empty() || l.chars().count() > 64 || l.chars().any(char::is_control) {
+        Err(Error::InvalidInput(format!(
+            "“{}” is not a valid label: use up to 64 characters on one line.",
+            label.escape_debug()
+        )))
+    } else {
+        Ok(l)
+    }
+}
+
+/// Which accounts to list.
+#[derive(Clone, Debug, Default)]
+pub struct AccountFilter {
+    pub connection: Option<ConnectionId>,
+    pub status: Option<AccountStatus>,
+    pub label: Option<String>,
 }
 
 /// The six account states.
@@ -118,11 +151,7 @@ impl AccountStatus {
 
     /// `Ok(())` when the move is allowed, the typed refusal otherwise.
     pub fn check_transition(self, to: AccountStatus) -> Result<()> {
-        if self.can_become(to) {
-            Ok(())
-        } else {
-            Err(Error::InvalidTransition { from: self, to })
-        }
+        if self.can_become(to) { Ok(()) } else { Err(Error::InvalidTransition { from: self, to }) }
     }
 }
 
@@ -149,20 +178,36 @@ impl FromStr for AccountStatus {
     }
 }
 
-/// Who or what caused a change, recorded in the audit trail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Who or what caused a change or asked for a secret, recorded in the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
+    /// The person, through the app's window.
     User,
+    /// The provider's answer (consent denied, a token rejected).
     Provider,
+    /// Latchkey itself (start-up reconciliation, configuration changes).
     System,
+    /// The background refresher.
+    Refresher,
+    /// The command-line companion, and who ran it (for example the parent process).
+    Cli { caller: String },
 }
 
 impl Actor {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Actor::User => "user",
             Actor::Provider => "provider",
             Actor::System => "system",
+            Actor::Refresher => "refresher",
+            Actor::Cli { .. } => "cli",
+        }
+    }
+
+    pub fn caller(&self) -> Option<&str> {
+        match self {
+            Actor::Cli { caller } => Some(caller),
+            _ => None,
         }
     }
 }
@@ -189,6 +234,11 @@ pub struct Account {
     pub expires_at: Option<i64>,
     /// The last failure, as a sentence, for the UI.
     pub last_error: Option<String>,
+    /// The connection's scopes changed since this account was authorized: re-authorize it.
+    pub reauth_needed: bool,
+    /// Free-form, non-secret metadata.
+    pub labels: Vec<String>,
+    pub note: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -220,10 +270,7 @@ impl ConnectionStatus {
 pub fn rfc3339(unix_seconds: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default()
 }
 
@@ -267,6 +314,18 @@ mod tests {
             assert_eq!(st.as_str().parse::<AccountStatus>().ok(), Some(st));
         }
         assert!("bogus".parse::<AccountStatus>().is_err());
+    }
+
+    #[test]
+    fn identifiers_are_one_short_line() {
+        assert_eq!(check_identifier("  work ").ok(), Some("work"));
+        assert_eq!(check_identifier("me@example.com").ok(), Some("me@example.com"));
+        for bad in ["", "   ", "a\nb", "tab\there", &"x".repeat(201)] {
+            let err = check_identifier(bad).expect_err(bad);
+            assert!(matches!(err, Error::InvalidInput(_)), "{bad}");
+        }
+        assert!(check_label("team-a").is_ok());
+        assert!(check_label("").is_err() && check_label("a\u{7}").is_err());
     }
 
     #[test]

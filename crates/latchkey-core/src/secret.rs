@@ -36,12 +36,25 @@ pub struct TokenSet {
     pub refresh_token: Option<Secret>,
 }
 
+/// What an account authenticates with, by connection type.
+#[derive(Debug)]
+pub enum Credential {
+    OAuth(TokenSet),
+    ApiKey(Secret),
+    /// The username is not secret, but it is part of the credential and lives beside the password.
+    Basic {
+        username: String,
+        password: Secret,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     static_assertions::assert_not_impl_any!(Secret: serde::Serialize, std::fmt::Display, Clone);
     static_assertions::assert_not_impl_any!(TokenSet: serde::Serialize, std::fmt::Display, Clone);
+    static_assertions::assert_not_impl_any!(Credential: serde::Serialize, std::fmt::Display, Clone);
 
     #[test]
     fn debug_never_shows_the_value() {

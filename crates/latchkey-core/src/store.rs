@@ -1,16 +1,19 @@
-//! Non-secret metadata and the audit trail, in SQLite under the app-data folder.
+//! Non-secret metadata and the audit trail, in SQLite (WAL, foreign keys on) under the app-data
+//! folder. The app and the CLI may use the same file at the same time: every read-modify-write is
+//! one transaction, and nothing is cached in memory.
 //!
 //! Nothing here can hold a token: the functions take domain values whose fields are strings the
 //! provider and the user chose (identifiers, scopes, identity), never a [`crate::secret::Secret`].
 
 use std::path::Path;
 
-use rusqlite::{Connection as Db, OptionalExtension, Row, params};
+use rusqlite::{Connection as Db, OptionalExtension, Row, Transaction, params};
 
 use crate::error::{Error, Result};
-use crate::model::{Account, AccountId, AccountStatus, Actor, ConnectionId, Identity};
+use crate::model::{Account, AccountFilter, AccountId, AccountStatus, Actor, ConnectionId, Identity};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
     id               TEXT PRIMARY KEY,
     connection_id    TEXT NOT NULL,
@@ -38,17 +41,87 @@ CREATE TABLE audit (
     detail        TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_by_account ON audit (account_id, at);
-"#];
+"#,
+    r#"
+ALTER TABLE accounts ADD COLUMN reauth_needed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN note TEXT;
+-- A multi-step operation in progress ('store', 'revoke', 'delete'): what start-up reconciles
+-- after a crash. See Latchkey::reconcile.
+ALTER TABLE accounts ADD COLUMN pending_op TEXT;
+-- The process (Latchkey instance) running that operation; see instance.rs.
+ALTER TABLE accounts ADD COLUMN op_owner TEXT;
+CREATE TABLE account_labels (
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    label      TEXT NOT NULL,
+    PRIMARY KEY (account_id, label)
+);
+CREATE TABLE connection_state (
+    connection_id TEXT PRIMARY KEY,
+    scopes        TEXT NOT NULL,
+    error         TEXT
+);
+ALTER TABLE audit ADD COLUMN outcome TEXT NOT NULL DEFAULT 'ok';
+ALTER TABLE audit ADD COLUMN caller TEXT;
+CREATE INDEX audit_by_time ON audit (at);
+-- The trail is append-only.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+"#,
+];
 
 /// One row of the audit trail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEntry {
+    pub id: i64,
     pub at: i64,
     pub account_id: Option<String>,
     pub connection_id: Option<String>,
     pub action: String,
     pub actor: String,
+    pub caller: Option<String>,
+    pub outcome: String,
     pub detail: String,
+}
+
+/// Which audit rows to read.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub account: Option<AccountId>,
+    /// Unix seconds, inclusive.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// A multi-step operation recorded on the account before its first step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingOp {
+    /// Writing a credential to the keychain (connect, re-authorize, add, rotate).
+    Store,
+    Revoke,
+    Delete,
+}
+
+impl PendingOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            PendingOp::Store => "store",
+            PendingOp::Revoke => "revoke",
+            PendingOp::Delete => "delete",
+        }
+    }
+    fn parse(s: &str) -> Option<PendingOp> {
+        [PendingOp::Store, PendingOp::Revoke, PendingOp::Delete].into_iter().find(|op| op.as_str() == s)
+    }
+}
+
+/// One audit row to write.
+pub struct Audit<'a> {
+    pub account: Option<&'a AccountId>,
+    pub connection: Option<&'a ConnectionId>,
+    pub action: &'a str,
+    pub actor: &'a Actor,
+    pub outcome: &'a str,
+    pub detail: &'a str,
 }
 
 pub struct Store {
@@ -77,6 +150,7 @@ impl Store {
     fn init(mut db: Db) -> Result<Store> {
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "foreign_keys", true)?;
         // Migrate under a write lock, so the app and the CLI starting together migrate once.
         let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -88,59 +162,121 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// A write transaction taken at once (`BEGIN IMMEDIATE`), so read-then-write sequences from
+    /// two processes serialize instead of failing half-way.
+    fn write(&mut self) -> Result<Transaction<'_>> {
+        Ok(self.db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+
     /// The account keyed by (connection, identifier), created in Pending if it does not exist.
-    /// Idempotent: `INSERT … ON CONFLICT DO NOTHING` then a read, so two callers (or two
-    /// processes) racing on the same pair get the same account.
+    /// Idempotent: `INSERT … ON CONFLICT DO NOTHING` then a read, in one write transaction, so two
+    /// callers (or two processes) racing on the same pair get the same account.
     pub fn get_or_create_account(
         &mut self,
         connection: &ConnectionId,
         identifier: &str,
         requested_scopes: &[String],
         auto_identifier: bool,
+        actor: &Actor,
     ) -> Result<(Account, bool)> {
-        let t = now();
-        let tx = self.db.transaction()?;
+        let tx = self.write()?;
         let id = AccountId::random();
         let created = tx.execute(
             "INSERT INTO accounts (id, connection_id, identifier, auto_identifier, status, requested_scopes, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6) ON CONFLICT (connection_id, identifier) DO NOTHING",
-            params![id.as_str(), connection.as_str(), identifier, auto_identifier, requested_scopes.join(" "), t],
+            params![id.as_str(), connection.as_str(), identifier, auto_identifier, requested_scopes.join(" "), now()],
         )? == 1;
         if created {
             insert_audit(
                 &tx,
-                Some(&id),
-                Some(connection),
-                "account.created",
-                Actor::User,
-                "status pending",
+                &Audit {
+                    account: Some(&id),
+                    connection: Some(connection),
+                    action: "account.created",
+                    actor,
+                    outcome: "ok",
+                    detail: "status pending",
+                },
             )?;
         }
-        let account = tx.query_row(
-            &format!("{SELECT_ACCOUNT} WHERE connection_id = ?1 AND identifier = ?2"),
+        let account = select_one(
+            &tx,
+            "connection_id = ?1 AND identifier = ?2",
             params![connection.as_str(), identifier],
-            account_from_row,
-        )?;
+        )?
+        .ok_or(Error::UnknownAccount)?;
         tx.commit()?;
         Ok((account, created))
     }
 
+    /// Creates a new account that will hold a credential the user typed (API key, basic auth),
+    /// marked as storing. Refuses a name the connection already has.
+    pub fn create_credential_account(
+        &mut self,
+        connection: &ConnectionId,
+        identifier: &str,
+        actor: &Actor,
+        owner: &str,
+    ) -> Result<Account> {
+        let tx = self.write()?;
+        let id = AccountId::random();
+        let inserted = tx.execute(
+            "INSERT INTO accounts (id, connection_id, identifier, status, pending_op, op_owner, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'pending', 'store', ?4, ?5, ?5) ON CONFLICT (connection_id, identifier) DO NOTHING",
+            params![id.as_str(), connection.as_str(), identifier, owner, now()],
+        )?;
+        if inserted == 0 {
+            return Err(Error::Duplicate {
+                connection: connection.to_string(),
+                identifier: identifier.to_owned(),
+            });
+        }
+        insert_audit(
+            &tx,
+            &Audit {
+                account: Some(&id),
+                connection: Some(connection),
+                action: "account.created",
+                actor,
+                outcome: "ok",
+                detail: "status pending",
+            },
+        )?;
+        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.commit()?;
+        Ok(account)
+    }
+
     pub fn account(&self, id: &AccountId) -> Result<Account> {
-        self.db
-            .query_row(
-                &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
-                [id.as_str()],
-                account_from_row,
-            )
-            .optional()?
+        select_one(&self.db, "id = ?1 AND coalesce(pending_op, '') != 'delete'", [id.as_str()])?
             .ok_or(Error::UnknownAccount)
     }
 
-    pub fn accounts(&self) -> Result<Vec<Account>> {
+    pub fn find(&self, connection: &ConnectionId, identifier: &str) -> Result<Option<Account>> {
+        select_one(
+            &self.db,
+            "connection_id = ?1 AND identifier = ?2 AND coalesce(pending_op, '') != 'delete'",
+            params![connection.as_str(), identifier],
+        )
+    }
+
+    /// Accounts matching `filter`, by connection then name; accounts being deleted are hidden.
+    pub fn accounts(&self, filter: &AccountFilter) -> Result<Vec<Account>> {
         let mut stmt = self.db.prepare_cached(&format!(
-            "{SELECT_ACCOUNT} ORDER BY connection_id, identifier"
+            "{SELECT_ACCOUNT} WHERE coalesce(pending_op, '') != 'delete'
+               AND (?1 IS NULL OR connection_id = ?1)
+               AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM account_labels l WHERE l.account_id = accounts.id AND l.label = ?3))
+             ORDER BY connection_id, identifier"
         ))?;
-        let rows = stmt.query_map([], account_from_row)?;
+        let rows = stmt.query_map(
+            params![
+                filter.connection.as_ref().map(ConnectionId::as_str),
+                filter.status.map(AccountStatus::as_str),
+                filter.label.as_deref()
+            ],
+            account_from_row,
+        )?;
         rows.collect::<Result<_, _>>().map_err(Error::from)
     }
 
@@ -149,106 +285,158 @@ impl Store {
         &mut self,
         id: &AccountId,
         to: AccountStatus,
-        actor: Actor,
+        actor: &Actor,
         reason: &str,
     ) -> Result<Account> {
-        let tx = self.db.transaction()?;
-        let account = tx
-            .query_row(
-                &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
-                [id.as_str()],
-                account_from_row,
-            )
-            .optional()?
-            .ok_or(Error::UnknownAccount)?;
-        account.status.check_transition(to)?;
-        tx.execute(
-            "UPDATE accounts SET status = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id.as_str(), to.as_str(), now()],
-        )?;
-        let detail = format!("{} -> {}: {reason}", account.status.as_str(), to.as_str());
-        insert_audit(
-            &tx,
-            Some(id),
-            Some(&account.connection),
-            "state.changed",
-            actor,
-            &detail,
-        )?;
-        let account = tx.query_row(
-            &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
-            [id.as_str()],
-            account_from_row,
-        )?;
+        let tx = self.write()?;
+        let account = transition_in(&tx, id, to, actor, reason)?;
         tx.commit()?;
         Ok(account)
     }
 
-    /// Records the outcome of an authorization: identity, granted scopes, expiry; and moves the
-    /// account to Active (a re-authorization of an Active account keeps it Active).
+    /// Records the outcome of an authorization: identity, granted and requested scopes, expiry;
+    /// moves the account to Active (a re-authorization of an Active account keeps it Active) and
+    /// ends the `store` operation, in one transaction.
     pub fn record_authorized(
         &mut self,
         id: &AccountId,
         identity: &Identity,
+        requested_scopes: &[String],
         granted_scopes: &[String],
         expires_at: Option<i64>,
+        actor: &Actor,
     ) -> Result<Account> {
-        let tx = self.db.transaction()?;
-        let before = tx
-            .query_row(
-                &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
-                [id.as_str()],
-                account_from_row,
-            )
-            .optional()?
-            .ok_or(Error::UnknownAccount)?;
-        if before.status != AccountStatus::Active {
-            before.status.check_transition(AccountStatus::Active)?;
-        }
+        let tx = self.write()?;
+        let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
         tx.execute(
-            "UPDATE accounts SET status = 'active', identity_subject = ?2, identity_email = ?3, identity_name = ?4,
-                 granted_scopes = ?5, expires_at = ?6, last_error = NULL, updated_at = ?7 WHERE id = ?1",
+            "UPDATE accounts SET identity_subject = ?2, identity_email = ?3, identity_name = ?4,
+                 requested_scopes = ?5, granted_scopes = ?6, expires_at = ?7, last_error = NULL,
+                 reauth_needed = 0, pending_op = NULL, op_owner = NULL, updated_at = ?8 WHERE id = ?1",
             params![
                 id.as_str(),
                 identity.subject,
                 identity.email,
                 identity.name,
+                requested_scopes.join(" "),
                 granted_scopes.join(" "),
                 expires_at,
                 now()
             ],
         )?;
-        let detail = format!(
-            "{} -> active: authorized; granted scopes: {}",
-            before.status.as_str(),
-            granted_scopes.join(" ")
-        );
-        insert_audit(
-            &tx,
-            Some(id),
-            Some(&before.connection),
-            "state.changed",
-            Actor::User,
-            &detail,
-        )?;
-        let account = tx.query_row(
-            &format!("{SELECT_ACCOUNT} WHERE id = ?1"),
-            [id.as_str()],
-            account_from_row,
-        )?;
+        let reason = format!("authorized; granted scopes: {}", granted_scopes.join(" "));
+        let account = if before.status == AccountStatus::Active {
+            insert_audit(
+                &tx,
+                &Audit {
+                    account: Some(id),
+                    connection: Some(&before.connection),
+                    action: "account.reauthorized",
+                    actor,
+                    outcome: "ok",
+                    detail: &reason,
+                },
+            )?;
+            select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?
+        } else {
+            transition_in(&tx, id, AccountStatus::Active, actor, &reason)?
+        };
         tx.commit()?;
         Ok(account)
+    }
+
+    /// A typed-in credential is stored: the account becomes Active (or stays Active, for a
+    /// rotation) and its `store` operation ends.
+    pub fn record_credential_stored(
+        &mut self,
+        id: &AccountId,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Account> {
+        let tx = self.write()?;
+        let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.execute(
+            "UPDATE accounts SET pending_op = NULL, op_owner = NULL, last_error = NULL, updated_at = ?2 WHERE id = ?1",
+            params![id.as_str(), now()],
+        )?;
+        let account = if before.status == AccountStatus::Active {
+            insert_audit(
+                &tx,
+                &Audit {
+                    account: Some(id),
+                    connection: Some(&before.connection),
+                    action: "credential.rotated",
+                    actor,
+                    outcome: "ok",
+                    detail: reason,
+                },
+            )?;
+            select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?
+        } else {
+            transition_in(&tx, id, AccountStatus::Active, actor, reason)?
+        };
+        tx.commit()?;
+        Ok(account)
+    }
+
+    /// Marks the start of a multi-step operation, so a crash before it ends is reconciled at the
+    /// next start. A `delete` also hides the account at once.
+    pub fn begin_op(&mut self, id: &AccountId, op: PendingOp, owner: &str) -> Result<()> {
+        let n = self.db.execute(
+            "UPDATE accounts SET pending_op = ?2, op_owner = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id.as_str(), op.as_str(), owner, now()],
+        )?;
+        if n == 0 { Err(Error::UnknownAccount) } else { Ok(()) }
+    }
+
+    pub fn end_op(&mut self, id: &AccountId) -> Result<()> {
+        self.db
+            .execute("UPDATE accounts SET pending_op = NULL, op_owner = NULL WHERE id = ?1", [id.as_str()])?;
+        Ok(())
+    }
+
+    /// Accounts with an operation in progress, with the instance running it (it may have died).
+    pub fn in_progress(&self) -> Result<Vec<(Account, PendingOp, String)>> {
+        let mut stmt = self.db.prepare(&format!("{SELECT_ACCOUNT} WHERE pending_op IS NOT NULL"))?;
+        let rows = stmt.query_map([], |r| {
+            let op: String = r.get("pending_op")?;
+            let owner: Option<String> = r.get("op_owner")?;
+            Ok((account_from_row(r)?, op, owner.unwrap_or_default()))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (account, op, owner) = row?;
+            if let Some(op) = PendingOp::parse(&op) {
+                out.push((account, op, owner));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the account's row (its labels go with it); the audit trail keeps its history.
+    pub fn delete_account(&mut self, id: &AccountId, actor: &Actor, detail: &str) -> Result<()> {
+        let tx = self.write()?;
+        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.execute("DELETE FROM accounts WHERE id = ?1", [id.as_str()])?;
+        insert_audit(
+            &tx,
+            &Audit {
+                account: Some(id),
+                connection: Some(&account.connection),
+                action: "account.deleted",
+                actor,
+                outcome: "ok",
+                detail,
+            },
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Gives an account that was created without a name the name the provider knows it by (its
     /// email), or that name with a number when the connection already has an account of that name.
     pub fn name_after_identity(&mut self, id: &AccountId, name: &str) -> Result<()> {
         for n in 1..10 {
-            let candidate = if n == 1 {
-                name.to_owned()
-            } else {
-                format!("{name} ({n})")
-            };
+            let candidate = if n == 1 { name.to_owned() } else { format!("{name} ({n})") };
             match self.db.execute(
                 "UPDATE accounts SET identifier = ?2, auto_identifier = 0 WHERE id = ?1 AND auto_identifier = 1",
                 params![id.as_str(), candidate],
@@ -270,39 +458,222 @@ impl Store {
         Ok(())
     }
 
-    pub fn audit(
-        &mut self,
-        account: Option<&AccountId>,
-        connection: Option<&ConnectionId>,
-        action: &str,
-        actor: Actor,
-        detail: &str,
-    ) -> Result<()> {
-        insert_audit(&self.db, account, connection, action, actor, detail)
+    /// Replaces the account's labels.
+    pub fn set_labels(&mut self, id: &AccountId, labels: &[String], actor: &Actor) -> Result<Account> {
+        let tx = self.write()?;
+        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.execute("DELETE FROM account_labels WHERE account_id = ?1", [id.as_str()])?;
+        for label in labels {
+            tx.execute(
+                "INSERT OR IGNORE INTO account_labels (account_id, label) VALUES (?1, ?2)",
+                params![id.as_str(), label],
+            )?;
+        }
+        tx.execute("UPDATE accounts SET updated_at = ?2 WHERE id = ?1", params![id.as_str(), now()])?;
+        insert_audit(
+            &tx,
+            &Audit {
+                account: Some(id),
+                connection: Some(&account.connection),
+                action: "metadata.labels",
+                actor,
+                outcome: "ok",
+                detail: &labels.join(", "),
+            },
+        )?;
+        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.commit()?;
+        Ok(account)
     }
 
-    /// The audit trail, oldest first; for one account when `account` is given.
-    pub fn audit_entries(&self, account: Option<&AccountId>) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self.db.prepare_cached(
-            "SELECT at, account_id, connection_id, action, actor, detail FROM audit
-             WHERE ?1 IS NULL OR account_id = ?1 ORDER BY id",
+    pub fn set_note(&mut self, id: &AccountId, note: Option<&str>, actor: &Actor) -> Result<Account> {
+        let tx = self.write()?;
+        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.execute(
+            "UPDATE accounts SET note = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.as_str(), note, now()],
         )?;
-        let rows = stmt.query_map([account.map(AccountId::as_str)], |r| {
-            Ok(AuditEntry {
-                at: r.get(0)?,
-                account_id: r.get(1)?,
-                connection_id: r.get(2)?,
-                action: r.get(3)?,
-                actor: r.get(4)?,
-                detail: r.get(5)?,
-            })
-        })?;
+        insert_audit(
+            &tx,
+            &Audit {
+                account: Some(id),
+                connection: Some(&account.connection),
+                action: "metadata.note",
+                actor,
+                outcome: "ok",
+                detail: if note.is_some() { "note set" } else { "note cleared" },
+            },
+        )?;
+        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.commit()?;
+        Ok(account)
+    }
+
+    /// Compares a connection's configured scopes with the ones last seen. When they changed, its
+    /// accounts that were authorized for the old ones are marked "re-authorization needed".
+    /// Returns how many accounts were marked.
+    pub fn sync_connection_scopes(&mut self, connection: &ConnectionId, scopes: &[String]) -> Result<usize> {
+        let tx = self.write()?;
+        let now_scopes = scopes.join(" ");
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT scopes FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut marked = 0;
+        match before {
+            None => {
+                tx.execute(
+                    "INSERT INTO connection_state (connection_id, scopes) VALUES (?1, ?2)",
+                    params![connection.as_str(), now_scopes],
+                )?;
+            }
+            Some(old) if old != now_scopes => {
+                tx.execute(
+                    "UPDATE connection_state SET scopes = ?2 WHERE connection_id = ?1",
+                    params![connection.as_str(), now_scopes],
+                )?;
+                marked = tx.execute(
+                    "UPDATE accounts SET reauth_needed = 1, updated_at = ?3
+                     WHERE connection_id = ?1 AND requested_scopes != ?2 AND status != 'pending'",
+                    params![connection.as_str(), now_scopes, now()],
+                )?;
+                insert_audit(
+                    &tx,
+                    &Audit {
+                        account: None,
+                        connection: Some(connection),
+                        action: "config.scopes_changed",
+                        actor: &Actor::System,
+                        outcome: "ok",
+                        detail: &format!(
+                            "“{old}” -> “{now_scopes}”; {marked} account(s) need re-authorization"
+                        ),
+                    },
+                )?;
+            }
+            Some(_) => {}
+        }
+        tx.commit()?;
+        Ok(marked)
+    }
+
+    /// The provider's verdict on the connection's client (`invalid_client`, …), or `None`.
+    pub fn connection_error(&self, connection: &ConnectionId) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT error FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Sets or clears the connection's error, audited when it changes.
+    pub fn set_connection_error(
+        &mut self,
+        connection: &ConnectionId,
+        error: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let tx = self.write()?;
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT error FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if before.as_deref() != error {
+            tx.execute(
+                "INSERT INTO connection_state (connection_id, scopes, error) VALUES (?1, '', ?2)
+                 ON CONFLICT (connection_id) DO UPDATE SET error = excluded.error",
+                params![connection.as_str(), error],
+            )?;
+            insert_audit(
+                &tx,
+                &Audit {
+                    account: None,
+                    connection: Some(connection),
+                    action: if error.is_some() { "connection.error" } else { "connection.recovered" },
+                    actor,
+                    outcome: if error.is_some() { "failed" } else { "ok" },
+                    detail: error.unwrap_or("the provider accepts the client again"),
+                },
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn audit(&mut self, entry: &Audit<'_>) -> Result<()> {
+        insert_audit(&self.db, entry)
+    }
+
+    /// The audit trail, oldest first.
+    pub fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.db.prepare_cached(
+            "SELECT id, at, account_id, connection_id, action, actor, caller, outcome, detail FROM audit
+             WHERE (?1 IS NULL OR account_id = ?1) AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR at <= ?3)
+             ORDER BY id",
+        )?;
+        let rows = stmt.query_map(
+            params![query.account.as_ref().map(AccountId::as_str), query.since, query.until],
+            |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    account_id: r.get(2)?,
+                    connection_id: r.get(3)?,
+                    action: r.get(4)?,
+                    actor: r.get(5)?,
+                    caller: r.get(6)?,
+                    outcome: r.get(7)?,
+                    detail: r.get(8)?,
+                })
+            },
+        )?;
         rows.collect::<Result<_, _>>().map_err(Error::from)
     }
 }
 
 const SELECT_ACCOUNT: &str = "SELECT id, connection_id, identifier, status, identity_subject, identity_email,
-    identity_name, requested_scopes, granted_scopes, expires_at, last_error, created_at, updated_at FROM accounts";
+    identity_name, requested_scopes, granted_scopes, expires_at, last_error, created_at, updated_at,
+    reauth_needed, note, pending_op,
+    (SELECT group_concat(label, char(31)) FROM (SELECT label FROM account_labels l WHERE l.account_id = accounts.id ORDER BY label)) AS labels,
+    op_owner
+    FROM accounts";
+
+fn select_one<P: rusqlite::Params>(db: &Db, condition: &str, params: P) -> Result<Option<Account>> {
+    Ok(db.query_row(&format!("{SELECT_ACCOUNT} WHERE {condition}"), params, account_from_row).optional()?)
+}
+
+fn transition_in(tx: &Db, id: &AccountId, to: AccountStatus, actor: &Actor, reason: &str) -> Result<Account> {
+    let account = select_one(tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+    account.status.check_transition(to)?;
+    tx.execute(
+        "UPDATE accounts SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.as_str(), to.as_str(), now()],
+    )?;
+    let detail = format!("{} -> {}: {reason}", account.status.as_str(), to.as_str());
+    insert_audit(
+        tx,
+        &Audit {
+            account: Some(id),
+            connection: Some(&account.connection),
+            action: "state.changed",
+            actor,
+            outcome: "ok",
+            detail: &detail,
+        },
+    )?;
+    select_one(tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)
+}
 
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     let split = |s: String| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
@@ -313,11 +684,9 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     let subject: Option<String> = r.get(4)?;
     let email: Option<String> = r.get(5)?;
     let name: Option<String> = r.get(6)?;
-    let identity = (subject.is_some() || email.is_some() || name.is_some()).then_some(Identity {
-        subject,
-        email,
-        name,
-    });
+    let identity =
+        (subject.is_some() || email.is_some() || name.is_some()).then_some(Identity { subject, email, name });
+    let labels: Option<String> = r.get(16)?;
     Ok(Account {
         id: AccountId::parse(&text(0)?).map_err(|e| invalid(0, e))?,
         connection: ConnectionId::new(&text(1)?).map_err(|e| invalid(1, e))?,
@@ -330,20 +699,26 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         last_error: r.get(10)?,
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
+        reauth_needed: r.get(13)?,
+        note: r.get(14)?,
+        labels: labels.map(|l| l.split('\u{1f}').map(str::to_owned).collect()).unwrap_or_default(),
     })
 }
 
-fn insert_audit(
-    db: &Db,
-    account: Option<&AccountId>,
-    connection: Option<&ConnectionId>,
-    action: &str,
-    actor: Actor,
-    detail: &str,
-) -> Result<()> {
+fn insert_audit(db: &Db, e: &Audit<'_>) -> Result<()> {
     db.execute(
-        "INSERT INTO audit (at, account_id, connection_id, action, actor, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![now(), account.map(AccountId::as_str), connection.map(ConnectionId::as_str), action, actor.as_str(), detail],
+        "INSERT INTO audit (at, account_id, connection_id, action, actor, caller, outcome, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            now(),
+            e.account.map(AccountId::as_str),
+            e.connection.map(ConnectionId::as_str),
+            e.action,
+            e.actor.as_str(),
+            e.actor.caller(),
+            e.outcome,
+            e.detail
+        ],
     )?;
     Ok(())
 }
@@ -356,22 +731,26 @@ mod tests {
         ConnectionId::new("demo").expect("valid")
     }
 
+    fn all(store: &Store) -> Vec<Account> {
+        store.accounts(&AccountFilter::default()).expect("list")
+    }
+
     #[test]
     fn get_or_create_is_idempotent_and_audited() {
         let mut store = Store::open_in_memory().expect("open");
         let scopes = vec!["openid".to_owned(), "email".to_owned()];
-        let (a, created_a) = store
-            .get_or_create_account(&conn(), "work", &scopes, false)
-            .expect("create");
-        let (b, created_b) = store
-            .get_or_create_account(&conn(), "work", &scopes, false)
-            .expect("again");
+        let (a, created_a) =
+            store.get_or_create_account(&conn(), "work", &scopes, false, &Actor::User).expect("create");
+        let (b, created_b) =
+            store.get_or_create_account(&conn(), "work", &scopes, false, &Actor::User).expect("again");
         assert!(created_a && !created_b);
         assert_eq!(a.id, b.id);
         assert_eq!(a.status, AccountStatus::Pending);
         assert_eq!(a.requested_scopes, scopes);
-        assert_eq!(store.accounts().expect("list").len(), 1);
-        let audit = store.audit_entries(Some(&a.id)).expect("audit");
+        assert_eq!(all(&store).len(), 1);
+        let audit = store
+            .audit_entries(&AuditQuery { account: Some(a.id.clone()), ..Default::default() })
+            .expect("audit");
         assert_eq!(audit.len(), 1);
         assert_eq!(audit[0].action, "account.created");
     }
@@ -385,84 +764,61 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut store = Store::open_in(&path).expect("open");
                     store
-                        .get_or_create_account(&conn(), "same", &[], false)
+                        .get_or_create_account(&conn(), "same", &[], false, &Actor::User)
                         .expect("create")
                         .0
                         .id
                 })
             })
             .collect();
-        let ids: Vec<_> = handles
-            .into_iter()
-            .map(|h| h.join().expect("thread"))
-            .collect();
+        let ids: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
         assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
-        assert_eq!(
-            Store::open_in(dir.path())
-                .expect("open")
-                .accounts()
-                .expect("list")
-                .len(),
-            1
-        );
+        assert_eq!(all(&Store::open_in(dir.path()).expect("open")).len(), 1);
     }
 
     #[test]
     fn transitions_follow_the_state_machine_and_are_audited() {
         let mut store = Store::open_in_memory().expect("open");
-        let (a, _) = store
-            .get_or_create_account(&conn(), "x", &[], false)
-            .expect("create");
-        let err = store
-            .transition(&a.id, AccountStatus::Revoked, Actor::User, "test")
-            .expect_err("refused");
+        let (a, _) = store.get_or_create_account(&conn(), "x", &[], false, &Actor::User).expect("create");
+        let err = store.transition(&a.id, AccountStatus::Revoked, &Actor::User, "test").expect_err("refused");
         assert!(matches!(err, Error::InvalidTransition { .. }));
-        assert_eq!(
-            store.account(&a.id).expect("get").status,
-            AccountStatus::Pending
-        );
+        assert_eq!(store.account(&a.id).expect("get").status, AccountStatus::Pending);
 
+        let identity = Identity { email: Some("a@b".into()), ..Default::default() };
         let active = store
             .record_authorized(
                 &a.id,
-                &Identity {
-                    email: Some("a@b".into()),
-                    ..Default::default()
-                },
+                &identity,
+                &["openid".into()],
                 &["openid".into()],
                 Some(5),
+                &Actor::User,
             )
             .expect("authorized");
         assert_eq!(active.status, AccountStatus::Active);
         assert_eq!(active.granted_scopes, vec!["openid".to_owned()]);
-        assert_eq!(
-            active.identity.and_then(|i| i.email).as_deref(),
-            Some("a@b")
-        );
-        let revoked = store
-            .transition(&a.id, AccountStatus::Revoked, Actor::User, "revoked")
-            .expect("revoke");
+        assert_eq!(active.identity.and_then(|i| i.email).as_deref(), Some("a@b"));
+        let revoked =
+            store.transition(&a.id, AccountStatus::Revoked, &Actor::User, "revoked").expect("revoke");
         assert_eq!(revoked.status, AccountStatus::Revoked);
-        let actions: Vec<_> = store
-            .audit_entries(Some(&a.id))
+        let details: Vec<_> = store
+            .audit_entries(&AuditQuery { account: Some(a.id.clone()), ..Default::default() })
             .expect("audit")
             .into_iter()
             .map(|e| e.detail)
             .collect();
-        assert_eq!(actions.len(), 3, "{actions:?}");
-        assert!(actions[1].starts_with("pending -> active"));
-        assert!(actions[2].starts_with("active -> revoked"));
+        assert_eq!(details.len(), 3, "{details:?}");
+        assert!(details[1].starts_with("pending -> active"));
+        assert!(details[2].starts_with("active -> revoked"));
     }
 
     #[test]
     fn unnamed_accounts_take_the_identity_name_without_clashing() {
         let mut store = Store::open_in_memory().expect("open");
-        let (named, _) = store
-            .get_or_create_account(&conn(), "a@b", &[], false)
-            .expect("create");
-        let (auto, _) = store
-            .get_or_create_account(&conn(), "new-1", &[], true)
-            .expect("create");
+        let (named, _) =
+            store.get_or_create_account(&conn(), "a@b", &[], false, &Actor::User).expect("create");
+        let (auto, _) =
+            store.get_or_create_account(&conn(), "new-1", &[], true, &Actor::User).expect("create");
         store.name_after_identity(&auto.id, "a@b").expect("rename");
         assert_eq!(store.account(&auto.id).expect("get").identifier, "a@b (2)");
         store.name_after_identity(&named.id, "zzz").expect("no-op");
@@ -474,12 +830,105 @@ mod tests {
     }
 
     #[test]
+    fn labels_and_notes_are_editable_and_filterable() {
+        let mut store = Store::open_in_memory().expect("open");
+        let (a, _) = store.get_or_create_account(&conn(), "a", &[], false, &Actor::User).expect("create");
+        let (b, _) = store.get_or_create_account(&conn(), "b", &[], false, &Actor::User).expect("create");
+        let a = store.set_labels(&a.id, &["work".into(), "ci".into()], &Actor::User).expect("labels");
+        assert_eq!(a.labels, ["ci", "work"]);
+        store.set_labels(&b.id, &["home".into()], &Actor::User).expect("labels");
+        let a = store.set_note(&a.id, Some("used by the nightly job"), &Actor::User).expect("note");
+        assert_eq!(a.note.as_deref(), Some("used by the nightly job"));
+        let work = store
+            .accounts(&AccountFilter { label: Some("work".into()), ..Default::default() })
+            .expect("filter");
+        assert_eq!(work.iter().map(|x| x.identifier.as_str()).collect::<Vec<_>>(), ["a"]);
+        let pending = store
+            .accounts(&AccountFilter {
+                status: Some(AccountStatus::Pending),
+                connection: Some(conn()),
+                ..Default::default()
+            })
+            .expect("filter");
+        assert_eq!(pending.len(), 2);
+        let none = store
+            .accounts(&AccountFilter { status: Some(AccountStatus::Active), ..Default::default() })
+            .expect("filter");
+        assert!(none.is_empty());
+        let a = store.set_labels(&a.id, &[], &Actor::User).expect("clear");
+        assert!(a.labels.is_empty());
+    }
+
+    #[test]
+    fn changing_a_connections_scopes_marks_its_authorized_accounts() {
+        let mut store = Store::open_in_memory().expect("open");
+        let old = vec!["openid".to_owned()];
+        assert_eq!(store.sync_connection_scopes(&conn(), &old).expect("first"), 0);
+        let (a, _) = store.get_or_create_account(&conn(), "a", &old, false, &Actor::User).expect("create");
+        store.record_authorized(&a.id, &Identity::default(), &old, &old, None, &Actor::User).expect("auth");
+        let (p, _) = store.get_or_create_account(&conn(), "p", &old, false, &Actor::User).expect("pending");
+        assert_eq!(store.sync_connection_scopes(&conn(), &old).expect("same"), 0);
+        let new = vec!["openid".to_owned(), "email".to_owned()];
+        assert_eq!(store.sync_connection_scopes(&conn(), &new).expect("changed"), 1);
+        assert!(store.account(&a.id).expect("get").reauth_needed);
+        assert!(
+            !store.account(&p.id).expect("get").reauth_needed,
+            "a pending account asks for the new scopes anyway"
+        );
+        let a = store
+            .record_authorized(&a.id, &Identity::default(), &new, &new, None, &Actor::User)
+            .expect("reauth");
+        assert!(!a.reauth_needed && a.granted_scopes == new && a.status == AccountStatus::Active);
+        let audit = store.audit_entries(&AuditQuery::default()).expect("audit");
+        assert!(audit.iter().any(|e| e.action == "config.scopes_changed"));
+        assert!(audit.iter().any(|e| e.action == "account.reauthorized"));
+    }
+
+    #[test]
+    fn the_audit_trail_is_append_only_and_queryable_by_time() {
+        let mut store = Store::open_in_memory().expect("open");
+        store
+            .get_or_create_account(&conn(), "a", &[], false, &Actor::Cli { caller: "backup.sh".into() })
+            .expect("create");
+        let entries = store.audit_entries(&AuditQuery::default()).expect("audit");
+        assert_eq!(entries[0].actor, "cli");
+        assert_eq!(entries[0].caller.as_deref(), Some("backup.sh"));
+        assert!(store.db.execute("UPDATE audit SET detail = 'x'", []).is_err());
+        assert!(store.db.execute("DELETE FROM audit", []).is_err());
+        let future = AuditQuery { since: Some(now() + 3600), ..Default::default() };
+        assert!(store.audit_entries(&future).expect("audit").is_empty());
+        let past = AuditQuery { until: Some(now() - 3600), ..Default::default() };
+        assert!(store.audit_entries(&past).expect("audit").is_empty());
+    }
+
+    #[test]
+    fn deleting_hides_at_once_and_removes_the_row_but_not_its_history() {
+        let mut store = Store::open_in_memory().expect("open");
+        let (a, _) = store.get_or_create_account(&conn(), "a", &[], false, &Actor::User).expect("create");
+        store.set_labels(&a.id, &["x".into()], &Actor::User).expect("labels");
+        store.begin_op(&a.id, PendingOp::Delete, "me").expect("begin");
+        assert!(all(&store).is_empty() && matches!(store.account(&a.id), Err(Error::UnknownAccount)));
+        let ops = store.in_progress().expect("in progress");
+        assert_eq!((ops.len(), ops[0].1, ops[0].2.as_str()), (1, PendingOp::Delete, "me"));
+        store.delete_account(&a.id, &Actor::User, "deleted").expect("delete");
+        assert!(store.in_progress().expect("in progress").is_empty());
+        let history = store
+            .audit_entries(&AuditQuery { account: Some(a.id.clone()), ..Default::default() })
+            .expect("audit");
+        assert_eq!(history.last().map(|e| e.action.as_str()), Some("account.deleted"));
+        // The same name can be used again afterwards.
+        store.create_credential_account(&conn(), "a", &Actor::User, "me").expect("recreate");
+        let dup = store.create_credential_account(&conn(), "a", &Actor::User, "me").expect_err("duplicate");
+        assert!(matches!(dup, Error::Duplicate { .. }), "{dup}");
+    }
+
+    #[test]
     fn unknown_account_is_a_typed_error() {
         let mut store = Store::open_in_memory().expect("open");
         let id = AccountId::random();
         assert!(matches!(store.account(&id), Err(Error::UnknownAccount)));
         assert!(matches!(
-            store.transition(&id, AccountStatus::Active, Actor::User, ""),
+            store.transition(&id, AccountStatus::Active, &Actor::User, ""),
             Err(Error::UnknownAccount)
         ));
     }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::model::AccountId;
-use crate::secret::{Secret, TokenSet};
+use crate::secret::{Credential, Secret, TokenSet};
 
 /// Where secrets are stored. The real one is [`KeyringStore`]; [`MemoryStore`] is for unit tests
 /// and fault injection.
@@ -31,9 +31,7 @@ pub struct KeyringStore {
 
 impl KeyringStore {
     pub fn new(service: impl Into<String>) -> Self {
-        KeyringStore {
-            service: service.into(),
-        }
+        KeyringStore { service: service.into() }
     }
 
     fn entry(&self, key: &str) -> Result<keyring::Entry> {
@@ -52,9 +50,7 @@ fn keychain_error(e: keyring::Error) -> Error {
 
 impl SecretStore for KeyringStore {
     fn put(&self, key: &str, value: &Secret) -> Result<()> {
-        self.entry(key)?
-            .set_password(value.expose())
-            .map_err(keychain_error)
+        self.entry(key)?.set_password(value.expose()).map_err(keychain_error)
     }
 
     fn get(&self, key: &str) -> Result<Option<Secret>> {
@@ -113,9 +109,7 @@ impl MemoryStore {
         let mut g = self.lock();
         if g.fail_next > 0 {
             g.fail_next -= 1;
-            return Err(Error::Keychain(
-                "the keychain is locked (injected fault)".into(),
-            ));
+            return Err(Error::Keychain("the keychain is locked (injected fault)".into()));
         }
         Ok(g)
     }
@@ -123,17 +117,11 @@ impl MemoryStore {
 
 impl SecretStore for MemoryStore {
     fn put(&self, key: &str, value: &Secret) -> Result<()> {
-        self.check()?
-            .entries
-            .insert(key.to_owned(), value.expose().to_owned());
+        self.check()?.entries.insert(key.to_owned(), value.expose().to_owned());
         Ok(())
     }
     fn get(&self, key: &str) -> Result<Option<Secret>> {
-        Ok(self
-            .check()?
-            .entries
-            .get(key)
-            .map(|v| Secret::new(v.clone())))
+        Ok(self.check()?.entries.get(key).map(|v| Secret::new(v.clone())))
     }
     fn delete(&self, key: &str) -> Result<()> {
         self.check()?.entries.remove(key);
@@ -144,12 +132,23 @@ impl SecretStore for MemoryStore {
     }
 }
 
-/// Tokens by account, over a [`SecretStore`]. Keychain calls block (D-Bus, Security.framework), so
-/// async callers go through `spawn_blocking`.
+/// Credentials by account, over a [`SecretStore`]. Keychain calls block (D-Bus,
+/// Security.framework), so async callers go through `spawn_blocking`.
 #[derive(Clone)]
 pub struct Vault {
     store: Arc<dyn SecretStore>,
 }
+
+/// Which kind of credential to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialKind {
+    OAuth,
+    ApiKey,
+    Basic,
+}
+
+/// Every entry name an account may have, for deletion.
+const ALL_KEYS: [&str; 5] = ["access", "refresh", "api-key", "username", "password"];
 
 impl Vault {
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
@@ -160,46 +159,67 @@ impl Vault {
         self.store.describe()
     }
 
-    /// Stores both tokens; a set without a refresh token removes a stale one.
-    pub async fn put(&self, account: &AccountId, tokens: TokenSet) -> Result<()> {
+    /// Stores the credential; OAuth tokens without a refresh token remove a stale one.
+    pub async fn put(&self, account: &AccountId, credential: Credential) -> Result<()> {
         let store = self.store.clone();
         let account = account.clone();
-        blocking(move || {
-            store.put(&key(&account, "access"), &tokens.access_token)?;
-            match &tokens.refresh_token {
-                Some(rt) => store.put(&key(&account, "refresh"), rt),
-                None => store.delete(&key(&account, "refresh")),
+        blocking(move || match &credential {
+            Credential::OAuth(tokens) => {
+                store.put(&key(&account, "access"), &tokens.access_token)?;
+                match &tokens.refresh_token {
+                    Some(rt) => store.put(&key(&account, "refresh"), rt),
+                    None => store.delete(&key(&account, "refresh")),
+                }
+            }
+            Credential::ApiKey(k) => store.put(&key(&account, "api-key"), k),
+            Credential::Basic { username, password } => {
+                store.put(&key(&account, "username"), &Secret::new(username.as_str()))?;
+                store.put(&key(&account, "password"), password)
             }
         })
         .await
     }
 
-    /// The stored tokens, `None` when there is no access token.
-    pub async fn get(&self, account: &AccountId) -> Result<Option<TokenSet>> {
+    /// The stored credential of that kind, `None` when it is missing.
+    pub async fn get(&self, account: &AccountId, kind: CredentialKind) -> Result<Option<Credential>> {
         let store = self.store.clone();
         let account = account.clone();
         blocking(move || {
-            let Some(access_token) = store.get(&key(&account, "access"))? else {
-                return Ok(None);
-            };
-            let refresh_token = store.get(&key(&account, "refresh"))?;
-            Ok(Some(TokenSet {
-                access_token,
-                refresh_token,
-            }))
+            Ok(match kind {
+                CredentialKind::OAuth => match store.get(&key(&account, "access"))? {
+                    Some(access_token) => Some(Credential::OAuth(TokenSet {
+                        access_token,
+                        refresh_token: store.get(&key(&account, "refresh"))?,
+                    })),
+                    None => None,
+                },
+                CredentialKind::ApiKey => store.get(&key(&account, "api-key"))?.map(Credential::ApiKey),
+                CredentialKind::Basic => {
+                    match (store.get(&key(&account, "username"))?, store.get(&key(&account, "password"))?) {
+                        (Some(u), Some(password)) => {
+                            Some(Credential::Basic { username: u.expose().to_owned(), password })
+                        }
+                        _ => None,
+                    }
+                }
+            })
         })
         .await
     }
 
-    /// Deletes both entries; repeating it is harmless.
+    /// The OAuth tokens, `None` when there is no access token.
+    pub async fn tokens(&self, account: &AccountId) -> Result<Option<TokenSet>> {
+        Ok(match self.get(account, CredentialKind::OAuth).await? {
+            Some(Credential::OAuth(tokens)) => Some(tokens),
+            _ => None,
+        })
+    }
+
+    /// Deletes every entry of the account; repeating it is harmless.
     pub async fn delete(&self, account: &AccountId) -> Result<()> {
         let store = self.store.clone();
         let account = account.clone();
-        blocking(move || {
-            store.delete(&key(&account, "access"))?;
-            store.delete(&key(&account, "refresh"))
-        })
-        .await
+        blocking(move || ALL_KEYS.iter().try_for_each(|k| store.delete(&key(&account, k)))).await
     }
 }
 
@@ -217,11 +237,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 mod tests {
     use super::*;
 
-    fn tokens(a: &str, r: Option<&str>) -> TokenSet {
-        TokenSet {
-            access_token: Secret::new(a),
-            refresh_token: r.map(Secret::new),
-        }
+    fn tokens(a: &str, r: Option<&str>) -> Credential {
+        Credential::OAuth(TokenSet { access_token: Secret::new(a), refresh_token: r.map(Secret::new) })
     }
 
     #[tokio::test]
@@ -229,21 +246,25 @@ mod tests {
         let mem = MemoryStore::default();
         let vault = Vault::new(Arc::new(mem.clone()));
         let id = AccountId::random();
-        assert!(vault.get(&id).await.expect("get").is_none());
+        assert!(vault.tokens(&id).await.expect("get").is_none());
         vault.put(&id, tokens("a1", Some("r1"))).await.expect("put");
-        let got = vault.get(&id).await.expect("get").expect("some");
+        let got = vault.tokens(&id).await.expect("get").expect("some");
         assert_eq!(got.access_token.expose(), "a1");
         assert_eq!(got.refresh_token.as_ref().map(Secret::expose), Some("r1"));
         vault.put(&id, tokens("a2", None)).await.expect("put");
+        assert!(vault.tokens(&id).await.expect("get").expect("some").refresh_token.is_none());
+
+        vault.put(&id, Credential::ApiKey(Secret::new("k1"))).await.expect("put key");
+        let basic = Credential::Basic { username: "u".into(), password: Secret::new("p") };
+        vault.put(&id, basic).await.expect("put basic");
+        let key = vault.get(&id, CredentialKind::ApiKey).await.expect("get");
+        assert!(matches!(key, Some(Credential::ApiKey(ref k)) if k.expose() == "k1"), "{key:?}");
+        let basic = vault.get(&id, CredentialKind::Basic).await.expect("get");
         assert!(
-            vault
-                .get(&id)
-                .await
-                .expect("get")
-                .expect("some")
-                .refresh_token
-                .is_none()
+            matches!(basic, Some(Credential::Basic { ref username, ref password }) if username == "u" && password.expose() == "p"),
+            "{basic:?}"
         );
+
         vault.delete(&id).await.expect("delete");
         vault.delete(&id).await.expect("delete twice");
         assert!(mem.keys().is_empty());
@@ -254,10 +275,7 @@ mod tests {
         let mem = MemoryStore::default();
         let vault = Vault::new(Arc::new(mem.clone()));
         mem.fail_next(1);
-        let err = vault
-            .put(&AccountId::random(), tokens("a", None))
-            .await
-            .expect_err("locked");
+        let err = vault.put(&AccountId::random(), tokens("a", None)).await.expect_err("locked");
         assert_eq!(err.code(), crate::error::ErrorCode::KeychainUnavailable);
         assert!(err.to_string().contains("keychain"), "{err}");
     }

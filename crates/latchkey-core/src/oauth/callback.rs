@@ -32,11 +32,8 @@ pub fn redirect_uri(scheme: &str, connection: &ConnectionId) -> String {
 }
 
 pub fn parse(scheme: &str, raw: &str) -> Result<Callback> {
-    let not_ours = || {
-        Error::InvalidInput(
-            "That link is not a Latchkey sign-in response, so it was ignored.".into(),
-        )
-    };
+    let not_ours =
+        || Error::InvalidInput("That link is not a Latchkey sign-in response, so it was ignored.".into());
     if raw.len() > 8192 {
         return Err(not_ours());
     }
@@ -44,17 +41,10 @@ pub fn parse(scheme: &str, raw: &str) -> Result<Callback> {
     if url.scheme() != scheme || url.host().is_some() || url.fragment().is_some() {
         return Err(not_ours());
     }
-    let mut segments = url
-        .path()
-        .strip_prefix('/')
-        .ok_or_else(not_ours)?
-        .split('/');
-    let (Some("oauth"), Some(conn), Some("callback"), None) = (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) else {
+    let mut segments = url.path().strip_prefix('/').ok_or_else(not_ours)?.split('/');
+    let (Some("oauth"), Some(conn), Some("callback"), None) =
+        (segments.next(), segments.next(), segments.next(), segments.next())
+    else {
         return Err(not_ours());
     };
     let connection = ConnectionId::new(conn).map_err(|_| not_ours())?;
@@ -80,12 +70,7 @@ pub fn parse(scheme: &str, raw: &str) -> Result<Callback> {
         (None, Some(error)) => Outcome::Error { error, description },
         _ => return Err(not_ours()),
     };
-    Ok(Callback {
-        connection,
-        state,
-        iss,
-        outcome,
-    })
+    Ok(Callback { connection, state, iss, outcome })
 }
 
 #[cfg(test)]
@@ -96,24 +81,22 @@ mod tests {
 
     #[test]
     fn parses_a_code_response() {
-        let cb = parse(
-            S,
-            "io.latchkey.desktop:/oauth/demo/callback?code=abc&state=xyz&iss=https%3A%2F%2Fa",
-        )
-        .expect("ok");
+        let cb = parse(S, "io.latchkey.desktop:/oauth/demo/callback?code=abc&state=xyz&iss=https%3A%2F%2Fa")
+            .expect("ok");
         assert_eq!(cb.connection.as_str(), "demo");
         assert_eq!(cb.state, "xyz");
         assert_eq!(cb.iss.as_deref(), Some("https://a"));
         assert!(matches!(cb.outcome, Outcome::Code(ref c) if c.expose() == "abc"));
-        assert!(
-            !format!("{cb:?}").contains("abc"),
-            "the code is redacted in Debug"
-        );
+        assert!(!format!("{cb:?}").contains("abc"), "the code is redacted in Debug");
     }
 
     #[test]
     fn parses_an_error_response() {
-        let cb = parse(S, "io.latchkey.desktop:/oauth/demo/callback?error=access_denied&error_description=no&state=x").expect("ok");
+        let cb = parse(
+            S,
+            "io.latchkey.desktop:/oauth/demo/callback?error=access_denied&error_description=no&state=x",
+        )
+        .expect("ok");
         assert!(matches!(cb.outcome, Outcome::Error { ref error, .. } if error == "access_denied"));
     }
 

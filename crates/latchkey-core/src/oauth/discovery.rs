@@ -22,26 +22,17 @@ struct Document {
 pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<ProviderMetadata> {
     let issuer_str = issuer.as_str().trim_end_matches('/');
     let url = format!("{issuer_str}/.well-known/openid-configuration");
-    let net = |e: reqwest::Error| Error::Network {
-        provider: provider.to_owned(),
-        detail: describe_transport(&e),
-    };
-    let bad = |why: String| Error::Provider {
-        provider: provider.to_owned(),
-        detail: why,
-    };
+    let net =
+        |e: reqwest::Error| Error::Network { provider: provider.to_owned(), detail: describe_transport(&e) };
+    let bad = |why: String| Error::Provider { provider: provider.to_owned(), detail: why };
 
     let response = http.client.get(&url).send().await.map_err(net)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(bad(format!(
-            "its discovery document answered HTTP {status}"
-        )));
+        return Err(bad(format!("its discovery document answered HTTP {status}")));
     }
-    let doc: Document = response
-        .json()
-        .await
-        .map_err(|_| bad("its discovery document is not valid metadata".into()))?;
+    let doc: Document =
+        response.json().await.map_err(|_| bad("its discovery document is not valid metadata".into()))?;
     if doc.issuer != issuer_str {
         return Err(bad(format!(
             "its discovery document names the issuer “{}” instead of “{issuer_str}”, so it was discarded",

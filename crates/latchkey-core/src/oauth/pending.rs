@@ -38,9 +38,7 @@ impl PendingFlows {
 
     /// Removes and returns the flow for `state` if it exists and has not expired.
     pub fn take(&self, state: &str) -> Option<PendingFlow> {
-        self.lock()
-            .remove(state)
-            .filter(|f| f.created.elapsed() < FLOW_TTL)
+        self.lock().remove(state).filter(|f| f.created.elapsed() < FLOW_TTL)
     }
 
     /// Forgets the pending sign-in of `account`, if any (the user cancelled).
@@ -52,9 +50,7 @@ impl PendingFlows {
     }
 
     pub fn is_pending(&self, account: &AccountId) -> bool {
-        self.lock()
-            .values()
-            .any(|f| &f.account == account && f.created.elapsed() < FLOW_TTL)
+        self.lock().values().any(|f| &f.account == account && f.created.elapsed() < FLOW_TTL)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingFlow>> {

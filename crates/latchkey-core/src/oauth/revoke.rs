@@ -23,11 +23,7 @@ pub async fn revoke(
     token: &Secret,
     hint: &'static str,
 ) -> Revocation {
-    let form = [
-        ("token", token.expose()),
-        ("token_type_hint", hint),
-        ("client_id", client_id),
-    ];
+    let form = [("token", token.expose()), ("token_type_hint", hint), ("client_id", client_id)];
     match http.client.post(endpoint.clone()).form(&form).send().await {
         Ok(r) if r.status().is_success() => Revocation::Confirmed,
         Ok(r) if r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE => {

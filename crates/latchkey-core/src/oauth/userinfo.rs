@@ -16,12 +16,7 @@ struct Claims {
     preferred_username: Option<String>,
 }
 
-pub async fn fetch(
-    http: &Http,
-    provider: &str,
-    endpoint: &Url,
-    access_token: &Secret,
-) -> Result<Identity> {
+pub async fn fetch(http: &Http, provider: &str, endpoint: &Url, access_token: &Secret) -> Result<Identity> {
     let response = http
         .client
         .get(endpoint.clone())
@@ -29,10 +24,7 @@ pub async fn fetch(
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| Error::Network {
-            provider: provider.to_owned(),
-            detail: describe_transport(&e),
-        })?;
+        .map_err(|e| Error::Network { provider: provider.to_owned(), detail: describe_transport(&e) })?;
     let status = response.status();
     if !status.is_success() {
         return Err(Error::Provider {
@@ -44,9 +36,5 @@ pub async fn fetch(
         provider: provider.to_owned(),
         detail: "userinfo is not valid JSON".into(),
     })?;
-    Ok(Identity {
-        subject: claims.sub,
-        email: claims.email,
-        name: claims.name.or(claims.preferred_username),
-    })
+    Ok(Identity { subject: claims.sub, email: claims.email, name: claims.name.or(claims.preferred_username) })
 }

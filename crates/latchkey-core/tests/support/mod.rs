@@ -21,10 +21,7 @@ use latchkey_core::{Latchkey, Options};
 pub const SCHEME: &str = "io.latchkey.desktop";
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 /// The running test provider; stopped when dropped (and by itself when our stdin pipe closes).
@@ -61,23 +58,20 @@ impl Provider {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("cannot start node tests/provider/server.mjs: is Node installed and `npm ci` run in tests/?");
+            .expect(
+                "cannot start node tests/provider/server.mjs: is Node installed and `npm ci` run in tests/?",
+            );
         let stdin = child.stdin.take().unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Ready = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("provider ready line {line:?}: {e}"));
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready: Ready =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("provider ready line {line:?}: {e}"));
         Provider {
             child,
             _stdin: stdin,
             issuer: ready.issuer,
             ca_file: ready.ca_file.map(PathBuf::from),
-            introspection_client: (
-                ready.introspection_client_id,
-                ready.introspection_client_secret,
-            ),
+            introspection_client: (ready.introspection_client_id, ready.introspection_client_secret),
         }
     }
 
@@ -85,9 +79,8 @@ impl Provider {
     pub fn client(&self) -> reqwest::Client {
         let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
         if let Some(ca) = &self.ca_file {
-            builder = builder.add_root_certificate(
-                reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap(),
-            );
+            builder = builder
+                .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap());
         }
         builder.build().unwrap()
     }
@@ -122,9 +115,7 @@ impl Provider {
             .json()
             .await
             .unwrap();
-        log.iter()
-            .map(|r| r["path"].as_str().unwrap_or_default().to_owned())
-            .collect()
+        log.iter().map(|r| r["path"].as_str().unwrap_or_default().to_owned()).collect()
     }
 }
 
@@ -149,11 +140,7 @@ pub fn browse(provider: &Provider, url: &str, decision: Decision<'_>) -> String 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("callback.txt");
     let handoff = dir.path().join("handoff.sh");
-    std::fs::write(
-        &handoff,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", out.display()),
-    )
-    .unwrap();
+    std::fs::write(&handoff, format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", out.display())).unwrap();
     make_executable(&handoff);
     let mut cmd = Command::new("node");
     cmd.arg(repo_root().join("tests/e2e/browser.mjs"))
@@ -190,21 +177,26 @@ pub struct Harness {
     pub data_dir: tempfile::TempDir,
 }
 
-pub fn core(provider: &Provider, scopes: &[&str]) -> Harness {
-    let data_dir = tempfile::tempdir().unwrap();
+pub async fn core(provider: &Provider, scopes: &[&str]) -> Harness {
+    core_with(provider, scopes, tempfile::tempdir().unwrap(), Default::default()).await
+}
+
+/// A core over `data_dir` (which a test may reopen), with `hooks`.
+pub async fn core_with(
+    provider: &Provider,
+    scopes: &[&str],
+    data_dir: tempfile::TempDir,
+    hooks: latchkey_core::Hooks,
+) -> Harness {
     let service = format!("latchkey-test-{}", uuid_like());
     let keychain = Arc::new(KeyringStore::new(service));
-    let scopes = scopes
-        .iter()
-        .map(|s| format!("{s:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let scopes = scopes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
     let connections = parse_connections(&format!(
         "[[connection]]\nid = \"test\"\nname = \"Test provider\"\nissuer = \"{}\"\nclient_id = \"latchkey\"\nscopes = [{scopes}]\n",
         provider.issuer
     ))
     .unwrap();
-    let core = Latchkey::open(Options {
+    let (core, _) = Latchkey::open(Options {
         data_dir: data_dir.path().to_owned(),
         connections,
         secrets: keychain.clone() as Arc<dyn SecretStore>,
@@ -213,23 +205,18 @@ pub fn core(provider: &Provider, scopes: &[&str]) -> Harness {
             Some(ca) => Http::with_extra_root(&std::fs::read(ca).unwrap()).unwrap(),
             None => Http::new().unwrap(),
         },
+        hooks,
     })
+    .await
     .unwrap();
-    Harness {
-        core,
-        keychain,
-        data_dir,
-    }
+    Harness { core, keychain, data_dir }
 }
 
 fn uuid_like() -> String {
     format!(
         "{:x}{:x}",
         std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     )
 }
 
@@ -251,7 +238,5 @@ pub fn all_bytes_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }

@@ -1,0 +1,263 @@
+//! `Latchkey`: the one API the app and the CLI call. It owns the configured connections, the
+//! metadata store, the vault, the HTTP client and the table of pending sign-ins, and it is the only
+//! code that moves an account between states.
+//!
+//! The five operations of the connected-accounts guide are, by name:
+//! [`Latchkey::get_or_create_connected_account`], [`Latchkey::get_authorization_link`],
+//! [`Latchkey::get_connected_account`], [`Latchkey::list_connected_accounts`] and
+//! [`Latchkey::delete_connected_account`].
+//!
+//! Multi-step operations (connect, add or rotate a credential, revoke, delete) write in an order that
+//! makes a crash harmless, and mark the account first so the next start can finish or undo them
+//! (`reconcile.rs`).
+
+mod authorize;
+mod credentials;
+mod reconcile;
+mod revoke;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use crate::config::{Connection, Endpoints, ProviderMetadata};
+use crate::error::{Error, Result};
+use crate::http::Http;
+use crate::instance::Instance;
+use crate::model::{
+    Account, AccountFilter, AccountId, Actor, ConnectionId, ConnectionStatus, check_identifier, check_label,
+};
+use crate::oauth::discovery;
+use crate::oauth::pending::PendingFlows;
+use crate::store::{AuditEntry, AuditQuery, PendingOp, Store};
+use crate::vault::{SecretStore, Vault};
+
+pub use authorize::{AuthorizationLink, CallbackError};
+pub use revoke::RevokeOutcome;
+
+/// What the core needs to start.
+pub struct Options {
+    /// Where `latchkey.sqlite3` lives (the OS app-data folder, or a test's temporary folder).
+    pub data_dir: PathBuf,
+    pub connections: Vec<Connection>,
+    pub secrets: Arc<dyn SecretStore>,
+    /// The app's private-use URI scheme (its reverse-domain identifier, RFC 8252 §7.1).
+    pub redirect_scheme: String,
+    pub http: Http,
+    pub hooks: Hooks,
+}
+
+/// Observation points for tests. Empty in the app and the CLI.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// Called between the steps of multi-step operations with the step's name (for example
+    /// `"store.after_vault"`); the crash tests block there and SIGKILL the process.
+    pub checkpoint: Option<Arc<dyn Fn(&'static str) + Send + Sync>>,
+}
+
+pub struct Latchkey {
+    connections: Vec<Connection>,
+    store: Mutex<Store>,
+    vault: Vault,
+    http: Http,
+    redirect_scheme: String,
+    metadata: Mutex<HashMap<ConnectionId, ProviderMetadata>>,
+    pending: PendingFlows,
+    instance: Instance,
+    data_dir: PathBuf,
+    hooks: Hooks,
+}
+
+/// What start-up found and repaired.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StartReport {
+    /// Accounts marked "re-authorization needed" because their connection's scopes changed.
+    pub reauth_marked: usize,
+    /// Interrupted operations finished or undone.
+    pub reconciled: usize,
+}
+
+impl Latchkey {
+    /// Opens the store, records the connections' scopes (marking accounts whose connection's
+    /// scopes changed), and reconciles operations interrupted by a crash.
+    pub async fn open(options: Options) -> Result<(Latchkey, StartReport)> {
+        let instance = Instance::claim(&options.data_dir)?;
+        let core = Latchkey {
+            store: Mutex::new(Store::open_in(&options.data_dir)?),
+            connections: options.connections,
+            vault: Vault::new(options.secrets),
+            http: options.http,
+            redirect_scheme: options.redirect_scheme,
+            metadata: Mutex::default(),
+            pending: PendingFlows::default(),
+            instance,
+            data_dir: options.data_dir,
+            hooks: options.hooks,
+        };
+        let mut report = StartReport::default();
+        for conn in &core.connections {
+            if conn.oauth().is_some() {
+                report.reauth_marked += core.store().sync_connection_scopes(&conn.id, conn.scopes())?;
+            }
+        }
+        report.reconciled = core.reconcile().await?;
+        Ok((core, report))
+    }
+
+    pub fn connections(&self) -> &[Connection] {
+        &self.connections
+    }
+
+    pub fn connection(&self, id: &str) -> Result<&Connection> {
+        self.connections
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .ok_or_else(|| Error::UnknownConnection(id.to_owned()))
+    }
+
+    /// The connection's status: its configuration's, or Error when the provider rejected the client.
+    pub fn connection_status(&self, conn: &Connection) -> Result<(ConnectionStatus, Option<String>)> {
+        match conn.configured_status() {
+            ConnectionStatus::Active => match self.store().connection_error(&conn.id)? {
+                Some(e) => Ok((ConnectionStatus::Error, Some(e))),
+                None => Ok((ConnectionStatus::Active, None)),
+            },
+            other => Ok((other, None)),
+        }
+    }
+
+    pub fn keychain_description(&self) -> String {
+        self.vault.describe()
+    }
+
+    /// Guide operation: the accounts matching `filter`.
+    pub fn list_connected_accounts(&self, filter: &AccountFilter) -> Result<Vec<Account>> {
+        self.store().accounts(filter)
+    }
+
+    /// Guide operation: the account of `connection` named `identifier`.
+    pub fn get_connected_account(&self, connection: &str, identifier: &str) -> Result<Account> {
+        let conn = self.connection(connection)?;
+        self.store().find(&conn.id, check_identifier(identifier)?)?.ok_or(Error::UnknownAccount)
+    }
+
+    pub fn get_account(&self, id: &AccountId) -> Result<Account> {
+        self.store().account(id)
+    }
+
+    /// Whether a sign-in for this account is waiting for its callback in this process.
+    pub fn is_signing_in(&self, id: &AccountId) -> bool {
+        self.pending.is_pending(id)
+    }
+
+    /// Guide operation: the account of `connection` named `identifier`, created in Pending if new.
+    /// Idempotent, also across processes.
+    pub fn get_or_create_connected_account(
+        &self,
+        connection: &str,
+        identifier: &str,
+        actor: &Actor,
+    ) -> Result<Account> {
+        let conn = self.connection(connection)?;
+        let identifier = check_identifier(identifier)?;
+        Ok(self.store().get_or_create_account(&conn.id, identifier, conn.scopes(), false, actor)?.0)
+    }
+
+    /// Replaces the account's labels (trimmed, de-duplicated, sorted).
+    pub fn set_labels(&self, id: &AccountId, labels: &[&str], actor: &Actor) -> Result<Account> {
+        let mut clean =
+            labels.iter().map(|l| check_label(l).map(str::to_owned)).collect::<Result<Vec<_>>>()?;
+        clean.sort();
+        clean.dedup();
+        self.store().set_labels(id, &clean, actor)
+    }
+
+    /// Sets (or with `None` or blank text, clears) the account's note.
+    pub fn set_note(&self, id: &AccountId, note: Option<&str>, actor: &Actor) -> Result<Account> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > 2000) {
+            return Err(Error::InvalidInput("A note can be at most 2,000 characters long.".into()));
+        }
+        self.store().set_note(id, note, actor)
+    }
+
+    /// The audit trail, oldest first.
+    pub fn audit_trail(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        self.store().audit_entries(query)
+    }
+
+    /// Guide operation: removes the account from Latchkey: its keychain entries and its record
+    /// (the audit trail keeps its history). An Active OAuth account is revoked at the provider
+    /// first, as far as the provider allows; the outcome is in the audit trail.
+    pub async fn delete_connected_account(&self, id: &AccountId, actor: &Actor) -> Result<()> {
+        let account = self.get_account(id)?;
+        self.store().begin_op(id, PendingOp::Delete, self.instance.id())?;
+        self.checkpoint("delete.marked");
+        if account.status == crate::model::AccountStatus::Active
+            && let Ok(conn) = self.connection(account.connection.as_str())
+            && conn.oauth().is_some()
+        {
+            let detail = match self.revoke_at_provider(conn, id).await {
+                Ok(()) => "confirmed by the provider".to_owned(),
+                Err(why) => format!("not confirmed by the provider: {why}"),
+            };
+            self.audit(id, &account.connection, "token.revoked", actor, "ok", &detail)?;
+        }
+        self.vault.delete(id).await?;
+        self.checkpoint("delete.after_vault");
+        self.store().delete_account(id, actor, "keychain entries and record deleted")
+    }
+
+    /// The connection's endpoints, discovered once per process.
+    async fn metadata(&self, conn: &Connection) -> Result<ProviderMetadata> {
+        let oauth = conn.oauth().ok_or(Error::WrongConnectionType {
+            connection: conn.name.clone(),
+            kind: "not an OAuth 2.0",
+            what: "it has no authorization server.",
+        })?;
+        match &oauth.endpoints {
+            Endpoints::Explicit(m) => Ok((**m).clone()),
+            Endpoints::Discover { issuer } => {
+                if let Some(m) = self.lock_metadata().get(&conn.id) {
+                    return Ok(m.clone());
+                }
+                let m = discovery::discover(&self.http, &conn.name, issuer).await?;
+                self.lock_metadata().insert(conn.id.clone(), m.clone());
+                Ok(m)
+            }
+        }
+    }
+
+    fn audit(
+        &self,
+        id: &AccountId,
+        conn: &ConnectionId,
+        action: &str,
+        actor: &Actor,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<()> {
+        self.store().audit(&crate::store::Audit {
+            account: Some(id),
+            connection: Some(conn),
+            action,
+            actor,
+            outcome,
+            detail,
+        })
+    }
+
+    fn checkpoint(&self, step: &'static str) {
+        if let Some(hook) = &self.hooks.checkpoint {
+            hook(step);
+        }
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_metadata(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, ProviderMetadata>> {
+        self.metadata.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

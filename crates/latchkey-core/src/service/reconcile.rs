@@ -1,0 +1,115 @@
+//! Start-up repair after a crash. Every multi-step operation marks its account (`pending_op`, with
+//! the instance that runs it) before its first step and clears the mark with its last one, and the
+//! steps run in an order that leaves, at any point, no secret without a record and no Active record
+//! without its secret once this runs:
+//!
+//! | operation | steps | interrupted: what start-up does |
+//! |---|---|---|
+//! | connect, add credential (Pending) | mark → keychain write → Active | remove any secret written; stays Pending |
+//! | re-authorize, rotate (Active…) | mark → keychain write → record | keep the record; if the secret is missing → Error |
+//! | revoke | mark → provider → keychain delete → Revoked | delete the secret; Active → Revoked |
+//! | delete | mark (hidden) → provider → keychain delete → row delete | delete the secret and the row |
+//!
+//! An operation whose instance is still alive (the app and the CLI share the data) is left alone.
+
+use super::Latchkey;
+use crate::error::{Error, Result};
+use crate::instance::Instance;
+use crate::model::{AccountStatus, Actor};
+use crate::store::PendingOp;
+
+impl Latchkey {
+    /// Finishes or undoes operations whose process died. Returns how many it repaired.
+    pub(super) async fn reconcile(&self) -> Result<usize> {
+        let ops = self.store().in_progress()?;
+        let mut repaired = 0;
+        for (account, op, owner) in ops {
+            if owner == self.instance.id() || Instance::is_alive(&self.data_dir, &owner) {
+                continue;
+            }
+            let id = &account.id;
+            let note = |what: &str| format!("interrupted {} repaired at start: {what}", op_name(op));
+            match op {
+                PendingOp::Store if account.status == AccountStatus::Pending => {
+                    self.vault.delete(id).await?;
+                    self.store().end_op(id)?;
+                    self.audit(
+                        id,
+                        &account.connection,
+                        "reconciled",
+                        &Actor::System,
+                        "ok",
+                        &note("partial credentials removed"),
+                    )?;
+                }
+                PendingOp::Store => {
+                    let kind = match self.connection(account.connection.as_str()).map(|c| &c.kind) {
+                        Ok(crate::config::ConnectionKind::ApiKey) => crate::vault::CredentialKind::ApiKey,
+                        Ok(crate::config::ConnectionKind::BasicAuth) => crate::vault::CredentialKind::Basic,
+                        _ => crate::vault::CredentialKind::OAuth,
+                    };
+                    let present = self.vault.get(id, kind).await?.is_some();
+                    let mut store = self.store();
+                    store.end_op(id)?;
+                    if present {
+                        store.audit(&audit_row(&account, &note("the new credential was kept")))?;
+                    } else {
+                        store.set_last_error(id, Some(&Error::CredentialsMissing.to_string()))?;
+                        if account.status.can_become(AccountStatus::Error) {
+                            store.transition(
+                                id,
+                                AccountStatus::Error,
+                                &Actor::System,
+                                &note("credentials missing"),
+                            )?;
+                        } else {
+                            store.audit(&audit_row(&account, &note("credentials missing")))?;
+                        }
+                    }
+                }
+                PendingOp::Revoke => {
+                    self.vault.delete(id).await?;
+                    let mut store = self.store();
+                    if account.status.can_become(AccountStatus::Revoked) {
+                        store.transition(
+                            id,
+                            AccountStatus::Revoked,
+                            &Actor::System,
+                            &note("tokens deleted"),
+                        )?;
+                    }
+                    store.end_op(id)?;
+                }
+                PendingOp::Delete => {
+                    self.vault.delete(id).await?;
+                    self.store().delete_account(
+                        id,
+                        &Actor::System,
+                        &note("keychain entries and record deleted"),
+                    )?;
+                }
+            }
+            repaired += 1;
+        }
+        Ok(repaired)
+    }
+}
+
+fn op_name(op: PendingOp) -> &'static str {
+    match op {
+        PendingOp::Store => "credential write",
+        PendingOp::Revoke => "revocation",
+        PendingOp::Delete => "deletion",
+    }
+}
+
+fn audit_row<'a>(account: &'a crate::model::Account, detail: &'a str) -> crate::store::Audit<'a> {
+    crate::store::Audit {
+        account: Some(&account.id),
+        connection: Some(&account.connection),
+        action: "reconciled",
+        actor: &Actor::System,
+        outcome: "ok",
+        detail,
+    }
+}
