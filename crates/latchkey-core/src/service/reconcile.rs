@@ -5,7 +5,8 @@
 //!
 //! | operation | steps | interrupted: what start-up does |
 //! |---|---|---|
-//! | connect, add credential (Pending) | mark → keychain write → Active | remove any secret written; stays Pending |
+//! | connect (Pending) | mark → keychain write → Active | remove any secret written; stays Pending |
+//! | add an API key or password | record (marked) → keychain write → Active | remove any secret written and the record |
 //! | re-authorize, rotate (Active…) | mark → keychain write → record | keep the record; if the secret is missing → Error |
 //! | revoke | mark → provider → keychain delete → Revoked | delete the secret; Active → Revoked |
 //! | delete | mark (hidden) → provider → keychain delete → row delete | delete the secret and the row |
@@ -32,15 +33,26 @@ impl Latchkey {
             match op {
                 PendingOp::Store if account.status == AccountStatus::Pending => {
                     self.vault.delete(id).await?;
-                    self.store().end_op(id)?;
-                    self.audit(
-                        id,
-                        &account.connection,
-                        "reconciled",
-                        &Actor::System,
-                        "ok",
-                        &note("partial credentials removed"),
-                    )?;
+                    let typed_in =
+                        self.connection(account.connection.as_str()).is_ok_and(|c| c.oauth().is_none());
+                    if typed_in {
+                        // An API key or password that was never saved: the account never existed.
+                        self.store().delete_account(
+                            id,
+                            &Actor::System,
+                            &note("the unsaved account was removed"),
+                        )?;
+                    } else {
+                        self.store().end_op(id)?;
+                        self.audit(
+                            id,
+                            &account.connection,
+                            "reconciled",
+                            &Actor::System,
+                            "ok",
+                            &note("partial credentials removed"),
+                        )?;
+                    }
                 }
                 PendingOp::Store => {
                     let kind = match self.connection(account.connection.as_str()).map(|c| &c.kind) {

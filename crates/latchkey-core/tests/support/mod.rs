@@ -16,7 +16,7 @@ use std::sync::Arc;
 use latchkey_core::config::parse_connections;
 use latchkey_core::http::Http;
 use latchkey_core::vault::{KeyringStore, SecretStore};
-use latchkey_core::{Latchkey, Options};
+use latchkey_core::{Hooks, Latchkey, Options, StartReport};
 
 pub const SCHEME: &str = "io.latchkey.desktop";
 
@@ -26,8 +26,8 @@ pub fn repo_root() -> PathBuf {
 
 /// The running test provider; stopped when dropped (and by itself when our stdin pipe closes).
 pub struct Provider {
-    child: Child,
-    _stdin: ChildStdin,
+    /// The server process when this test started it (`None` when attached to another's).
+    process: Option<(Child, ChildStdin)>,
     pub issuer: String,
     /// The throw-away CA, when started over TLS.
     pub ca_file: Option<PathBuf>,
@@ -67,12 +67,16 @@ impl Provider {
         let ready: Ready =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("provider ready line {line:?}: {e}"));
         Provider {
-            child,
-            _stdin: stdin,
+            process: Some((child, stdin)),
             issuer: ready.issuer,
             ca_file: ready.ca_file.map(PathBuf::from),
             introspection_client: (ready.introspection_client_id, ready.introspection_client_secret),
         }
+    }
+
+    /// A provider another process started (it stops with that process).
+    pub fn attach(issuer: String, ca_file: Option<PathBuf>) -> Provider {
+        Provider { process: None, issuer, ca_file, introspection_client: Default::default() }
     }
 
     /// An HTTP client for the test itself (introspection, controls), trusting the test CA.
@@ -121,8 +125,10 @@ impl Provider {
 
 impl Drop for Provider {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some((child, _)) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -175,33 +181,43 @@ pub struct Harness {
     pub core: Latchkey,
     pub keychain: Arc<KeyringStore>,
     pub data_dir: tempfile::TempDir,
+    pub spec: Spec,
 }
 
-pub async fn core(provider: &Provider, scopes: &[&str]) -> Harness {
-    core_with(provider, scopes, tempfile::tempdir().unwrap(), Default::default()).await
+/// What a core is opened on; a test may open it again (another process, a restart).
+#[derive(Clone)]
+pub struct Spec {
+    pub data_dir: PathBuf,
+    pub service: String,
+    /// The OAuth connection "test" exists when the provider is given.
+    pub issuer: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub scopes: Vec<String>,
 }
 
-/// A core over `data_dir` (which a test may reopen), with `hooks`.
-pub async fn core_with(
-    provider: &Provider,
-    scopes: &[&str],
-    data_dir: tempfile::TempDir,
-    hooks: latchkey_core::Hooks,
-) -> Harness {
-    let service = format!("latchkey-test-{}", uuid_like());
-    let keychain = Arc::new(KeyringStore::new(service));
-    let scopes = scopes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-    let connections = parse_connections(&format!(
-        "[[connection]]\nid = \"test\"\nname = \"Test provider\"\nissuer = \"{}\"\nclient_id = \"latchkey\"\nscopes = [{scopes}]\n",
-        provider.issuer
-    ))
-    .unwrap();
-    let (core, _) = Latchkey::open(Options {
-        data_dir: data_dir.path().to_owned(),
-        connections,
+/// Connections: "test" (OAuth, when there is a provider), "crm" (API key), "desk" (basic auth).
+pub fn connections_toml(spec: &Spec) -> String {
+    let mut text = String::from(
+        "[[connection]]\nid = \"crm\"\nname = \"CRM\"\ntype = \"api-key\"\n\n\
+         [[connection]]\nid = \"desk\"\nname = \"Help desk\"\ntype = \"basic-auth\"\n\n",
+    );
+    if let Some(issuer) = &spec.issuer {
+        let scopes = spec.scopes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+        text += &format!(
+            "[[connection]]\nid = \"test\"\nname = \"Test provider\"\nissuer = \"{issuer}\"\nclient_id = \"latchkey\"\nscopes = [{scopes}]\n"
+        );
+    }
+    text
+}
+
+pub async fn open(spec: &Spec, hooks: Hooks) -> (Latchkey, StartReport, Arc<KeyringStore>) {
+    let keychain = Arc::new(KeyringStore::new(spec.service.clone()));
+    let (core, report) = Latchkey::open(Options {
+        data_dir: spec.data_dir.clone(),
+        connections: parse_connections(&connections_toml(spec)).unwrap(),
         secrets: keychain.clone() as Arc<dyn SecretStore>,
         redirect_scheme: SCHEME.into(),
-        http: match &provider.ca_file {
+        http: match &spec.ca_file {
             Some(ca) => Http::with_extra_root(&std::fs::read(ca).unwrap()).unwrap(),
             None => Http::new().unwrap(),
         },
@@ -209,7 +225,33 @@ pub async fn core_with(
     })
     .await
     .unwrap();
-    Harness { core, keychain, data_dir }
+    (core, report, keychain)
+}
+
+pub fn spec(provider: Option<&Provider>, scopes: &[&str], data_dir: &Path) -> Spec {
+    Spec {
+        data_dir: data_dir.to_owned(),
+        service: format!("latchkey-test-{}", uuid_like()),
+        issuer: provider.map(|p| p.issuer.clone()),
+        ca_file: provider.and_then(|p| p.ca_file.clone()),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+pub async fn core(provider: &Provider, scopes: &[&str]) -> Harness {
+    let data_dir = tempfile::tempdir().unwrap();
+    let spec = spec(Some(provider), scopes, data_dir.path());
+    let (core, _, keychain) = open(&spec, Hooks::default()).await;
+    Harness { core, keychain, data_dir, spec }
+}
+
+/// The keychain entry `{account}/{which}` of the harness's namespace, if present.
+pub fn entry(
+    keychain: &KeyringStore,
+    account: &latchkey_core::model::AccountId,
+    which: &str,
+) -> Option<String> {
+    keychain.get(&format!("{account}/{which}")).unwrap().map(|s| s.expose().to_owned())
 }
 
 fn uuid_like() -> String {

@@ -1,0 +1,193 @@
+//! Crash safety: a process killed with SIGKILL between any two steps of connect, add, rotate, revoke
+//! or delete leaves, after the next start, no secret without a record and no Active record without
+//! its secret. The test runs each operation in a child process (this test binary, re-run with the
+//! ignored `crash_child` entry point), stops it at a named step, kills it, and opens the same data
+//! folder and keychain namespace again.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latchkey_core::Hooks;
+use latchkey_core::model::{AccountFilter, AccountId, AccountStatus, Actor};
+use latchkey_core::secret::{Credential, Secret};
+use latchkey_core::store::AuditQuery;
+use latchkey_core::vault::SecretStore;
+use support::{Decision, Provider, Spec, browse, entry};
+
+/// The child's side: runs one operation and blocks at the step named in the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by a_crash_between_any_two_steps_is_repaired_at_the_next_start in a child process"]
+async fn crash_child() {
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
+    let (scenario, step) = (var("CRASH_SCENARIO"), var("CRASH_STEP"));
+    let spec = Spec {
+        data_dir: var("CRASH_DATA").into(),
+        service: var("CRASH_SERVICE"),
+        issuer: std::env::var("CRASH_ISSUER").ok(),
+        ca_file: std::env::var("CRASH_CA").ok().map(Into::into),
+        scopes: vec!["openid".into(), "email".into()],
+    };
+    let stop_at = step.clone();
+    let hooks = Hooks {
+        checkpoint: Some(Arc::new(move |reached: &'static str| {
+            if reached == stop_at {
+                // On a line of its own: the test harness may have printed "test crash_child ... ".
+                println!("\nCHECKPOINT {reached}");
+                std::thread::sleep(Duration::from_secs(600));
+            }
+        })),
+    };
+    let (core, _, _) = support::open(&spec, hooks).await;
+    let user = Actor::User;
+    let ops = || core.get_connected_account("crm", "ops").expect("crm:ops");
+    match scenario.as_str() {
+        "add-key" => core
+            .add_credential_account("crm", "ops", Credential::ApiKey(Secret::new("k-new")), &user)
+            .await
+            .map(drop),
+        "rotate" => core
+            .rotate_credential(&ops().id, Credential::ApiKey(Secret::new("k-rotated")), &user)
+            .await
+            .map(drop),
+        "revoke" => core.revoke(&ops().id, &user).await.map(drop),
+        "delete" => core.delete_connected_account(&ops().id, &user).await,
+        "connect" => {
+            let provider = Provider::attach(spec.issuer.clone().expect("issuer"), spec.ca_file.clone());
+            let link = core.get_authorization_link("test", Some("me"), &user).await.expect("link");
+            let callback = browse(&provider, link.url.as_str(), Decision::Approve);
+            core.complete_authorization(&callback).await.map(drop).map_err(|e| e.error)
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+    .expect("the operation");
+    panic!("the step {step} was never reached");
+}
+
+/// What the account looks like after the restart.
+#[derive(Debug, PartialEq)]
+enum After {
+    Gone,
+    Is(AccountStatus, Option<&'static str>),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_any_two_steps_is_repaired_at_the_next_start() {
+    let provider = Provider::start();
+    use AccountStatus::*;
+    let table: &[(&str, &str, After)] = &[
+        ("add-key", "store.marked", After::Gone),
+        ("add-key", "store.after_vault", After::Gone),
+        ("connect", "store.marked", After::Is(Pending, None)),
+        ("connect", "store.after_vault", After::Is(Pending, None)),
+        ("rotate", "store.marked", After::Is(Active, Some("k-old"))),
+        ("rotate", "store.after_vault", After::Is(Active, Some("k-rotated"))),
+        ("revoke", "revoke.marked", After::Is(Revoked, None)),
+        ("revoke", "revoke.after_vault", After::Is(Revoked, None)),
+        ("delete", "delete.marked", After::Gone),
+        ("delete", "delete.after_vault", After::Gone),
+    ];
+    for (scenario, step, expected) in table {
+        let data = tempfile::tempdir().expect("tmp");
+        let spec = support::spec(Some(&provider), &["openid", "email"], data.path());
+        if !matches!(*scenario, "add-key" | "connect") {
+            let (core, _, _) = support::open(&spec, Hooks::default()).await;
+            core.add_credential_account("crm", "ops", Credential::ApiKey(Secret::new("k-old")), &Actor::User)
+                .await
+                .expect("set-up");
+        }
+
+        kill_child_at(&spec, scenario, step);
+
+        let (core, report, keychain) = support::open(&spec, Hooks::default()).await;
+        assert_eq!(report.reconciled, 1, "{scenario} at {step}: one interrupted operation repaired");
+        let (connection, identifier, secret_key) =
+            if *scenario == "connect" { ("test", "me", "access") } else { ("crm", "ops", "api-key") };
+        // Every account this scenario ever created, from the audit trail (also the deleted ones).
+        let ids: Vec<AccountId> = core
+            .audit_trail(&AuditQuery::default())
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.action == "account.created")
+            .filter_map(|e| AccountId::parse(e.account_id.as_deref()?).ok())
+            .collect();
+        assert_eq!(ids.len(), 1, "{scenario} at {step}");
+        let id = &ids[0];
+        let found = core.get_connected_account(connection, identifier).ok();
+        let secret = entry(&keychain, id, secret_key);
+        let after = match &found {
+            None => After::Gone,
+            Some(a) => After::Is(a.status, None),
+        };
+        match (expected, &after) {
+            (After::Gone, After::Gone) => {
+                assert_eq!(secret, None, "{scenario} at {step}: a secret without a record")
+            }
+            (After::Is(status, value), After::Is(got, _)) => {
+                assert_eq!(got, status, "{scenario} at {step}");
+                assert_eq!(secret.as_deref(), *value, "{scenario} at {step}: keychain");
+            }
+            _ => panic!("{scenario} at {step}: expected {expected:?}, found {after:?}"),
+        }
+        // The invariants, over everything: no Active record without its secret, nothing left marked.
+        for a in core.list_connected_accounts(&AccountFilter::default()).expect("list") {
+            if a.status == Active {
+                let key = if a.connection.as_str() == "test" { "access" } else { "api-key" };
+                assert!(
+                    entry(&keychain, &a.id, key).is_some(),
+                    "{scenario} at {step}: Active without its secret"
+                );
+            }
+        }
+        drop(core);
+        let (_, report, _) = support::open(&spec, Hooks::default()).await;
+        assert_eq!(report.reconciled, 0, "{scenario} at {step}: repaired once and for all");
+        // Leave nothing behind in the session keychain.
+        keychain.delete(&format!("{id}/{secret_key}")).expect("clean up");
+    }
+}
+
+/// Runs `scenario` in a child process, waits until it reaches `step`, and SIGKILLs it there.
+fn kill_child_at(spec: &Spec, scenario: &str, step: &str) {
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("CRASH_SCENARIO", scenario)
+        .env("CRASH_STEP", step)
+        .env("CRASH_DATA", &spec.data_dir)
+        .env("CRASH_SERVICE", &spec.service)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(issuer) = &spec.issuer {
+        cmd.env("CRASH_ISSUER", issuer);
+    }
+    if let Some(ca) = &spec.ca_file {
+        cmd.env("CRASH_CA", ca);
+    }
+    let mut child = cmd.spawn().expect("spawn the child");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.trim() == format!("CHECKPOINT {step}") => break,
+            Ok(_) => continue,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{scenario}: the child ended or timed out before {step}");
+            }
+        }
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
