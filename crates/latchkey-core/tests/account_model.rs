@@ -266,3 +266,78 @@ async fn changing_a_connections_scopes_asks_for_reauthorization_of_the_same_acco
     core.revoke(&a.id, &Actor::User).await.expect("clean up");
     assert!(entry(&keychain, &a.id, "access").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_client_puts_the_connection_in_error_without_blaming_accounts() {
+    let provider = Provider::start();
+    let h = core(&provider, SCOPES).await;
+    let user = Actor::User;
+    let link = h.core.get_authorization_link("test", Some("one"), &user).await.expect("link");
+    let one = h
+        .core
+        .complete_authorization(&browse(&provider, link.url.as_str(), Decision::Approve))
+        .await
+        .expect("ok");
+
+    let link = h.core.get_authorization_link("test", Some("two"), &user).await.expect("link");
+    let callback = browse(&provider, link.url.as_str(), Decision::Approve);
+    let body = r#"{"error":"invalid_client","error_description":"client authentication failed"}"#;
+    provider
+        .control(
+            "fault",
+            serde_json::json!({"path": "/token", "status": 401, "body": body, "content_type": "application/json", "times": 1}),
+        )
+        .await;
+    let err = h.core.complete_authorization(&callback).await.expect_err("client rejected");
+    assert!(err.to_string().contains("invalid_client"), "{err}");
+    let conn = h.core.connection("test").expect("conn");
+    let (status, why) = h.core.connection_status(conn).expect("status");
+    assert_eq!(status, latchkey_core::model::ConnectionStatus::Error);
+    assert!(why.is_some_and(|w| w.contains("invalid_client")));
+    assert_eq!(
+        h.core.get_account(&one.id).expect("get").status,
+        AccountStatus::Active,
+        "accounts keep their state"
+    );
+    assert_eq!(h.core.get_account(&link.account.id).expect("get").status, AccountStatus::Pending);
+
+    // Fixed at the provider: the next sign-in succeeds and clears the connection's error.
+    let link = h.core.get_authorization_link("test", Some("two"), &user).await.expect("retry allowed");
+    h.core
+        .complete_authorization(&browse(&provider, link.url.as_str(), Decision::Approve))
+        .await
+        .expect("ok");
+    assert_eq!(
+        h.core.connection_status(conn).expect("status").0,
+        latchkey_core::model::ConnectionStatus::Active
+    );
+    let trail = h.core.audit_trail(&AuditQuery::default()).expect("audit");
+    let actions: Vec<_> =
+        trail.iter().filter(|e| e.action.starts_with("connection.")).map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["connection.error", "connection.recovered"]);
+    for id in [&one.id, &link.account.id] {
+        h.core.revoke(id, &user).await.expect("clean up");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_exports_as_json_lines_and_csv() {
+    let provider = Provider::start();
+    let h = core(&provider, SCOPES).await;
+    let cli = Actor::Cli { caller: "report.py".into() };
+    let a = h
+        .core
+        .add_credential_account("crm", "ops", Credential::ApiKey(Secret::new("crm-key-9")), &cli)
+        .await
+        .expect("add");
+    h.core.read_credential(&a.id, &cli).await.expect("read");
+    let entries =
+        h.core.audit_trail(&AuditQuery { account: Some(a.id.clone()), ..Default::default() }).expect("audit");
+    let jsonl = latchkey_core::audit::to_json_lines(&entries);
+    let csv = latchkey_core::audit::to_csv(&entries);
+    assert_eq!(jsonl.lines().count(), entries.len());
+    assert_eq!(csv.lines().count(), entries.len() + 1);
+    assert!(jsonl.contains("\"action\":\"token.read\"") && jsonl.contains("report.py"));
+    assert!(!jsonl.contains("crm-key-9") && !csv.contains("crm-key-9"));
+    h.core.delete_connected_account(&a.id, &cli).await.expect("clean up");
+}

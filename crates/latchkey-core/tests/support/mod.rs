@@ -108,6 +108,18 @@ impl Provider {
         response["active"].as_bool().unwrap()
     }
 
+    /// POSTs a test control (`/__test/{path}`) with a JSON body.
+    pub async fn control(&self, path: &str, body: serde_json::Value) {
+        self.client()
+            .post(format!("{}/__test/{path}", self.issuer))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+
     /// Paths of the requests the provider served, oldest first.
     pub async fn request_paths(&self) -> Vec<String> {
         let log: Vec<serde_json::Value> = self
