@@ -43,6 +43,14 @@ pub enum Error {
     WrongConnectionType { connection: String, kind: &'static str, what: &'static str },
     #[error("The credentials of this account are missing from the keychain. Reconnect it.")]
     CredentialsMissing,
+    #[error(
+        "This account is suspended: Latchkey keeps its tokens but does not hand them out. Resume it first."
+    )]
+    Suspended,
+    #[error("This account needs to be reconnected ({0}).")]
+    NeedsReconnect(String),
+    #[error("{provider} cannot be reached right now ({reason}); Latchkey retries at {retry_at}.")]
+    Offline { provider: String, reason: String, retry_at: String },
     #[error("The connection “{0}” is not ready: {1}")]
     ConnectionNotReady(String, String),
     #[error(
@@ -77,7 +85,9 @@ impl Error {
             Error::InvalidInput(_) | Error::InvalidTransition { .. } => ErrorCode::InvalidInput,
             Error::UnknownConnection(_) | Error::UnknownAccount => ErrorCode::NotFound,
             Error::Duplicate { .. } | Error::WrongConnectionType { .. } => ErrorCode::InvalidInput,
-            Error::CredentialsMissing => ErrorCode::ReauthNeeded,
+            Error::CredentialsMissing | Error::NeedsReconnect(_) => ErrorCode::ReauthNeeded,
+            Error::Suspended => ErrorCode::InvalidInput,
+            Error::Offline { .. } => ErrorCode::Network,
             Error::ConnectionNotReady(..) => ErrorCode::InvalidInput,
             Error::UnknownState | Error::IssuerMismatch { .. } => ErrorCode::InvalidInput,
             Error::Denied { .. } => ErrorCode::ReauthNeeded,

@@ -239,6 +239,16 @@ pub struct Account {
     /// Free-form, non-secret metadata.
     pub labels: Vec<String>,
     pub note: Option<String>,
+    /// When the current access token was received (for the token's lifetime).
+    pub token_issued_at: Option<i64>,
+    /// Set while refreshes fail for a reason that may pass ("Offline — retrying"): why.
+    pub offline: Option<String>,
+    /// When the next refresh attempt is due after a transient failure.
+    pub retry_at: Option<i64>,
+    /// Consecutive failed refreshes.
+    pub failure_count: i64,
+    /// Revoked locally, but the provider has not confirmed yet; Latchkey retries.
+    pub revocation_pending: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -262,6 +272,23 @@ impl ConnectionStatus {
             ConnectionStatus::Inactive => "inactive",
             ConnectionStatus::Pending => "pending",
             ConnectionStatus::Error => "error",
+        }
+    }
+}
+
+impl Account {
+    /// When the background refresher should refresh this account's token: once less than
+    /// max(60 s, 10% of its lifetime) remains — but never before half the lifetime has passed, so
+    /// very short-lived tokens are not refreshed in a loop. A token without expiry is checked
+    /// daily. `None` for accounts with no token.
+    pub fn refresh_due_at(&self) -> Option<i64> {
+        let issued = self.token_issued_at?;
+        match self.expires_at {
+            Some(expires_at) => {
+                let lifetime = (expires_at - issued).max(0);
+                Some((expires_at - (lifetime / 10).max(60)).max(issued + lifetime / 2))
+            }
+            None => Some(issued + 86_400),
         }
     }
 }

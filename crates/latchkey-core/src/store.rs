@@ -67,6 +67,14 @@ CREATE INDEX audit_by_time ON audit (at);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 "#,
+    r#"
+-- Token lifecycle (refresh, transient failures, revocations the provider has not confirmed yet).
+ALTER TABLE accounts ADD COLUMN token_issued_at INTEGER;
+ALTER TABLE accounts ADD COLUMN offline_reason TEXT;
+ALTER TABLE accounts ADD COLUMN retry_at INTEGER;
+ALTER TABLE accounts ADD COLUMN failure_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN revocation_pending INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// One row of the audit trail.
@@ -311,6 +319,7 @@ impl Store {
         tx.execute(
             "UPDATE accounts SET identity_subject = ?2, identity_email = ?3, identity_name = ?4,
                  requested_scopes = ?5, granted_scopes = ?6, expires_at = ?7, last_error = NULL,
+                 token_issued_at = ?8, offline_reason = NULL, retry_at = NULL, failure_count = 0,
                  reauth_needed = 0, pending_op = NULL, op_owner = NULL, updated_at = ?8 WHERE id = ?1",
             params![
                 id.as_str(),
@@ -342,6 +351,107 @@ impl Store {
         };
         tx.commit()?;
         Ok(account)
+    }
+
+    /// A refresh succeeded: the new expiry, the (possibly narrower) granted scopes; any offline
+    /// mark is cleared, and an account in Error recovers to Active.
+    pub fn record_refreshed(
+        &mut self,
+        id: &AccountId,
+        expires_at: Option<i64>,
+        granted_scopes: Option<&[String]>,
+        actor: &Actor,
+    ) -> Result<Account> {
+        let tx = self.write()?;
+        let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.execute(
+            "UPDATE accounts SET expires_at = ?2, token_issued_at = ?3, granted_scopes = coalesce(?4, granted_scopes),
+                 offline_reason = NULL, retry_at = NULL, failure_count = 0, last_error = NULL, updated_at = ?3
+             WHERE id = ?1",
+            params![id.as_str(), expires_at, now(), granted_scopes.map(|g| g.join(" "))],
+        )?;
+        let detail = match &before.offline {
+            Some(why) => format!("refreshed; recovered from: {why}"),
+            None => "refreshed".to_owned(),
+        };
+        insert_audit(
+            &tx,
+            &Audit {
+                account: Some(id),
+                connection: Some(&before.connection),
+                action: "token.refreshed",
+                actor,
+                outcome: "ok",
+                detail: &detail,
+            },
+        )?;
+        let account = if before.status == AccountStatus::Error {
+            transition_in(&tx, id, AccountStatus::Active, actor, "refresh succeeded")?
+        } else {
+            select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?
+        };
+        tx.commit()?;
+        Ok(account)
+    }
+
+    /// A refresh failed for a reason that may pass (network, 5xx, 429): the account stays as it is,
+    /// marked offline until `retry_at`. Returns the account with its new failure count.
+    pub fn record_transient_failure(
+        &mut self,
+        id: &AccountId,
+        reason: &str,
+        retry_at: i64,
+        actor: &Actor,
+    ) -> Result<Account> {
+        let tx = self.write()?;
+        let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.execute(
+            "UPDATE accounts SET offline_reason = ?2, retry_at = ?3, failure_count = failure_count + 1, updated_at = ?4
+             WHERE id = ?1",
+            params![id.as_str(), reason, retry_at, now()],
+        )?;
+        insert_audit(
+            &tx,
+            &Audit {
+                account: Some(id),
+                connection: Some(&before.connection),
+                action: "token.refresh_failed",
+                actor,
+                outcome: "transient",
+                detail: &format!("{reason}; retrying at {}", crate::model::rfc3339(retry_at)),
+            },
+        )?;
+        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        tx.commit()?;
+        Ok(account)
+    }
+
+    /// Moves the account to `to` because of a failed refresh, with the sentence the user sees.
+    pub fn record_refresh_failure(
+        &mut self,
+        id: &AccountId,
+        to: AccountStatus,
+        sentence: &str,
+        actor: &Actor,
+    ) -> Result<Account> {
+        let tx = self.write()?;
+        tx.execute(
+            "UPDATE accounts SET last_error = ?2, offline_reason = NULL, retry_at = NULL, updated_at = ?3 WHERE id = ?1",
+            params![id.as_str(), sentence, now()],
+        )?;
+        let account = transition_in(&tx, id, to, actor, sentence)?;
+        tx.commit()?;
+        Ok(account)
+    }
+
+    /// Marks (or clears) that the provider has not yet confirmed a revocation whose tokens wait,
+    /// unusable, in the keychain for a retry.
+    pub fn set_revocation_pending(&mut self, id: &AccountId, pending: bool) -> Result<()> {
+        self.db.execute(
+            "UPDATE accounts SET revocation_pending = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.as_str(), pending, now()],
+        )?;
+        Ok(())
     }
 
     /// A typed-in credential is stored: the account becomes Active (or stays Active, for a
@@ -646,7 +756,7 @@ const SELECT_ACCOUNT: &str = "SELECT id, connection_id, identifier, status, iden
     identity_name, requested_scopes, granted_scopes, expires_at, last_error, created_at, updated_at,
     reauth_needed, note, pending_op,
     (SELECT group_concat(label, char(31)) FROM (SELECT label FROM account_labels l WHERE l.account_id = accounts.id ORDER BY label)) AS labels,
-    op_owner
+    op_owner, token_issued_at, offline_reason, retry_at, failure_count, revocation_pending
     FROM accounts";
 
 fn select_one<P: rusqlite::Params>(db: &Db, condition: &str, params: P) -> Result<Option<Account>> {
@@ -702,6 +812,11 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         reauth_needed: r.get(13)?,
         note: r.get(14)?,
         labels: labels.map(|l| l.split('\u{1f}').map(str::to_owned).collect()).unwrap_or_default(),
+        token_issued_at: r.get(18)?,
+        offline: r.get(19)?,
+        retry_at: r.get(20)?,
+        failure_count: r.get(21)?,
+        revocation_pending: r.get(22)?,
     })
 }
 

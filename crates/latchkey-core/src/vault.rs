@@ -147,8 +147,10 @@ pub enum CredentialKind {
     Basic,
 }
 
-/// Every entry name an account may have, for deletion.
-const ALL_KEYS: [&str; 5] = ["access", "refresh", "api-key", "username", "password"];
+/// The entries that make an account usable.
+const USABLE_KEYS: [&str; 5] = ["access", "refresh", "api-key", "username", "password"];
+/// Tokens kept, unusable, only to send to the provider's revocation endpoint again.
+const PARKED_KEYS: [&str; 2] = ["revoke-access", "revoke-refresh"];
 
 impl Vault {
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
@@ -215,11 +217,57 @@ impl Vault {
         })
     }
 
-    /// Deletes every entry of the account; repeating it is harmless.
+    /// Deletes every entry of the account, parked ones included; repeating it is harmless.
     pub async fn delete(&self, account: &AccountId) -> Result<()> {
+        self.delete_keys(account, &[&USABLE_KEYS[..], &PARKED_KEYS[..]].concat()).await
+    }
+
+    /// Deletes the entries that make the account usable; parked tokens stay.
+    pub async fn delete_usable(&self, account: &AccountId) -> Result<()> {
+        self.delete_keys(account, &USABLE_KEYS).await
+    }
+
+    /// Keeps tokens whose revocation the provider has not confirmed, under names nothing reads
+    /// except the revocation retry.
+    pub async fn park_for_revocation(&self, account: &AccountId, tokens: &TokenSet) -> Result<()> {
         let store = self.store.clone();
         let account = account.clone();
-        blocking(move || ALL_KEYS.iter().try_for_each(|k| store.delete(&key(&account, k)))).await
+        let access = Secret::new(tokens.access_token.expose());
+        let refresh = tokens.refresh_token.as_ref().map(|r| Secret::new(r.expose()));
+        blocking(move || {
+            store.put(&key(&account, "revoke-access"), &access)?;
+            match &refresh {
+                Some(r) => store.put(&key(&account, "revoke-refresh"), r),
+                None => store.delete(&key(&account, "revoke-refresh")),
+            }
+        })
+        .await
+    }
+
+    pub async fn parked(&self, account: &AccountId) -> Result<Option<TokenSet>> {
+        let store = self.store.clone();
+        let account = account.clone();
+        blocking(move || {
+            Ok(match store.get(&key(&account, "revoke-access"))? {
+                Some(access_token) => Some(TokenSet {
+                    access_token,
+                    refresh_token: store.get(&key(&account, "revoke-refresh"))?,
+                }),
+                None => None,
+            })
+        })
+        .await
+    }
+
+    pub async fn delete_parked(&self, account: &AccountId) -> Result<()> {
+        self.delete_keys(account, &PARKED_KEYS).await
+    }
+
+    async fn delete_keys(&self, account: &AccountId, keys: &[&'static str]) -> Result<()> {
+        let store = self.store.clone();
+        let account = account.clone();
+        let keys = keys.to_vec();
+        blocking(move || keys.iter().try_for_each(|k| store.delete(&key(&account, k)))).await
     }
 }
 

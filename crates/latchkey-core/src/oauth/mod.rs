@@ -5,5 +5,6 @@
 pub mod callback;
 pub mod discovery;
 pub mod pending;
+pub mod refresh;
 pub mod revoke;
 pub mod userinfo;

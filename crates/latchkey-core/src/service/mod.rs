@@ -14,7 +14,9 @@
 mod authorize;
 mod credentials;
 mod reconcile;
+mod refresher;
 mod revoke;
+mod tokens;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,7 +35,9 @@ use crate::store::{AuditEntry, AuditQuery, PendingOp, Store};
 use crate::vault::{SecretStore, Vault};
 
 pub use authorize::{AuthorizationLink, CallbackError};
+pub use refresher::run_refresher;
 pub use revoke::RevokeOutcome;
+pub use tokens::AccessToken;
 
 /// What the core needs to start.
 pub struct Options {
@@ -66,6 +70,8 @@ pub struct Latchkey {
     instance: Instance,
     data_dir: PathBuf,
     hooks: Hooks,
+    /// One async mutex per account, for refreshes within this process (see tokens.rs).
+    locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// What start-up found and repaired.
@@ -93,6 +99,7 @@ impl Latchkey {
             instance,
             data_dir: options.data_dir,
             hooks: options.hooks,
+            locks: Mutex::default(),
         };
         let mut report = StartReport::default();
         for conn in &core.connections {
@@ -199,7 +206,7 @@ impl Latchkey {
         {
             let detail = match self.revoke_at_provider(conn, id).await {
                 Ok(()) => "confirmed by the provider".to_owned(),
-                Err(why) => format!("not confirmed by the provider: {why}"),
+                Err(why) => format!("not confirmed by the provider: {}", why.into_reason()),
             };
             self.audit(id, &account.connection, "token.revoked", actor, "ok", &detail)?;
         }

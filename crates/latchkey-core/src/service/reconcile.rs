@@ -80,8 +80,12 @@ impl Latchkey {
                     }
                 }
                 PendingOp::Revoke => {
-                    self.vault.delete(id).await?;
+                    self.vault.delete_usable(id).await?;
+                    let parked = self.vault.parked(id).await?.is_some();
                     let mut store = self.store();
+                    if parked {
+                        store.set_revocation_pending(id, true)?;
+                    }
                     if account.status.can_become(AccountStatus::Revoked) {
                         store.transition(
                             id,

@@ -6,7 +6,8 @@ use crate::config::Connection;
 use crate::error::Result;
 use crate::model::{Account, AccountId, AccountStatus, Actor};
 use crate::oauth::revoke::{Revocation, revoke};
-use crate::store::PendingOp;
+use crate::secret::TokenSet;
+use crate::store::{PendingOp, now};
 
 /// How a revocation went.
 #[derive(Debug)]
@@ -31,14 +32,29 @@ impl Latchkey {
         let provider = if conn.oauth().is_some() {
             self.revoke_at_provider(conn, id).await
         } else {
-            Err(format!("{} has no way for Latchkey to revoke a credential", conn.name))
+            Err(Unconfirmed::NoMethod(format!(
+                "{} has no way for Latchkey to revoke a credential",
+                conn.name
+            )))
         };
-        if let Err(e) = self.vault.delete(id).await {
+        // Tokens the provider may still honour are parked, unusable, for a later retry; the usable
+        // entries go either way.
+        let mut parked = false;
+        if let Err(Unconfirmed::Unreachable(_)) = &provider
+            && let Ok(Some(tokens)) = self.vault.tokens(id).await
+        {
+            self.vault.park_for_revocation(id, &tokens).await?;
+            parked = true;
+        }
+        if let Err(e) = self.vault.delete_usable(id).await {
             let _ = self.store().end_op(id);
             return Err(e);
         }
         self.checkpoint("revoke.after_vault");
-
+        if parked {
+            self.store().set_revocation_pending(id, true)?;
+        }
+        let provider = provider.map_err(Unconfirmed::into_reason);
         let confirmed = provider.is_ok();
         let (message, detail) = match provider {
             Ok(()) => (
@@ -50,8 +66,10 @@ impl Latchkey {
             ),
             Err(why) => (
                 format!(
-                    "Removed from this device; not confirmed by {} ({why}). You can also remove Latchkey's access in your {} account settings.",
-                    conn.name, conn.name
+                    "Removed from this device; not confirmed by {} ({why}).{} You can also remove Latchkey's access in your {} account settings.",
+                    conn.name,
+                    if parked { " Latchkey will ask again when it can." } else { "" },
+                    conn.name
                 ),
                 format!("not confirmed by the provider: {why}"),
             ),
@@ -72,18 +90,26 @@ impl Latchkey {
     }
 
     /// Asks the provider to invalidate the account's tokens (RFC 7009), refresh token first (at most
-    /// providers that ends the whole grant). `Err` says why it is not confirmed.
-    pub(super) async fn revoke_at_provider(&self, conn: &Connection, id: &AccountId) -> Result<(), String> {
-        let endpoint = match self.metadata(conn).await {
-            Ok(m) => {
-                m.revocation_endpoint.ok_or_else(|| format!("{} has no revocation endpoint", conn.name))?
-            }
-            Err(e) => return Err(e.to_string()),
-        };
+    /// providers that ends the whole grant).
+    pub(super) async fn revoke_at_provider(
+        &self,
+        conn: &Connection,
+        id: &AccountId,
+    ) -> Result<(), Unconfirmed> {
         let tokens = match self.vault.tokens(id).await {
             Ok(Some(tokens)) => tokens,
-            Ok(None) => return Err("no tokens were stored on this device".into()),
-            Err(e) => return Err(e.to_string()),
+            Ok(None) => return Err(Unconfirmed::NoMethod("no tokens were stored on this device".into())),
+            Err(e) => return Err(Unconfirmed::NoMethod(e.to_string())),
+        };
+        self.send_revocation(conn, &tokens).await
+    }
+
+    async fn send_revocation(&self, conn: &Connection, tokens: &TokenSet) -> Result<(), Unconfirmed> {
+        let endpoint = match self.metadata(conn).await {
+            Ok(m) => m
+                .revocation_endpoint
+                .ok_or_else(|| Unconfirmed::NoMethod(format!("{} has no revocation endpoint", conn.name)))?,
+            Err(e) => return Err(Unconfirmed::Unreachable(e.to_string())),
         };
         let client_id = conn.oauth().and_then(|o| o.client_id.as_deref()).unwrap_or_default();
         let mut calls = vec![(&tokens.access_token, "access_token")];
@@ -97,6 +123,60 @@ impl Latchkey {
                 failures.push(why);
             }
         }
-        if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+        if failures.is_empty() { Ok(()) } else { Err(Unconfirmed::Unreachable(failures.join("; "))) }
+    }
+
+    /// Sends parked tokens of a revoked account to the provider again. `Ok(true)` once confirmed
+    /// (the parked tokens are then deleted), `Ok(false)` while it still is not.
+    pub async fn retry_revocation(&self, id: &AccountId, actor: &Actor) -> Result<bool> {
+        let account = self.get_account(id)?;
+        let conn = self.connection(account.connection.as_str())?;
+        let Some(tokens) = self.vault.parked(id).await? else {
+            self.store().set_revocation_pending(id, false)?;
+            return Ok(true);
+        };
+        match self.send_revocation(conn, &tokens).await {
+            Ok(()) => {
+                self.vault.delete_parked(id).await?;
+                let mut store = self.store();
+                store.set_revocation_pending(id, false)?;
+                store.audit(&crate::store::Audit {
+                    account: Some(id),
+                    connection: Some(&conn.id),
+                    action: "token.revoked",
+                    actor,
+                    outcome: "ok",
+                    detail: "confirmed by the provider on a retry",
+                })?;
+                Ok(true)
+            }
+            Err(why) => {
+                let why = why.into_reason();
+                self.store().record_transient_failure(
+                    id,
+                    &format!("revocation not confirmed: {why}"),
+                    now() + 60,
+                    actor,
+                )?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Why a revocation is not confirmed.
+#[derive(Debug)]
+pub(super) enum Unconfirmed {
+    /// Worth retrying later: the provider could not be reached or did not answer 200.
+    Unreachable(String),
+    /// Retrying cannot help: no endpoint, or nothing to send.
+    NoMethod(String),
+}
+
+impl Unconfirmed {
+    pub(super) fn into_reason(self) -> String {
+        match self {
+            Unconfirmed::Unreachable(s) | Unconfirmed::NoMethod(s) => s,
+        }
     }
 }

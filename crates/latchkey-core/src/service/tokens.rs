@@ -1,0 +1,309 @@
+//! Handing out access tokens that are fresh, refreshing them one at a time, suspending and resuming.
+//!
+//! One refresh per account at a time, across tasks and processes: an in-process async mutex per
+//! account, then an exclusive lock on `locks/<account>.lock` in the data folder (the app and the
+//! CLI share it). Under the lock the stored expiry is read again — someone may have just
+//! refreshed — and only then is the provider asked. The new refresh token is written to the
+//! keychain before the new access token is handed to anyone (RFC 9700 §4.14.2); a response without
+//! a refresh token keeps the old one.
+
+use std::fs::{File, OpenOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Latchkey;
+use crate::error::{Error, Result};
+use crate::model::{Account, AccountId, AccountStatus, Actor, rfc3339};
+use crate::oauth::refresh::{RefreshFailure, refresh};
+use crate::oauth::userinfo;
+use crate::secret::{Credential, Secret, TokenSet};
+use crate::store::now;
+
+/// An access token, fresh enough for the caller.
+#[derive(Debug)]
+pub struct AccessToken {
+    pub token: Secret,
+    pub expires_at: Option<i64>,
+    pub scopes: Vec<String>,
+}
+
+/// When a refresh under the lock should go ahead (another task or process may have just done it).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum RefreshWhen {
+    Always,
+    /// Less than this remains.
+    Below(Duration),
+    /// The refresher's schedule says so (`Account::refresh_due_at`, or the end of a backoff).
+    Due,
+}
+
+/// After this many unexplained refresh failures in a row, the account goes to Error.
+const UNEXPLAINED_LIMIT: i64 = 3;
+
+impl Latchkey {
+    /// An Active OAuth account's access token, refreshed first when less than `min_valid` remains.
+    /// Every hand-out is audited with who asked.
+    pub async fn access_token(
+        &self,
+        id: &AccountId,
+        min_valid: Duration,
+        actor: &Actor,
+    ) -> Result<AccessToken> {
+        let mut account = self.get_account(id)?;
+        self.check_usable(&account, actor)?;
+        if needs_refresh(&account, min_valid) {
+            account = self.refresh_account(id, RefreshWhen::Below(min_valid), actor).await?;
+        }
+        let tokens = self.vault.tokens(id).await?.ok_or(Error::CredentialsMissing)?;
+        self.audit(id, &account.connection, "token.read", actor, "ok", "")?;
+        Ok(AccessToken {
+            token: tokens.access_token,
+            expires_at: account.expires_at,
+            scopes: account.granted_scopes,
+        })
+    }
+
+    /// Refreshes now, whatever the expiry (after a 401, or when the user asks).
+    pub async fn refresh_now(&self, id: &AccountId, actor: &Actor) -> Result<Account> {
+        self.refresh_account(id, RefreshWhen::Always, actor).await
+    }
+
+    fn check_usable(&self, account: &Account, actor: &Actor) -> Result<()> {
+        let refuse = |e: Error| {
+            self.audit(
+                &account.id,
+                &account.connection,
+                "token.read",
+                actor,
+                "refused",
+                &format!("account is {}", account.status),
+            )?;
+            Err(e)
+        };
+        match account.status {
+            AccountStatus::Active => {
+                if self.connection(account.connection.as_str())?.oauth().is_none() {
+                    return Err(Error::WrongConnectionType {
+                        connection: account.connection.to_string(),
+                        kind: "an API-key or basic-auth",
+                        what: "read its credential instead.",
+                    });
+                }
+                Ok(())
+            }
+            AccountStatus::Suspended => refuse(Error::Suspended),
+            AccountStatus::Expired
+            | AccountStatus::Revoked
+            | AccountStatus::Error
+            | AccountStatus::Pending => refuse(Error::NeedsReconnect(format!("it is {}", account.status))),
+        }
+    }
+
+    /// The refresh, under the account's locks.
+    pub(super) async fn refresh_account(
+        &self,
+        id: &AccountId,
+        when: RefreshWhen,
+        actor: &Actor,
+    ) -> Result<Account> {
+        let in_process = self.account_lock(id);
+        let _guard = in_process.lock().await;
+        let _file = self.cross_process_lock(id).await?;
+
+        // Re-read: another task or process may have refreshed while we waited.
+        let account = self.get_account(id)?;
+        if !matches!(account.status, AccountStatus::Active | AccountStatus::Error) {
+            return Err(Error::NeedsReconnect(format!("it is {}", account.status)));
+        }
+        let go = match when {
+            RefreshWhen::Always => true,
+            RefreshWhen::Below(min_valid) => needs_refresh(&account, min_valid),
+            RefreshWhen::Due => match account.retry_at {
+                Some(retry_at) => retry_at <= now(),
+                None => account.refresh_due_at().is_some_and(|t| t <= now()),
+            },
+        };
+        if !go {
+            return Ok(account);
+        }
+        let force = matches!(when, RefreshWhen::Always);
+        let conn = self.connection(account.connection.as_str())?.clone();
+        if let Some(retry_at) = account.retry_at.filter(|&t| t > now() && !force) {
+            return Err(Error::Offline {
+                provider: conn.name.clone(),
+                reason: account.offline.clone().unwrap_or_default(),
+                retry_at: rfc3339(retry_at),
+            });
+        }
+        let Some(tokens) = self.vault.tokens(id).await? else {
+            return Err(self.credentials_missing(&account)?);
+        };
+        let Some(refresh_token) = tokens.refresh_token else {
+            let sentence =
+                "The provider gave no refresh token, so the expired sign-in cannot be renewed. Reconnect it.";
+            self.fail_refresh(&account, AccountStatus::Expired, sentence)?;
+            return Err(Error::NeedsReconnect("no refresh token".into()));
+        };
+        let metadata = match self.metadata(&conn).await {
+            Ok(m) => m,
+            Err(e) => {
+                return Err(self.transient(&account, &conn.name, &e.to_string(), None, actor)?);
+            }
+        };
+        let client_id = conn.oauth().and_then(|o| o.client_id.clone()).unwrap_or_default();
+        match refresh(&self.http, &metadata, &client_id, &refresh_token).await {
+            Ok(r) => {
+                let received = now();
+                let tokens = TokenSet {
+                    access_token: r.access_token,
+                    refresh_token: Some(r.refresh_token.unwrap_or(refresh_token)),
+                };
+                self.vault.put(id, Credential::OAuth(tokens)).await?;
+                self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
+                let expires_at = r.expires_in.map(|d| received + d.as_secs() as i64);
+                self.store().record_refreshed(id, expires_at, r.scopes.as_deref(), actor)
+            }
+            Err(RefreshFailure::Transient { reason, retry_after }) => {
+                Err(self.transient(&account, &conn.name, &reason, retry_after, actor)?)
+            }
+            Err(RefreshFailure::GrantDead { detail }) => {
+                let sentence = format!(
+                    "{} no longer accepts this account's sign-in (it may have been revoked there): reconnect it. ({detail})",
+                    conn.name
+                );
+                self.fail_refresh(&account, AccountStatus::Expired, &sentence)?;
+                Err(Error::NeedsReconnect(format!("{} refused the refresh", conn.name)))
+            }
+            Err(RefreshFailure::SignInRequired { detail }) => {
+                let sentence = format!("{} asks you to sign in again. ({detail})", conn.name);
+                self.fail_refresh(&account, AccountStatus::Expired, &sentence)?;
+                Err(Error::NeedsReconnect(format!("{} asks you to sign in again", conn.name)))
+            }
+            Err(RefreshFailure::ClientRejected { detail }) => {
+                // The connection's configuration, not the account: no state change, no retry loop.
+                let sentence = format!("{} refused Latchkey's client: {detail}", conn.name);
+                self.store().set_connection_error(&conn.id, Some(&sentence), &Actor::Provider)?;
+                Err(Error::Provider { provider: conn.name.clone(), detail })
+            }
+            Err(RefreshFailure::Unexplained { detail }) => {
+                let updated = self.store().record_transient_failure(id, &detail, now() + 60, actor)?;
+                if updated.failure_count >= UNEXPLAINED_LIMIT && updated.status == AccountStatus::Active {
+                    let sentence =
+                        format!("Refreshing failed {} times in a row ({detail}).", updated.failure_count);
+                    self.fail_refresh(&updated, AccountStatus::Error, &sentence)?;
+                }
+                Err(Error::Provider { provider: conn.name.clone(), detail })
+            }
+        }
+    }
+
+    /// Records a failure that may pass: the account stays, marked offline, retried with backoff.
+    fn transient(
+        &self,
+        account: &Account,
+        provider: &str,
+        reason: &str,
+        retry_after: Option<Duration>,
+        actor: &Actor,
+    ) -> Result<Error> {
+        let wait = retry_after.unwrap_or_else(|| backoff(account.failure_count));
+        let retry_at = now() + wait.as_secs().max(1) as i64;
+        self.store().record_transient_failure(&account.id, reason, retry_at, actor)?;
+        Ok(Error::Offline {
+            provider: provider.to_owned(),
+            reason: reason.to_owned(),
+            retry_at: rfc3339(retry_at),
+        })
+    }
+
+    /// Moves the account to `to` after a failed refresh if the state machine allows it; otherwise
+    /// (an account already in Error) records the sentence only.
+    fn fail_refresh(&self, account: &Account, to: AccountStatus, sentence: &str) -> Result<()> {
+        let mut store = self.store();
+        if account.status.can_become(to) {
+            store.record_refresh_failure(&account.id, to, sentence, &Actor::Provider)?;
+        } else {
+            store.set_last_error(&account.id, Some(sentence))?;
+        }
+        Ok(())
+    }
+
+    fn credentials_missing(&self, account: &Account) -> Result<Error> {
+        self.fail_refresh(account, AccountStatus::Error, &Error::CredentialsMissing.to_string())?;
+        Ok(Error::CredentialsMissing)
+    }
+
+    /// Suspends an Active account: its tokens stay, but nothing refreshes or hands them out.
+    pub async fn suspend(&self, id: &AccountId, actor: &Actor) -> Result<Account> {
+        // Wait for a refresh in flight in this process to finish first.
+        let lock = self.account_lock(id);
+        let _guard = lock.lock().await;
+        self.store().transition(id, AccountStatus::Suspended, actor, "suspended")
+    }
+
+    /// Brings a Suspended account back, refreshing first if its token is stale. The account is
+    /// Active again even if that refresh fails for a passing reason (it then shows as offline).
+    pub async fn resume(&self, id: &AccountId, actor: &Actor) -> Result<Account> {
+        let account = self.store().transition(id, AccountStatus::Active, actor, "resumed")?;
+        if needs_refresh(&account, Duration::from_secs(60)) {
+            match self.refresh_account(id, RefreshWhen::Below(Duration::from_secs(60)), actor).await {
+                Ok(a) => return Ok(a),
+                Err(e) => tracing::info!(account = %id, "refresh after resume failed: {e}"),
+            }
+        }
+        self.get_account(id)
+    }
+
+    /// One harmless call to the provider's identity endpoint with the account's token; on a 401,
+    /// one forced refresh and one retry. Returns the identity the provider reports.
+    pub async fn test_account(&self, id: &AccountId, actor: &Actor) -> Result<crate::model::Identity> {
+        let account = self.get_account(id)?;
+        let conn = self.connection(account.connection.as_str())?.clone();
+        let endpoint = self.metadata(&conn).await?.userinfo_endpoint.ok_or_else(|| Error::Provider {
+            provider: conn.name.clone(),
+            detail: "it has no identity endpoint to test with".into(),
+        })?;
+        let token = self.access_token(id, Duration::from_secs(30), actor).await?;
+        match userinfo::fetch(&self.http, &conn.name, &endpoint, &token.token).await {
+            Err(Error::Provider { detail, .. }) if detail.contains("401") => {
+                self.refresh_now(id, actor).await?;
+                let token = self.access_token(id, Duration::ZERO, actor).await?;
+                userinfo::fetch(&self.http, &conn.name, &endpoint, &token.token).await
+            }
+            other => other,
+        }
+    }
+
+    fn account_lock(&self, id: &AccountId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(id.clone()).or_default().clone()
+    }
+
+    /// An exclusive lock on `locks/<account>.lock`, held until the returned file is dropped; the
+    /// OS releases it if the process dies.
+    async fn cross_process_lock(&self, id: &AccountId) -> Result<File> {
+        let dir = self.data_dir.join("locks");
+        let path = dir.join(format!("{id}.lock"));
+        tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+            std::fs::create_dir_all(&dir)?;
+            let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            file.lock()?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| Error::Storage(format!("the refresh lock failed: {e}")))?
+        .map_err(|e| Error::Storage(format!("the refresh lock failed: {e}")))
+    }
+}
+
+/// Whether the account's token has less than `min_valid` left. A token with no expiry never does.
+pub(super) fn needs_refresh(account: &Account, min_valid: Duration) -> bool {
+    account.expires_at.is_some_and(|e| e - now() < min_valid.as_secs() as i64)
+}
+
+/// 5 s, 10 s, 20 s … up to 15 minutes, with up to 20% jitter.
+fn backoff(failures: i64) -> Duration {
+    let base = 5u64.saturating_mul(1 << failures.clamp(0, 8)).min(900);
+    let jitter = rand::random::<u64>() % (base / 5 + 1);
+    Duration::from_secs(base + jitter)
+}
