@@ -250,7 +250,7 @@ async function interaction(provider, req, res, uid, action) {
 // ---------------------------------------------------------------------------------------------
 // Test controls under /__test/ (loopback only, JSON in and out).
 const requests = []; // { method, path, at, status, fault?, error? } for every non-control request
-const faults = new Map(); // path -> { status, body, content_type, times, delay_ms, drop }
+const faults = new Map(); // path -> { status, body, content_type, headers, times, delay_ms, drop }
 
 async function control(req, res, path) {
   const json = (status, body) => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)); };
@@ -288,6 +288,7 @@ async function applyFault(fault, req, res) {
   if (fault.status === undefined) return false; // delay only: pass through
   const isJson = typeof fault.body === 'object' && fault.body !== null;
   res.writeHead(fault.status, {
+    ...(fault.headers ?? {}),
     'content-type': fault.content_type ?? (isJson ? 'application/json' : 'text/plain; charset=utf-8'),
   }).end(isJson ? JSON.stringify(fault.body) : String(fault.body ?? ''));
   return true;

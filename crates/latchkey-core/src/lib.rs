@@ -14,4 +14,7 @@ pub mod store;
 pub mod vault;
 
 pub use error::{Error, ErrorCode, Result};
-pub use service::{AuthorizationLink, CallbackError, Hooks, Latchkey, Options, RevokeOutcome, StartReport};
+pub use service::{
+    AccessToken, AuthorizationLink, CallbackError, Hooks, Latchkey, Options, RevokeOutcome, StartReport,
+    run_refresher,
+};

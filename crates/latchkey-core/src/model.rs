@@ -249,6 +249,8 @@ pub struct Account {
     pub failure_count: i64,
     /// Revoked locally, but the provider has not confirmed yet; Latchkey retries.
     pub revocation_pending: bool,
+    /// Bumped with every new token set (authorization or refresh).
+    pub token_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -74,6 +74,8 @@ ALTER TABLE accounts ADD COLUMN offline_reason TEXT;
 ALTER TABLE accounts ADD COLUMN retry_at INTEGER;
 ALTER TABLE accounts ADD COLUMN failure_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN revocation_pending INTEGER NOT NULL DEFAULT 0;
+-- Bumped with every new token set, so a waiter can tell whether someone refreshed meanwhile.
+ALTER TABLE accounts ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -320,7 +322,7 @@ impl Store {
             "UPDATE accounts SET identity_subject = ?2, identity_email = ?3, identity_name = ?4,
                  requested_scopes = ?5, granted_scopes = ?6, expires_at = ?7, last_error = NULL,
                  token_issued_at = ?8, offline_reason = NULL, retry_at = NULL, failure_count = 0,
-                 reauth_needed = 0, pending_op = NULL, op_owner = NULL, updated_at = ?8 WHERE id = ?1",
+                 token_version = token_version + 1, reauth_needed = 0, pending_op = NULL, op_owner = NULL, updated_at = ?8 WHERE id = ?1",
             params![
                 id.as_str(),
                 identity.subject,
@@ -366,6 +368,7 @@ impl Store {
         let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
         tx.execute(
             "UPDATE accounts SET expires_at = ?2, token_issued_at = ?3, granted_scopes = coalesce(?4, granted_scopes),
+                 token_version = token_version + 1,
                  offline_reason = NULL, retry_at = NULL, failure_count = 0, last_error = NULL, updated_at = ?3
              WHERE id = ?1",
             params![id.as_str(), expires_at, now(), granted_scopes.map(|g| g.join(" "))],
@@ -756,7 +759,7 @@ const SELECT_ACCOUNT: &str = "SELECT id, connection_id, identifier, status, iden
     identity_name, requested_scopes, granted_scopes, expires_at, last_error, created_at, updated_at,
     reauth_needed, note, pending_op,
     (SELECT group_concat(label, char(31)) FROM (SELECT label FROM account_labels l WHERE l.account_id = accounts.id ORDER BY label)) AS labels,
-    op_owner, token_issued_at, offline_reason, retry_at, failure_count, revocation_pending
+    op_owner, token_issued_at, offline_reason, retry_at, failure_count, revocation_pending, token_version
     FROM accounts";
 
 fn select_one<P: rusqlite::Params>(db: &Db, condition: &str, params: P) -> Result<Option<Account>> {
@@ -817,6 +820,7 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         retry_at: r.get(20)?,
         failure_count: r.get(21)?,
         revocation_pending: r.get(22)?,
+        token_version: r.get(23)?,
     })
 }
 

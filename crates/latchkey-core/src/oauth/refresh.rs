@@ -8,6 +8,8 @@
 //! | `invalid_client`, `unauthorized_client` | `ClientRejected` (the connection is in error; accounts untouched) |
 //! | anything else | `Unexplained` (repeated → Error) |
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -57,17 +59,7 @@ pub async fn refresh(
     let client = BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_token_uri(TokenUrl::from_url(metadata.token_endpoint.clone()));
     let seen = Mutex::new(Seen::default());
-    let recorder = |request: HttpRequest| async {
-        let response: HttpResponse = http.client.call(request).await?;
-        let header =
-            |name: http::header::HeaderName| response.headers().get(name).and_then(|v| v.to_str().ok());
-        let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
-        s.status = response.status().as_u16();
-        s.retry_after =
-            header(http::header::RETRY_AFTER).and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
-        s.html = header(http::header::CONTENT_TYPE).is_some_and(|v| v.contains("html"));
-        Ok::<_, HttpClientError<reqwest::Error>>(response)
-    };
+    let recorder = Recorder { client: &http.client, seen: &seen };
     let token = RefreshToken::new(refresh_token.expose().to_owned());
     let result = client.exchange_refresh_token(&token).request_async(&recorder).await;
     let seen = *seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -79,6 +71,33 @@ pub async fn refresh(
             scopes: r.scopes().map(|s| s.iter().map(|x| x.to_string()).collect()),
         }),
         Err(e) => Err(classify(e, seen)),
+    }
+}
+
+/// The reqwest client, noting the status and a few headers of the answer on the way back.
+struct Recorder<'a> {
+    client: &'a reqwest::Client,
+    seen: &'a Mutex<Seen>,
+}
+
+impl<'c> AsyncHttpClient<'c> for Recorder<'_> {
+    type Error = HttpClientError<reqwest::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + Sync + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let response: HttpResponse = self.client.call(request).await?;
+            let header = |name: http::header::HeaderName| {
+                response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+            };
+            let status = response.status().as_u16();
+            let retry_after = header(http::header::RETRY_AFTER)
+                .and_then(|v| v.trim().parse().ok())
+                .map(Duration::from_secs);
+            let html = header(http::header::CONTENT_TYPE).is_some_and(|v| v.contains("html"));
+            *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Seen { status, retry_after, html };
+            Ok(response)
+        })
     }
 }
 

@@ -15,8 +15,8 @@ use crate::store::now;
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 impl Latchkey {
-    /// The accounts due for work at `at` (refresh, or a revocation retry), and when the next one
-    /// after them falls due. With `stale`, every token with an expiry counts as due.
+    /// The accounts due for work at `at` (refresh, or a revocation retry), and the earliest time
+    /// any account is due (possibly already past). With `stale`, every token with an expiry counts as due.
     pub fn due(&self, at: i64, stale: bool) -> Result<(Vec<AccountId>, Option<i64>)> {
         let mut due = Vec::new();
         let mut next: Option<i64> = None;
@@ -33,10 +33,11 @@ impl Latchkey {
             } else {
                 None
             };
-            match when {
-                Some(t) if t <= at => due.push(a.id),
-                Some(t) => next = Some(next.map_or(t, |n| n.min(t))),
-                None => {}
+            if let Some(t) = when {
+                next = Some(next.map_or(t, |n| n.min(t)));
+                if t <= at {
+                    due.push(a.id);
+                }
             }
         }
         Ok((due, next))

@@ -31,8 +31,13 @@ pub struct AccessToken {
 #[derive(Clone, Copy, Debug)]
 pub(super) enum RefreshWhen {
     Always,
-    /// Less than this remains.
-    Below(Duration),
+    /// Less than this remains — unless the token changed since the caller looked (`seen`, its
+    /// `token_version`): then someone just refreshed, and that token is the freshest there is, even
+    /// if the provider's tokens live shorter than `min_valid`.
+    Below {
+        min_valid: Duration,
+        seen: i64,
+    },
     /// The refresher's schedule says so (`Account::refresh_due_at`, or the end of a backoff).
     Due,
 }
@@ -52,7 +57,8 @@ impl Latchkey {
         let mut account = self.get_account(id)?;
         self.check_usable(&account, actor)?;
         if needs_refresh(&account, min_valid) {
-            account = self.refresh_account(id, RefreshWhen::Below(min_valid), actor).await?;
+            let when = RefreshWhen::Below { min_valid, seen: account.token_version };
+            account = self.refresh_account(id, when, actor).await?;
         }
         let tokens = self.vault.tokens(id).await?.ok_or(Error::CredentialsMissing)?;
         self.audit(id, &account.connection, "token.read", actor, "ok", "")?;
@@ -117,7 +123,9 @@ impl Latchkey {
         }
         let go = match when {
             RefreshWhen::Always => true,
-            RefreshWhen::Below(min_valid) => needs_refresh(&account, min_valid),
+            RefreshWhen::Below { min_valid, seen } => {
+                needs_refresh(&account, min_valid) && account.token_version == seen
+            }
             RefreshWhen::Due => match account.retry_at {
                 Some(retry_at) => retry_at <= now(),
                 None => account.refresh_due_at().is_some_and(|t| t <= now()),
@@ -167,6 +175,8 @@ impl Latchkey {
                 Err(self.transient(&account, &conn.name, &reason, retry_after, actor)?)
             }
             Err(RefreshFailure::GrantDead { detail }) => {
+                // The provider judged the grant, so it accepted the client.
+                self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
                 let sentence = format!(
                     "{} no longer accepts this account's sign-in (it may have been revoked there): reconnect it. ({detail})",
                     conn.name
@@ -175,6 +185,7 @@ impl Latchkey {
                 Err(Error::NeedsReconnect(format!("{} refused the refresh", conn.name)))
             }
             Err(RefreshFailure::SignInRequired { detail }) => {
+                self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
                 let sentence = format!("{} asks you to sign in again. ({detail})", conn.name);
                 self.fail_refresh(&account, AccountStatus::Expired, &sentence)?;
                 Err(Error::NeedsReconnect(format!("{} asks you to sign in again", conn.name)))
@@ -246,7 +257,8 @@ impl Latchkey {
     pub async fn resume(&self, id: &AccountId, actor: &Actor) -> Result<Account> {
         let account = self.store().transition(id, AccountStatus::Active, actor, "resumed")?;
         if needs_refresh(&account, Duration::from_secs(60)) {
-            match self.refresh_account(id, RefreshWhen::Below(Duration::from_secs(60)), actor).await {
+            let when = RefreshWhen::Below { min_valid: Duration::from_secs(60), seen: account.token_version };
+            match self.refresh_account(id, when, actor).await {
                 Ok(a) => return Ok(a),
                 Err(e) => tracing::info!(account = %id, "refresh after resume failed: {e}"),
             }

@@ -1,0 +1,311 @@
+//! Tokens that stay alive, fail honestly and die when asked: refresh, revoke, suspend — against the
+//! real test provider (short token lifetimes, fault injection) and the real keychain.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use latchkey_core::model::{AccountId, AccountStatus, Actor, ConnectionStatus};
+use latchkey_core::{Error, ErrorCode, Latchkey};
+use serde_json::json;
+use support::{Decision, Harness, Provider, browse, core, entry};
+
+const SCOPES: &[&str] = &["openid", "email"];
+
+/// Connects "me" with access tokens that live `ttl` seconds.
+async fn connected(provider: &Provider, ttl: u64) -> (Harness, AccountId) {
+    provider.control("ttl", json!({ "access_token": ttl })).await;
+    let h = core(provider, SCOPES).await;
+    let link = h.core.get_authorization_link("test", Some("me"), &Actor::User).await.expect("link");
+    let account = h
+        .core
+        .complete_authorization(&browse(provider, link.url.as_str(), Decision::Approve))
+        .await
+        .expect("connected");
+    (h, account.id)
+}
+
+/// The provider's log of token-endpoint calls since the last clear: (status, error reason).
+async fn token_calls(provider: &Provider) -> Vec<(serde_json::Value, Option<String>)> {
+    let log: Vec<serde_json::Value> = provider
+        .client()
+        .get(format!("{}/__test/requests", provider.issuer))
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
+    log.into_iter()
+        .filter(|r| r["path"] == "/token")
+        .map(|r| (r["status"].clone(), r["error"].as_str().map(str::to_owned)))
+        .collect()
+}
+
+async fn clear_log(provider: &Provider) {
+    provider.control("requests/clear", json!({})).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_refresher_keeps_a_two_second_token_alive_for_a_minute() {
+    let provider = Provider::start();
+    let (h, id) = connected(&provider, 2).await;
+    clear_log(&provider).await;
+    let core = Arc::new(h.core);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let refresher = tokio::spawn(latchkey_core::run_refresher(core.clone(), |_| {}, stop_rx));
+
+    let started = Instant::now();
+    let mut refresh_tokens = std::collections::BTreeSet::new();
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let account = core.get_account(&id).expect("get");
+        assert_eq!(account.status, AccountStatus::Active, "after {:?}", started.elapsed());
+        assert!(account.offline.is_none(), "offline after {:?}: {:?}", started.elapsed(), account.offline);
+        if let Some(rt) = entry(&h.keychain, &id, "refresh") {
+            refresh_tokens.insert(rt);
+        }
+    }
+    stop_tx.send(true).expect("stop");
+    refresher.await.expect("refresher ended");
+
+    let calls = token_calls(&provider).await;
+    println!("refreshes in 60 s: {}; distinct refresh tokens seen: {}", calls.len(), refresh_tokens.len());
+    assert!(calls.len() >= 20, "the refresher refreshed only {} times", calls.len());
+    assert!(calls.iter().all(|(status, error)| status == 200 && error.is_none()), "{calls:?}");
+    assert!(refresh_tokens.len() >= 20, "the refresh token rotates with each refresh");
+    let token = core.access_token(&id, Duration::ZERO, &Actor::User).await.expect("token");
+    assert!(provider.is_active(token.token.expose()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_concurrent_token_requests_cause_one_refresh_also_across_two_processes() {
+    let provider = Provider::start();
+    let (h, id) = connected(&provider, 3).await;
+    let core = Arc::new(h.core);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    clear_log(&provider).await;
+
+    let requests = (0..100).map(|_| {
+        let core = core.clone();
+        let id = id.clone();
+        tokio::spawn(async move { core.access_token(&id, Duration::from_secs(60), &Actor::User).await })
+    });
+    let tokens: Vec<String> = futures_join(requests)
+        .await
+        .into_iter()
+        .map(|t| t.expect("token").token.expose().to_owned())
+        .collect();
+    let calls = token_calls(&provider).await;
+    println!("provider requests for 100 concurrent token requests: {}", calls.len());
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(tokens.iter().all(|t| t == &tokens[0]), "everyone got the one new token");
+
+    // The app and the CLI racing: a second core (its own store connection, instance and locks) on
+    // the same data and keychain, 50 requests each.
+    let (other, _, _) = support::open(&h.spec, Default::default()).await;
+    let other = Arc::new(other);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    clear_log(&provider).await;
+    let requests = (0..100).map(|i| {
+        let core: Arc<Latchkey> = if i % 2 == 0 { core.clone() } else { other.clone() };
+        let id = id.clone();
+        tokio::spawn(async move { core.access_token(&id, Duration::from_secs(60), &Actor::User).await })
+    });
+    for t in futures_join(requests).await {
+        t.expect("token");
+    }
+    let calls = token_calls(&provider).await;
+    assert_eq!(calls.len(), 1, "two processes: {calls:?}");
+    assert!(calls.iter().all(|(_, error)| error.is_none()), "no invalid_grant: {calls:?}");
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_faults_keep_the_account_active_and_offline_then_it_recovers() {
+    let provider = Provider::start();
+    let (h, id) = connected(&provider, 3600).await;
+    let html = "<html><body>Bad gateway</body></html>";
+    let faults = [
+        ("HTTP 500", json!({"path": "/token", "status": 500, "body": html, "content_type": "text/html"})),
+        (
+            "HTTP 503 with Retry-After",
+            json!({"path": "/token", "status": 503, "body": "down", "headers": {"retry-after": "7"}}),
+        ),
+        ("HTTP 429", json!({"path": "/token", "status": 429, "body": {"error": "slow_down"}})),
+        ("a dropped connection", json!({"path": "/token", "drop": true})),
+        (
+            "an HTML body with 200",
+            json!({"path": "/token", "status": 200, "body": html, "content_type": "text/html"}),
+        ),
+    ];
+    for (name, fault) in faults {
+        provider.control("fault", fault).await;
+        let err = h.core.refresh_now(&id, &Actor::Refresher).await.expect_err(name);
+        assert_eq!(err.code(), ErrorCode::Network, "{name}: {err}");
+        let account = h.core.get_account(&id).expect("get");
+        assert_eq!(account.status, AccountStatus::Active, "{name}");
+        assert!(account.offline.is_some(), "{name}: marked offline");
+        let wait = account.retry_at.expect("a retry time") - now();
+        if name.contains("Retry-After") {
+            assert!((6..=8).contains(&wait), "Retry-After honoured: {wait}");
+        } else {
+            assert!(wait >= 1, "backs off: {wait}");
+        }
+        // While backing off, token requests that need a refresh do not hit the provider.
+        clear_log(&provider).await;
+        let early =
+            h.core.access_token(&id, Duration::from_secs(7200), &Actor::User).await.expect_err("backing off");
+        assert!(matches!(early, Error::Offline { .. }), "{early}");
+        assert!(token_calls(&provider).await.is_empty());
+
+        let recovered =
+            h.core.refresh_now(&id, &Actor::Refresher).await.expect("recovers when the fault is gone");
+        assert!(recovered.offline.is_none() && recovered.status == AccountStatus::Active, "{name}");
+    }
+    // A slow provider (5 s) is only slow.
+    provider.control("fault", json!({"path": "/token", "delay_ms": 5000})).await;
+    let slow = h.core.refresh_now(&id, &Actor::Refresher).await.expect("slow but fine");
+    assert_eq!(slow.status, AccountStatus::Active);
+    let trail = h.core.audit_trail(&Default::default()).expect("audit");
+    assert!(trail.iter().any(|e| e.action == "token.refreshed" && e.detail.contains("recovered from")));
+    h.core.revoke(&id, &Actor::User).await.expect("clean up");
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_grant_expires_the_account_and_a_rejected_client_blames_the_connection() {
+    let provider = Provider::start();
+    let (h, id) = connected(&provider, 3600).await;
+
+    let body = json!({"error": "invalid_client", "error_description": "client authentication failed"});
+    provider.control("fault", json!({"path": "/token", "status": 401, "body": body})).await;
+    let err = h.core.refresh_now(&id, &Actor::Refresher).await.expect_err("client rejected");
+    assert_eq!(err.code(), ErrorCode::ProviderError, "{err}");
+    assert_eq!(
+        h.core.get_account(&id).expect("get").status,
+        AccountStatus::Active,
+        "the account is untouched"
+    );
+    let conn = h.core.connection("test").expect("conn");
+    assert_eq!(h.core.connection_status(conn).expect("status").0, ConnectionStatus::Error);
+
+    // The user removes the app at the provider: the next refresh detects it.
+    provider.control("revoke-grants", json!({"account": "alice"})).await;
+    let err = h.core.refresh_now(&id, &Actor::Refresher).await.expect_err("grant revoked");
+    assert_eq!(err.code(), ErrorCode::ReauthNeeded, "{err}");
+    let account = h.core.get_account(&id).expect("get");
+    assert_eq!(account.status, AccountStatus::Expired);
+    assert!(account.last_error.is_some_and(|e| e.contains("reconnect")), "says what to do");
+    assert_eq!(
+        h.core.connection_status(conn).expect("status").0,
+        ConnectionStatus::Active,
+        "the client works again"
+    );
+    let refused = h.core.access_token(&id, Duration::ZERO, &Actor::User).await.expect_err("expired");
+    assert_eq!(refused.code(), ErrorCode::ReauthNeeded);
+
+    // Reconnecting brings the same account back.
+    let link = h.core.get_authorization_link("test", Some("me"), &Actor::User).await.expect("link");
+    let again = h
+        .core
+        .complete_authorization(&browse(&provider, link.url.as_str(), Decision::Approve))
+        .await
+        .expect("ok");
+    assert_eq!((again.id.clone(), again.status), (id.clone(), AccountStatus::Active));
+    h.core.revoke(&id, &Actor::User).await.expect("clean up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_while_the_provider_is_down_deletes_locally_and_confirms_later() {
+    let provider = Provider::start();
+    let (h, id) = connected(&provider, 3600).await;
+    let access = entry(&h.keychain, &id, "access").expect("stored");
+    let refresh = entry(&h.keychain, &id, "refresh").expect("stored");
+    provider
+        .control("fault", json!({"path": "/token/revocation", "status": 503, "body": "down", "times": 2}))
+        .await;
+
+    let outcome = h.core.revoke(&id, &Actor::User).await.expect("revoked locally");
+    assert!(!outcome.provider_confirmed);
+    assert!(
+        outcome.message.starts_with("Removed from this device; not confirmed by Test provider"),
+        "{}",
+        outcome.message
+    );
+    assert_eq!(outcome.account.status, AccountStatus::Revoked);
+    assert!(outcome.account.revocation_pending);
+    assert!(entry(&h.keychain, &id, "access").is_none() && entry(&h.keychain, &id, "refresh").is_none());
+    assert!(h.core.access_token(&id, Duration::ZERO, &Actor::User).await.is_err(), "nothing to hand out");
+    assert!(provider.is_active(&refresh).await, "the provider did not get the message yet");
+
+    // The provider is back: the refresher's next pass confirms.
+    let touched = h.core.refresh_pass(false).await.expect("pass");
+    assert_eq!(touched, std::slice::from_ref(&id));
+    assert!(!h.core.get_account(&id).expect("get").revocation_pending);
+    assert!(!provider.is_active(&refresh).await && !provider.is_active(&access).await);
+    assert!(entry(&h.keychain, &id, "revoke-refresh").is_none(), "parked tokens deleted");
+    let trail = h.core.audit_trail(&Default::default()).expect("audit");
+    assert!(trail.iter().any(|e| e.detail == "confirmed by the provider on a retry"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_account_hands_out_nothing_and_is_not_refreshed_until_resumed() {
+    let provider = Provider::start();
+    let (h, id) = connected(&provider, 2).await;
+    let suspended = h.core.suspend(&id, &Actor::User).await.expect("suspend");
+    assert_eq!(suspended.status, AccountStatus::Suspended);
+    clear_log(&provider).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let refused = h.core.access_token(&id, Duration::ZERO, &Actor::Cli { caller: "agent".into() }).await;
+    assert!(matches!(refused, Err(Error::Suspended)), "{refused:?}");
+    assert!(h.core.refresh_pass(true).await.expect("pass").is_empty(), "nothing due while suspended");
+    assert!(token_calls(&provider).await.is_empty(), "no refresh calls while suspended");
+    assert!(entry(&h.keychain, &id, "refresh").is_some(), "the tokens are kept");
+
+    let resumed = h.core.resume(&id, &Actor::User).await.expect("resume");
+    assert_eq!(resumed.status, AccountStatus::Active);
+    assert_eq!(token_calls(&provider).await.len(), 1, "refreshed on resume: its token had expired");
+    h.core.access_token(&id, Duration::ZERO, &Actor::User).await.expect("tokens again");
+    let trail = h.core.audit_trail(&Default::default()).expect("audit");
+    let moves: Vec<_> =
+        trail.iter().filter(|e| e.action == "state.changed").map(|e| e.detail.as_str()).collect();
+    assert!(
+        moves.iter().any(|d| d.starts_with("active -> suspended"))
+            && moves.iter().any(|d| d.starts_with("suspended -> active"))
+    );
+    assert!(
+        trail.iter().any(|e| e.action == "token.read"
+            && e.outcome == "refused"
+            && e.caller.as_deref() == Some("agent"))
+    );
+    h.core.revoke(&id, &Actor::User).await.expect("clean up");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_identity_test_retries_once_after_a_401() {
+    let provider = Provider::start();
+    let (h, id) = connected(&provider, 3600).await;
+    let identity = h.core.test_account(&id, &Actor::User).await.expect("test");
+    assert_eq!(identity.email.as_deref(), Some("alice@example.test"));
+    clear_log(&provider).await;
+    provider
+        .control("fault", json!({"path": "/me", "status": 401, "body": {"error": "invalid_token"}}))
+        .await;
+    let identity = h.core.test_account(&id, &Actor::User).await.expect("retried after a refresh");
+    assert_eq!(identity.subject.as_deref(), Some("alice"));
+    assert_eq!(token_calls(&provider).await.len(), 1, "one forced refresh");
+    h.core.revoke(&id, &Actor::User).await.expect("clean up");
+}
