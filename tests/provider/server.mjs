@@ -31,6 +31,8 @@ const DEFAULT_REDIRECT_URIS = [
   'io.latchkey.desktop:/oauth/demo/callback',
   'io.latchkey.desktop:/oauth/test/callback',
   'http://127.0.0.1/callback', // native clients: a loopback redirect matches on any port
+  'http://127.0.0.1/oauth/demo/callback',
+  'http://127.0.0.1/oauth/test/callback',
 ];
 const HOUR = 3600;
 const DAY = 24 * HOUR;

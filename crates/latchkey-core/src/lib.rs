@@ -8,6 +8,7 @@ pub mod http;
 pub mod instance;
 pub mod model;
 pub mod oauth;
+pub mod paths;
 pub mod secret;
 pub mod service;
 pub mod store;

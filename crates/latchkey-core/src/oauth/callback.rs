@@ -14,6 +14,8 @@ pub struct Callback {
     pub state: String,
     pub iss: Option<String>,
     pub outcome: Outcome,
+    /// The URL without its query: must equal the redirect URI the sign-in was started with.
+    pub redirect_base: String,
 }
 
 #[derive(Debug)]
@@ -38,7 +40,16 @@ pub fn parse(scheme: &str, raw: &str) -> Result<Callback> {
         return Err(not_ours());
     }
     let url = Url::parse(raw).map_err(|_| not_ours())?;
-    if url.scheme() != scheme || url.host().is_some() || url.fragment().is_some() {
+    // Either the app's private-use scheme with no authority (`scheme:/oauth/…`), or the loopback
+    // redirect `http://127.0.0.1:{port}/oauth/…`. Which one a sign-in used is checked against its
+    // pending flow by `redirect_base`.
+    let deep_link = url.scheme() == scheme && url.host().is_none();
+    let loopback = url.scheme() == "http"
+        && url.host() == Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+        && url.port().is_some()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !(deep_link || loopback) || url.fragment().is_some() {
         return Err(not_ours());
     }
     let mut segments = url.path().strip_prefix('/').ok_or_else(not_ours)?.split('/');
@@ -70,7 +81,9 @@ pub fn parse(scheme: &str, raw: &str) -> Result<Callback> {
         (None, Some(error)) => Outcome::Error { error, description },
         _ => return Err(not_ours()),
     };
-    Ok(Callback { connection, state, iss, outcome })
+    let mut base = url.clone();
+    base.set_query(None);
+    Ok(Callback { connection, state, iss, outcome, redirect_base: base.to_string() })
 }
 
 #[cfg(test)]
@@ -91,6 +104,14 @@ mod tests {
     }
 
     #[test]
+    fn parses_a_loopback_response() {
+        let cb = parse(S, "http://127.0.0.1:5123/oauth/demo/callback?code=abc&state=xyz").expect("ok");
+        assert_eq!(cb.redirect_base, "http://127.0.0.1:5123/oauth/demo/callback");
+        let cb = parse(S, "io.latchkey.desktop:/oauth/demo/callback?code=abc&state=xyz").expect("ok");
+        assert_eq!(cb.redirect_base, "io.latchkey.desktop:/oauth/demo/callback");
+    }
+
+    #[test]
     fn parses_an_error_response() {
         let cb = parse(
             S,
@@ -106,6 +127,10 @@ mod tests {
             "",
             "not a url",
             "https://evil.example/oauth/demo/callback?code=a&state=b",
+            "http://10.0.0.1:8080/oauth/demo/callback?code=a&state=b",
+            "http://127.0.0.1/oauth/demo/callback?code=a&state=b",
+            "https://127.0.0.1:9/oauth/demo/callback?code=a&state=b",
+            "http://user@127.0.0.1:9/oauth/demo/callback?code=a&state=b",
             "io.latchkey.desktop://oauth/demo/callback?code=a&state=b",
             "io.latchkey.desktop:/oauth/demo/other?code=a&state=b",
             "io.latchkey.desktop:/oauth/Demo/callback?code=a&state=b",

@@ -4,6 +4,7 @@
 
 pub mod callback;
 pub mod discovery;
+pub mod loopback;
 pub mod pending;
 pub mod refresh;
 pub mod revoke;

@@ -14,7 +14,8 @@ use crate::config::ProviderMetadata;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, Actor, ConnectionId, ConnectionStatus, check_identifier};
 use crate::oauth::callback::{self, Outcome};
-use crate::oauth::pending::PendingFlow;
+use crate::oauth::loopback::Loopback;
+use crate::oauth::pending::{FLOW_TTL, PendingFlow};
 use crate::oauth::userinfo;
 use crate::secret::{Credential, Secret, TokenSet};
 use crate::store::{PendingOp, now};
@@ -46,6 +47,60 @@ impl Latchkey {
         connection: &str,
         identifier: Option<&str>,
         actor: &Actor,
+    ) -> Result<AuthorizationLink> {
+        let conn_id = self.connection(connection)?.id.clone();
+        let redirect = callback::redirect_uri(&self.redirect_scheme, &conn_id);
+        self.start_authorization(connection, identifier, actor, redirect).await
+    }
+
+    /// Connects (or re-authorizes) through the loopback redirect: listens on 127.0.0.1, hands the
+    /// authorization URL to `open` (the system browser, or a printout), waits for the browser to
+    /// come back, completes the sign-in and tells the browser how it went.
+    pub async fn connect_via_loopback(
+        &self,
+        connection: &str,
+        identifier: Option<&str>,
+        actor: &Actor,
+        open: impl FnOnce(&Url) -> Result<()>,
+    ) -> Result<Account, CallbackError> {
+        let plain = |error: Error| CallbackError { connection: None, account: None, error };
+        let conn_id = self.connection(connection).map_err(plain)?.id.clone();
+        let listener = Loopback::bind().map_err(plain)?;
+        let redirect = listener.redirect_uri(&conn_id);
+        let link = self.start_authorization(connection, identifier, actor, redirect).await.map_err(plain)?;
+        if let Err(e) = open(&link.url) {
+            self.cancel_authorization(&link.account.id);
+            return Err(plain(e));
+        }
+        let id = conn_id.clone();
+        let waited = tokio::task::spawn_blocking(move || {
+            let pending = listener.wait(&id, FLOW_TTL);
+            (listener, pending)
+        })
+        .await
+        .map_err(|e| plain(Error::InvalidInput(format!("the sign-in listener stopped: {e}"))))?;
+        let (_listener, pending) = waited;
+        let pending = match pending {
+            Ok(p) => p,
+            Err(e) => {
+                self.cancel_authorization(&link.account.id);
+                return Err(plain(e));
+            }
+        };
+        let outcome = self.complete_authorization(&pending.url).await;
+        match &outcome {
+            Ok(a) => pending.answer(true, &format!("{} is connected in Latchkey.", a.identifier)),
+            Err(e) => pending.answer(false, &e.error.to_string()),
+        }
+        outcome
+    }
+
+    async fn start_authorization(
+        &self,
+        connection: &str,
+        identifier: Option<&str>,
+        actor: &Actor,
+        redirect_uri: String,
     ) -> Result<AuthorizationLink> {
         let conn = self.connection(connection)?;
         let oauth = conn.oauth().ok_or(Error::WrongConnectionType {
@@ -84,7 +139,6 @@ impl Latchkey {
             }
             .0
         };
-        let redirect_uri = callback::redirect_uri(&self.redirect_scheme, &conn.id);
         let client = oauth_client(&client_id, &metadata, &redirect_uri)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = client
@@ -125,7 +179,7 @@ impl Latchkey {
             .pending
             .take(&cb.state)
             .ok_or_else(|| fail(Some(cb.connection.clone()), None, Error::UnknownState))?;
-        if flow.connection != cb.connection {
+        if flow.connection != cb.connection || flow.redirect_uri != cb.redirect_base {
             let account = self.store().account(&flow.account).ok();
             return Err(fail(Some(flow.connection), account, Error::UnknownState));
         }

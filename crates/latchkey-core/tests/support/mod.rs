@@ -183,6 +183,20 @@ pub fn browse(provider: &Provider, url: &str, decision: Decision<'_>) -> String 
     std::fs::read_to_string(out).unwrap()
 }
 
+/// Plays the user for a sign-in whose redirect is the loopback listener: the scripted browser
+/// follows `url` through sign-in and consent and then GETs the loopback callback itself.
+pub fn browse_loopback(provider: &Provider, url: &str) {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_root().join("tests/e2e/browser.mjs"))
+        .arg(url)
+        .env_remove("LATCHKEY_TEST_DECISION")
+        .env_remove("LATCHKEY_TEST_GRANT");
+    if let Some(ca) = &provider.ca_file {
+        cmd.env("NODE_EXTRA_CA_CERTS", ca);
+    }
+    assert!(cmd.status().unwrap().success(), "the scripted browser failed");
+}
+
 fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -1,0 +1,342 @@
+//! `latchkey`: the command-line companion. Scripts and local agents ask it for a fresh token instead
+//! of running their own OAuth; every hand-out is recorded with the caller. It links the core only
+//! (no GUI libraries), so it runs over SSH wherever a keychain is reachable.
+
+mod render;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use latchkey_core::model::{Account, AccountFilter, AccountStatus, Actor};
+use latchkey_core::store::AuditQuery;
+use latchkey_core::vault::KeyringStore;
+use latchkey_core::{Error, ErrorCode, Latchkey, Options, paths};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok
+  1  anything else
+  2  usage (unknown command or flag, bad value)
+  3  no such connection or account
+  4  the account needs you: re-authorize it, or resume it
+  5  the keychain is unavailable or locked
+  6  the provider or the network is unreachable";
+
+/// Fresh tokens for scripts and local agents, every use recorded.
+///
+/// Accounts are named CONNECTION:IDENTIFIER, for example `demo:alice@example.test`.
+#[derive(Parser)]
+#[command(name = "latchkey", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// The data folder (metadata and audit trail).
+    #[arg(long, global = true, env = "LATCHKEY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
+    /// The connections file.
+    #[arg(long, global = true, env = "LATCHKEY_CONNECTIONS", value_name = "FILE")]
+    connections: Option<std::path::PathBuf>,
+    /// The keychain namespace (service name), to keep profiles and tests apart.
+    #[arg(long, global = true, env = "LATCHKEY_KEYCHAIN_SERVICE", value_name = "NAME")]
+    keychain_service: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The configured connections.
+    #[command(subcommand)]
+    Connections(ConnectionsCmd),
+    /// Connected accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// Connect an account: sign in in the browser, come back through a loopback redirect.
+    Connect {
+        connection: String,
+        /// The account's name (default: the identity the provider reports, such as the email).
+        #[arg(long)]
+        identifier: Option<String>,
+        /// Print the authorization URL instead of opening the browser.
+        #[arg(long)]
+        no_browser: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print an access token (only the token), refreshing it first if it is about to expire.
+    Token {
+        account: String,
+        /// Refresh first when fewer seconds than this remain.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        min_valid: u64,
+        /// Refuse unless the account was granted this scope (repeatable).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Print {"access_token", "expires_at", "scopes"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke the account's access at the provider and delete its tokens.
+    Revoke(Ref),
+    /// Keep the tokens but stop refreshing them and handing them out.
+    Suspend(Ref),
+    /// Bring a suspended account back.
+    Resume(Ref),
+    /// Remove the account from Latchkey (revoking it first when it is active).
+    Delete(Ref),
+    /// The audit trail.
+    Audit {
+        #[arg(long)]
+        account: Option<String>,
+        /// RFC 3339 time, or an age such as 30m, 24h, 7d.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectionsCmd {
+    /// List the configured connections.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCmd {
+    /// List accounts.
+    List {
+        #[arg(long)]
+        connection: Option<String>,
+        /// pending, active, expired, revoked, error or suspended.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One account in detail.
+    Show {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One harmless call to the provider's identity endpoint with the account's token.
+    Test {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct Ref {
+    /// CONNECTION:IDENTIFIER
+    account: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(&Error::Storage(e.to_string())),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("latchkey: {e}");
+    ExitCode::from(exit_code(e))
+}
+
+fn exit_code(e: &Error) -> u8 {
+    match (e, e.code()) {
+        (Error::Suspended, _) => 4,
+        (_, ErrorCode::NotFound) => 3,
+        (_, ErrorCode::ReauthNeeded) => 4,
+        (_, ErrorCode::KeychainUnavailable) => 5,
+        (_, ErrorCode::Network | ErrorCode::ProviderError) => 6,
+        _ => 1,
+    }
+}
+
+async fn open_core(cli: &Cli) -> Result<Latchkey, Error> {
+    let data_dir = match &cli.data_dir {
+        Some(d) => d.clone(),
+        None => paths::data_dir()?,
+    };
+    let connections_file = match &cli.connections {
+        Some(f) => f.clone(),
+        None => paths::connections_file()?,
+    };
+    let service = cli.keychain_service.clone().unwrap_or_else(paths::keychain_service);
+    let (core, _) = Latchkey::open(Options {
+        data_dir,
+        connections: latchkey_core::config::load_connections(&connections_file)?,
+        secrets: Arc::new(KeyringStore::new(service)),
+        redirect_scheme: paths::IDENTIFIER.into(),
+        http: latchkey_core::http::Http::new()?,
+        hooks: Default::default(),
+    })
+    .await?;
+    Ok(core)
+}
+
+/// The caller, for the audit trail: the parent process's name and pid.
+fn caller() -> Actor {
+    #[cfg(unix)]
+    {
+        let ppid = std::os::unix::process::parent_id();
+        let name = std::fs::read_to_string(format!("/proc/{ppid}/comm")).map(|s| s.trim().to_owned()).ok();
+        Actor::Cli { caller: format!("{} (pid {ppid})", name.as_deref().unwrap_or("unknown")) }
+    }
+    #[cfg(not(unix))]
+    {
+        Actor::Cli { caller: "unknown".into() }
+    }
+}
+
+/// Resolves CONNECTION:IDENTIFIER.
+fn resolve(core: &Latchkey, reference: &str) -> Result<Account, Error> {
+    let (connection, identifier) = reference.split_once(':').ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "“{reference}” is not an account: write CONNECTION:IDENTIFIER, for example demo:work."
+        ))
+    })?;
+    core.get_connected_account(connection, identifier)
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    let core = open_core(&cli).await?;
+    let actor = caller();
+    match cli.command {
+        Command::Connections(ConnectionsCmd::List { json }) => render::connections(&core, json),
+        Command::Accounts(AccountsCmd::List { connection, status, json }) => {
+            let filter = AccountFilter {
+                connection: connection.map(|c| core.connection(&c).map(|c| c.id.clone())).transpose()?,
+                status: status
+                    .map(|s| {
+                        s.parse::<AccountStatus>()
+                            .map_err(|_| Error::InvalidInput(format!("“{s}” is not a status: use pending, active, expired, revoked, error or suspended.")))
+                    })
+                    .transpose()?,
+                label: None,
+            };
+            render::accounts(&core, &core.list_connected_accounts(&filter)?, json)
+        }
+        Command::Accounts(AccountsCmd::Show { account, json }) => {
+            render::account(&core, &resolve(&core, &account)?, json)
+        }
+        Command::Accounts(AccountsCmd::Test { account, json }) => {
+            let account = resolve(&core, &account)?;
+            let identity = core.test_account(&account.id, &actor).await?;
+            render::identity(&identity, json)
+        }
+        Command::Connect { connection, identifier, no_browser, json } => {
+            let open = |url: &url::Url| -> Result<(), Error> {
+                if no_browser {
+                    if json {
+                        println!("{}", serde_json::json!({ "authorization_url": url.as_str() }));
+                    } else {
+                        println!("Open this address in a browser to sign in:\n\n  {url}\n");
+                    }
+                    Ok(())
+                } else {
+                    eprintln!("Opening your browser to sign in…");
+                    open::that_detached(url.as_str()).map_err(|e| {
+                        Error::InvalidInput(format!(
+                            "Could not open a browser ({e}); use --no-browser and open the address yourself."
+                        ))
+                    })
+                }
+            };
+            let account = core
+                .connect_via_loopback(&connection, identifier.as_deref(), &actor, open)
+                .await
+                .map_err(|e| e.error)?;
+            render::account(&core, &account, json)
+        }
+        Command::Token { account, min_valid, scopes, json } => {
+            let account = resolve(&core, &account)?;
+            if let Some(missing) = scopes.iter().find(|s| !account.granted_scopes.contains(s)) {
+                return Err(Error::NeedsReconnect(format!(
+                    "it was not granted the scope “{missing}”; re-authorize it with that scope"
+                )));
+            }
+            let token = core.access_token(&account.id, Duration::from_secs(min_valid), &actor).await?;
+            render::token(&token, json);
+            Ok(())
+        }
+        Command::Revoke(r) => {
+            let outcome = core.revoke(&resolve(&core, &r.account)?.id, &actor).await?;
+            println!("{}", outcome.message);
+            Ok(())
+        }
+        Command::Suspend(r) => {
+            let a = core.suspend(&resolve(&core, &r.account)?.id, &actor).await?;
+            println!(
+                "{}:{} is suspended: its tokens are kept but not handed out.",
+                a.connection, a.identifier
+            );
+            Ok(())
+        }
+        Command::Resume(r) => {
+            let a = core.resume(&resolve(&core, &r.account)?.id, &actor).await?;
+            println!("{}:{} is {}.", a.connection, a.identifier, a.status);
+            Ok(())
+        }
+        Command::Delete(r) => {
+            let a = resolve(&core, &r.account)?;
+            core.delete_connected_account(&a.id, &actor).await?;
+            println!("{}:{} was removed from Latchkey.", a.connection, a.identifier);
+            Ok(())
+        }
+        Command::Audit { account, since, json, csv } => {
+            let query = AuditQuery {
+                account: account.map(|a| resolve(&core, &a).map(|a| a.id)).transpose()?,
+                since: since.as_deref().map(parse_since).transpose()?,
+                until: None,
+            };
+            let entries = core.audit_trail(&query)?;
+            if json {
+                print!("{}", latchkey_core::audit::to_json_lines(&entries));
+            } else if csv {
+                print!("{}", latchkey_core::audit::to_csv(&entries));
+            } else {
+                render::audit(&entries);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// RFC 3339, or an age: `30m`, `24h`, `7d`.
+fn parse_since(s: &str) -> Result<i64, Error> {
+    let bad = || {
+        Error::InvalidInput(format!(
+            "“{s}” is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or an age such as 30m, 24h, 7d."
+        ))
+    };
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    let (n, unit) = s.split_at(s.len().checked_sub(1).ok_or_else(bad)?);
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(bad()),
+    };
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    Ok(now - secs)
+}

@@ -1,0 +1,194 @@
+//! Output: aligned tables for people, stable JSON for scripts (documented in the README's "Use from
+//! scripts"). Nothing here prints a token except `token`, whose whole job that is.
+
+use latchkey_core::model::{Account, Identity, rfc3339};
+use latchkey_core::store::AuditEntry;
+use latchkey_core::{AccessToken, Error, Latchkey};
+use serde_json::{Value, json};
+
+type Result = std::result::Result<(), Error>;
+
+pub fn connections(core: &Latchkey, as_json: bool) -> Result {
+    let mut rows = Vec::new();
+    let mut values = Vec::new();
+    for c in core.connections() {
+        let (status, error) = core.connection_status(c)?;
+        values.push(json!({
+            "id": c.id.as_str(),
+            "name": c.name,
+            "type": c.kind.as_str(),
+            "status": status.as_str(),
+            "error": error,
+            "scopes": c.scopes(),
+            "issuer": c.issuer_hint(),
+        }));
+        rows.push(vec![
+            c.id.to_string(),
+            c.name.clone(),
+            c.kind.as_str().to_owned(),
+            status.as_str().to_owned(),
+            c.scopes().join(" "),
+        ]);
+    }
+    if as_json {
+        println!("{}", Value::Array(values));
+    } else if rows.is_empty() {
+        println!("No connections are configured (see connections.toml).");
+    } else {
+        table(&["CONNECTION", "NAME", "TYPE", "STATUS", "SCOPES"], &rows);
+    }
+    Ok(())
+}
+
+pub fn account_json(core: &Latchkey, a: &Account) -> Value {
+    let connection_name = core.connection(a.connection.as_str()).map(|c| c.name.clone()).ok();
+    json!({
+        "ref": format!("{}:{}", a.connection, a.identifier),
+        "id": a.id.as_str(),
+        "connection": a.connection.as_str(),
+        "connection_name": connection_name,
+        "identifier": a.identifier,
+        "status": a.status.as_str(),
+        "identity": a.identity.as_ref().map(|i| json!({"subject": i.subject, "email": i.email, "name": i.name})),
+        "requested_scopes": a.requested_scopes,
+        "granted_scopes": a.granted_scopes,
+        "expires_at": a.expires_at.map(rfc3339),
+        "last_refresh": a.token_issued_at.map(rfc3339),
+        "offline": a.offline,
+        "last_error": a.last_error,
+        "reauth_needed": a.reauth_needed,
+        "labels": a.labels,
+        "note": a.note,
+    })
+}
+
+pub fn accounts(core: &Latchkey, list: &[Account], as_json: bool) -> Result {
+    if as_json {
+        println!("{}", Value::Array(list.iter().map(|a| account_json(core, a)).collect()));
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("No accounts.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|a| {
+            vec![
+                format!("{}:{}", a.connection, a.identifier),
+                status_words(a),
+                a.identity.as_ref().and_then(|i| i.email.clone().or(i.name.clone())).unwrap_or_default(),
+                a.granted_scopes.join(" "),
+            ]
+        })
+        .collect();
+    table(&["ACCOUNT", "STATUS", "IDENTITY", "GRANTED SCOPES"], &rows);
+    Ok(())
+}
+
+pub fn account(core: &Latchkey, a: &Account, as_json: bool) -> Result {
+    if as_json {
+        println!("{}", account_json(core, a));
+        return Ok(());
+    }
+    let identity = a.identity.as_ref().map(|i| {
+        [i.name.as_deref(), i.email.as_deref(), i.subject.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let mut lines = vec![
+        ("Account", format!("{}:{}", a.connection, a.identifier)),
+        ("Status", status_words(a)),
+        ("Identity", identity.unwrap_or_else(|| "unknown".into())),
+        ("Granted", a.granted_scopes.join(" ")),
+        ("Requested", a.requested_scopes.join(" ")),
+        ("Expires", a.expires_at.map(rfc3339).unwrap_or_else(|| "—".into())),
+    ];
+    if let Some(e) = &a.last_error {
+        lines.push(("Problem", e.clone()));
+    }
+    if !a.labels.is_empty() {
+        lines.push(("Labels", a.labels.join(", ")));
+    }
+    if let Some(n) = &a.note {
+        lines.push(("Note", n.clone()));
+    }
+    for (k, v) in lines {
+        println!("{k:<10} {v}");
+    }
+    Ok(())
+}
+
+fn status_words(a: &Account) -> String {
+    let mut s = a.status.to_string();
+    if a.offline.is_some() {
+        s += " (offline — retrying)";
+    }
+    if a.reauth_needed {
+        s += " (re-authorize for new scopes)";
+    }
+    s
+}
+
+pub fn identity(i: &Identity, as_json: bool) -> Result {
+    if as_json {
+        println!("{}", json!({"ok": true, "subject": i.subject, "email": i.email, "name": i.name}));
+    } else {
+        let who = [i.name.as_deref(), i.email.as_deref(), i.subject.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
+        println!("OK: the provider knows this token as {}.", who.join(", "));
+    }
+    Ok(())
+}
+
+pub fn token(t: &AccessToken, as_json: bool) {
+    if as_json {
+        println!(
+            "{}",
+            json!({"access_token": t.token.expose(), "expires_at": t.expires_at.map(rfc3339), "scopes": t.scopes})
+        );
+    } else {
+        println!("{}", t.token.expose());
+    }
+}
+
+pub fn audit(entries: &[AuditEntry]) {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let who = match &e.caller {
+                Some(c) => format!("{} {c}", e.actor),
+                None => e.actor.clone(),
+            };
+            vec![rfc3339(e.at), e.action.clone(), who, e.outcome.clone(), e.detail.clone()]
+        })
+        .collect();
+    table(&["TIME", "ACTION", "BY", "OUTCOME", "DETAIL"], &rows);
+}
+
+/// Columns padded to their widest cell; the last column is not padded.
+fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let out: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if i == last { (*c).to_owned() } else { format!("{c:<w$}", w = widths[i]) })
+            .collect();
+        println!("{}", out.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
