@@ -2,38 +2,57 @@
 //! call that is redirected could leak a code or token elsewhere), bounded timeouts, and the
 //! platform's TLS stack with the platform's roots.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 
 #[derive(Clone)]
 pub struct Http {
-    pub(crate) client: reqwest::Client,
+    /// Built on first use: loading the platform's trust store costs tens of milliseconds, which a
+    /// CLI call that only reads a valid token from the keychain should not pay.
+    client: Arc<OnceLock<std::result::Result<reqwest::Client, String>>>,
+    extra_root: Option<reqwest::Certificate>,
 }
 
 impl Http {
     /// The client the app and the CLI use: system trust roots only (on Linux, OpenSSL's, which also
     /// honour `SSL_CERT_FILE`).
     pub fn new() -> Result<Http> {
-        Http::build(reqwest::Client::builder())
+        Ok(Http { client: Arc::default(), extra_root: None })
     }
 
     /// A client that also trusts `ca_pem`: for tests against the local test provider.
     pub fn with_extra_root(ca_pem: &[u8]) -> Result<Http> {
         let cert = reqwest::Certificate::from_pem(ca_pem)
             .map_err(|e| Error::InvalidInput(format!("not a PEM certificate: {e}")))?;
-        Http::build(reqwest::Client::builder().add_root_certificate(cert))
+        Ok(Http { client: Arc::default(), extra_root: Some(cert) })
     }
 
-    fn build(builder: reqwest::ClientBuilder) -> Result<Http> {
-        let client = builder
+    /// The reqwest client. If it cannot be built (no TLS backend), a client that fails every
+    /// request with that reason stands in, so callers see a network error, not a panic.
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        static BROKEN: OnceLock<reqwest::Client> = OnceLock::new();
+        match self.client.get_or_init(|| self.build().map_err(|e| e.to_string())) {
+            Ok(c) => c,
+            Err(why) => {
+                tracing::error!("cannot build the HTTP client: {why}");
+                BROKEN.get_or_init(|| reqwest::Client::builder().https_only(true).build().unwrap_or_default())
+            }
+        }
+    }
+
+    fn build(&self) -> std::result::Result<reqwest::Client, reqwest::Error> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(cert) = &self.extra_root {
+            builder = builder.add_root_certificate(cert.clone());
+        }
+        builder
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("Latchkey/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::Network { provider: "the network".into(), detail: e.to_string() })?;
-        Ok(Http { client })
     }
 }
 

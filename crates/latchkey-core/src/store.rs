@@ -160,6 +160,9 @@ impl Store {
     fn init(mut db: Db) -> Result<Store> {
         db.busy_timeout(std::time::Duration::from_secs(5))?;
         db.pragma_update(None, "journal_mode", "WAL")?;
+        // In WAL mode NORMAL cannot corrupt the file; a power cut may lose the last commits, never
+        // a secret (those are in the keychain) — and it spares an fsync per audit row.
+        db.pragma_update(None, "synchronous", "NORMAL")?;
         db.pragma_update(None, "foreign_keys", true)?;
         // Migrate under a write lock, so the app and the CLI starting together migrate once.
         let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -626,8 +629,20 @@ impl Store {
     /// accounts that were authorized for the old ones are marked "re-authorization needed".
     /// Returns how many accounts were marked.
     pub fn sync_connection_scopes(&mut self, connection: &ConnectionId, scopes: &[String]) -> Result<usize> {
-        let tx = self.write()?;
         let now_scopes = scopes.join(" ");
+        // The usual case, unchanged scopes, needs no write lock.
+        let seen: Option<String> = self
+            .db
+            .query_row(
+                "SELECT scopes FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if seen.as_deref() == Some(now_scopes.as_str()) {
+            return Ok(0);
+        }
+        let tx = self.write()?;
         let before: Option<String> = tx
             .query_row(
                 "SELECT scopes FROM connection_state WHERE connection_id = ?1",

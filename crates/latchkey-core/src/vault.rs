@@ -209,6 +209,13 @@ impl Vault {
         .await
     }
 
+    /// The access token alone (one keychain read instead of two).
+    pub async fn access_token(&self, account: &AccountId) -> Result<Option<Secret>> {
+        let store = self.store.clone();
+        let account = account.clone();
+        blocking(move || store.get(&key(&account, "access"))).await
+    }
+
     /// The OAuth tokens, `None` when there is no access token.
     pub async fn tokens(&self, account: &AccountId) -> Result<Option<TokenSet>> {
         Ok(match self.get(account, CredentialKind::OAuth).await? {

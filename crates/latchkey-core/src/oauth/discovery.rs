@@ -26,7 +26,7 @@ pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<Provi
         |e: reqwest::Error| Error::Network { provider: provider.to_owned(), detail: describe_transport(&e) };
     let bad = |why: String| Error::Provider { provider: provider.to_owned(), detail: why };
 
-    let response = http.client.get(&url).send().await.map_err(net)?;
+    let response = http.client().get(&url).send().await.map_err(net)?;
     let status = response.status();
     if !status.is_success() {
         return Err(bad(format!("its discovery document answered HTTP {status}")));

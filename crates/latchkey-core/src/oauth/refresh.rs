@@ -59,7 +59,7 @@ pub async fn refresh(
     let client = BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_token_uri(TokenUrl::from_url(metadata.token_endpoint.clone()));
     let seen = Mutex::new(Seen::default());
-    let recorder = Recorder { client: &http.client, seen: &seen };
+    let recorder = Recorder { client: http.client(), seen: &seen };
     let token = RefreshToken::new(refresh_token.expose().to_owned());
     let result = client.exchange_refresh_token(&token).request_async(&recorder).await;
     let seen = *seen.lock().unwrap_or_else(|p| p.into_inner());

@@ -24,7 +24,7 @@ pub async fn revoke(
     hint: &'static str,
 ) -> Revocation {
     let form = [("token", token.expose()), ("token_type_hint", hint), ("client_id", client_id)];
-    match http.client.post(endpoint.clone()).form(&form).send().await {
+    match http.client().post(endpoint.clone()).form(&form).send().await {
         Ok(r) if r.status().is_success() => Revocation::Confirmed,
         Ok(r) if r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE => {
             Revocation::NotConfirmed("the provider is temporarily unavailable (HTTP 503)".into())

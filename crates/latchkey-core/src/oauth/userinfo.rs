@@ -18,7 +18,7 @@ struct Claims {
 
 pub async fn fetch(http: &Http, provider: &str, endpoint: &Url, access_token: &Secret) -> Result<Identity> {
     let response = http
-        .client
+        .client()
         .get(endpoint.clone())
         .bearer_auth(access_token.expose())
         .header(reqwest::header::ACCEPT, "application/json")

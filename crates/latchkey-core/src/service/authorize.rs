@@ -233,7 +233,7 @@ impl Latchkey {
         let response = match client
             .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
             .set_pkce_verifier(flow.verifier)
-            .request_async(&self.http.client)
+            .request_async(self.http.client())
             .await
         {
             Ok(r) => r,

@@ -60,13 +60,12 @@ impl Latchkey {
             let when = RefreshWhen::Below { min_valid, seen: account.token_version };
             account = self.refresh_account(id, when, actor).await?;
         }
-        let tokens = self.vault.tokens(id).await?.ok_or(Error::CredentialsMissing)?;
+        let token = match self.vault.access_token(id).await? {
+            Some(t) => t,
+            None => return Err(self.credentials_missing(&account)?),
+        };
         self.audit(id, &account.connection, "token.read", actor, "ok", "")?;
-        Ok(AccessToken {
-            token: tokens.access_token,
-            expires_at: account.expires_at,
-            scopes: account.granted_scopes,
-        })
+        Ok(AccessToken { token, expires_at: account.expires_at, scopes: account.granted_scopes })
     }
 
     /// Refreshes now, whatever the expiry (after a 401, or when the user asks).
