@@ -200,17 +200,7 @@ impl Store {
             params![id.as_str(), connection.as_str(), identifier, auto_identifier, requested_scopes.join(" "), now()],
         )? == 1;
         if created {
-            insert_audit(
-                &tx,
-                &Audit {
-                    account: Some(&id),
-                    connection: Some(connection),
-                    action: "account.created",
-                    actor,
-                    outcome: "ok",
-                    detail: "status pending",
-                },
-            )?;
+            audit_ok(&tx, &id, connection, "account.created", actor, "status pending")?;
         }
         let account = select_one(
             &tx,
@@ -244,18 +234,8 @@ impl Store {
                 identifier: identifier.to_owned(),
             });
         }
-        insert_audit(
-            &tx,
-            &Audit {
-                account: Some(&id),
-                connection: Some(connection),
-                action: "account.created",
-                actor,
-                outcome: "ok",
-                detail: "status pending",
-            },
-        )?;
-        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        audit_ok(&tx, &id, connection, "account.created", actor, "status pending")?;
+        let account = by_id(&tx, &id)?;
         tx.commit()?;
         Ok(account)
     }
@@ -320,7 +300,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<Account> {
         let tx = self.write()?;
-        let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let before = by_id(&tx, id)?;
         tx.execute(
             "UPDATE accounts SET identity_subject = ?2, identity_email = ?3, identity_name = ?4,
                  requested_scopes = ?5, granted_scopes = ?6, expires_at = ?7, last_error = NULL,
@@ -339,18 +319,8 @@ impl Store {
         )?;
         let reason = format!("authorized; granted scopes: {}", granted_scopes.join(" "));
         let account = if before.status == AccountStatus::Active {
-            insert_audit(
-                &tx,
-                &Audit {
-                    account: Some(id),
-                    connection: Some(&before.connection),
-                    action: "account.reauthorized",
-                    actor,
-                    outcome: "ok",
-                    detail: &reason,
-                },
-            )?;
-            select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?
+            audit_ok(&tx, id, &before.connection, "account.reauthorized", actor, &reason)?;
+            by_id(&tx, id)?
         } else {
             transition_in(&tx, id, AccountStatus::Active, actor, &reason)?
         };
@@ -368,7 +338,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<Account> {
         let tx = self.write()?;
-        let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let before = by_id(&tx, id)?;
         tx.execute(
             "UPDATE accounts SET expires_at = ?2, token_issued_at = ?3, granted_scopes = coalesce(?4, granted_scopes),
                  token_version = token_version + 1,
@@ -380,21 +350,11 @@ impl Store {
             Some(why) => format!("refreshed; recovered from: {why}"),
             None => "refreshed".to_owned(),
         };
-        insert_audit(
-            &tx,
-            &Audit {
-                account: Some(id),
-                connection: Some(&before.connection),
-                action: "token.refreshed",
-                actor,
-                outcome: "ok",
-                detail: &detail,
-            },
-        )?;
+        audit_ok(&tx, id, &before.connection, "token.refreshed", actor, &detail)?;
         let account = if before.status == AccountStatus::Error {
             transition_in(&tx, id, AccountStatus::Active, actor, "refresh succeeded")?
         } else {
-            select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?
+            by_id(&tx, id)?
         };
         tx.commit()?;
         Ok(account)
@@ -410,7 +370,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<Account> {
         let tx = self.write()?;
-        let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let before = by_id(&tx, id)?;
         tx.execute(
             "UPDATE accounts SET offline_reason = ?2, retry_at = ?3, failure_count = failure_count + 1, updated_at = ?4
              WHERE id = ?1",
@@ -427,7 +387,7 @@ impl Store {
                 detail: &format!("{reason}; retrying at {}", crate::model::rfc3339(retry_at)),
             },
         )?;
-        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let account = by_id(&tx, id)?;
         tx.commit()?;
         Ok(account)
     }
@@ -469,24 +429,14 @@ impl Store {
         reason: &str,
     ) -> Result<Account> {
         let tx = self.write()?;
-        let before = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let before = by_id(&tx, id)?;
         tx.execute(
             "UPDATE accounts SET pending_op = NULL, op_owner = NULL, last_error = NULL, updated_at = ?2 WHERE id = ?1",
             params![id.as_str(), now()],
         )?;
         let account = if before.status == AccountStatus::Active {
-            insert_audit(
-                &tx,
-                &Audit {
-                    account: Some(id),
-                    connection: Some(&before.connection),
-                    action: "credential.rotated",
-                    actor,
-                    outcome: "ok",
-                    detail: reason,
-                },
-            )?;
-            select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?
+            audit_ok(&tx, id, &before.connection, "credential.rotated", actor, reason)?;
+            by_id(&tx, id)?
         } else {
             transition_in(&tx, id, AccountStatus::Active, actor, reason)?
         };
@@ -531,19 +481,9 @@ impl Store {
     /// Removes the account's row (its labels go with it); the audit trail keeps its history.
     pub fn delete_account(&mut self, id: &AccountId, actor: &Actor, detail: &str) -> Result<()> {
         let tx = self.write()?;
-        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let account = by_id(&tx, id)?;
         tx.execute("DELETE FROM accounts WHERE id = ?1", [id.as_str()])?;
-        insert_audit(
-            &tx,
-            &Audit {
-                account: Some(id),
-                connection: Some(&account.connection),
-                action: "account.deleted",
-                actor,
-                outcome: "ok",
-                detail,
-            },
-        )?;
+        audit_ok(&tx, id, &account.connection, "account.deleted", actor, detail)?;
         tx.commit()?;
         Ok(())
     }
@@ -577,7 +517,7 @@ impl Store {
     /// Replaces the account's labels.
     pub fn set_labels(&mut self, id: &AccountId, labels: &[String], actor: &Actor) -> Result<Account> {
         let tx = self.write()?;
-        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let account = by_id(&tx, id)?;
         tx.execute("DELETE FROM account_labels WHERE account_id = ?1", [id.as_str()])?;
         for label in labels {
             tx.execute(
@@ -586,41 +526,28 @@ impl Store {
             )?;
         }
         tx.execute("UPDATE accounts SET updated_at = ?2 WHERE id = ?1", params![id.as_str(), now()])?;
-        insert_audit(
-            &tx,
-            &Audit {
-                account: Some(id),
-                connection: Some(&account.connection),
-                action: "metadata.labels",
-                actor,
-                outcome: "ok",
-                detail: &labels.join(", "),
-            },
-        )?;
-        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        audit_ok(&tx, id, &account.connection, "metadata.labels", actor, &labels.join(", "))?;
+        let account = by_id(&tx, id)?;
         tx.commit()?;
         Ok(account)
     }
 
     pub fn set_note(&mut self, id: &AccountId, note: Option<&str>, actor: &Actor) -> Result<Account> {
         let tx = self.write()?;
-        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let account = by_id(&tx, id)?;
         tx.execute(
             "UPDATE accounts SET note = ?2, updated_at = ?3 WHERE id = ?1",
             params![id.as_str(), note, now()],
         )?;
-        insert_audit(
+        audit_ok(
             &tx,
-            &Audit {
-                account: Some(id),
-                connection: Some(&account.connection),
-                action: "metadata.note",
-                actor,
-                outcome: "ok",
-                detail: if note.is_some() { "note set" } else { "note cleared" },
-            },
+            id,
+            &account.connection,
+            "metadata.note",
+            actor,
+            if note.is_some() { "note set" } else { "note cleared" },
         )?;
-        let account = select_one(&tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+        let account = by_id(&tx, id)?;
         tx.commit()?;
         Ok(account)
     }
@@ -781,26 +708,21 @@ fn select_one<P: rusqlite::Params>(db: &Db, condition: &str, params: P) -> Resul
     Ok(db.query_row(&format!("{SELECT_ACCOUNT} WHERE {condition}"), params, account_from_row).optional()?)
 }
 
+/// The account with this id, deleted-in-progress ones included (for the steps of an operation).
+fn by_id(db: &Db, id: &AccountId) -> Result<Account> {
+    select_one(db, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)
+}
+
 fn transition_in(tx: &Db, id: &AccountId, to: AccountStatus, actor: &Actor, reason: &str) -> Result<Account> {
-    let account = select_one(tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)?;
+    let account = by_id(tx, id)?;
     account.status.check_transition(to)?;
     tx.execute(
         "UPDATE accounts SET status = ?2, updated_at = ?3 WHERE id = ?1",
         params![id.as_str(), to.as_str(), now()],
     )?;
     let detail = format!("{} -> {}: {reason}", account.status.as_str(), to.as_str());
-    insert_audit(
-        tx,
-        &Audit {
-            account: Some(id),
-            connection: Some(&account.connection),
-            action: "state.changed",
-            actor,
-            outcome: "ok",
-            detail: &detail,
-        },
-    )?;
-    select_one(tx, "id = ?1", [id.as_str()])?.ok_or(Error::UnknownAccount)
+    audit_ok(tx, id, &account.connection, "state.changed", actor, &detail)?;
+    by_id(tx, id)
 }
 
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
@@ -837,6 +759,21 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         revocation_pending: r.get(22)?,
         token_version: r.get(23)?,
     })
+}
+
+/// An audit row for a successful step on an account.
+fn audit_ok(
+    db: &Db,
+    account: &AccountId,
+    connection: &ConnectionId,
+    action: &str,
+    actor: &Actor,
+    detail: &str,
+) -> Result<()> {
+    insert_audit(
+        db,
+        &Audit { account: Some(account), connection: Some(connection), action, actor, outcome: "ok", detail },
+    )
 }
 
 fn insert_audit(db: &Db, e: &Audit<'_>) -> Result<()> {

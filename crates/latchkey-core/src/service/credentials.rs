@@ -72,18 +72,7 @@ impl Latchkey {
         let account = self.get_account(id)?;
         let conn = self.connection(account.connection.as_str())?;
         if account.status != AccountStatus::Active {
-            self.audit(
-                id,
-                &account.connection,
-                "token.read",
-                actor,
-                "refused",
-                &format!("account is {}", account.status),
-            )?;
-            return Err(Error::InvalidInput(format!(
-                "This account is {}, so Latchkey does not hand out its credentials.",
-                account.status
-            )));
+            return Err(self.refuse_read(&account, actor)?);
         }
         let kind = match conn.kind {
             ConnectionKind::OAuth2(_) => CredentialKind::OAuth,

@@ -74,34 +74,27 @@ impl Latchkey {
     }
 
     fn check_usable(&self, account: &Account, actor: &Actor) -> Result<()> {
-        let refuse = |e: Error| {
-            self.audit(
-                &account.id,
-                &account.connection,
-                "token.read",
-                actor,
-                "refused",
-                &format!("account is {}", account.status),
-            )?;
-            Err(e)
-        };
-        match account.status {
-            AccountStatus::Active => {
-                if self.connection(account.connection.as_str())?.oauth().is_none() {
-                    return Err(Error::WrongConnectionType {
-                        connection: account.connection.to_string(),
-                        kind: "an API-key or basic-auth",
-                        what: "read its credential instead.",
-                    });
-                }
-                Ok(())
-            }
-            AccountStatus::Suspended => refuse(Error::Suspended),
-            AccountStatus::Expired
-            | AccountStatus::Revoked
-            | AccountStatus::Error
-            | AccountStatus::Pending => refuse(Error::NeedsReconnect(format!("it is {}", account.status))),
+        if account.status != AccountStatus::Active {
+            return Err(self.refuse_read(account, actor)?);
         }
+        if self.connection(account.connection.as_str())?.oauth().is_none() {
+            return Err(Error::WrongConnectionType {
+                connection: account.connection.to_string(),
+                kind: "an API-key or basic-auth",
+                what: "read its credential instead.",
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a refused credential read of a non-Active account and says why.
+    pub(super) fn refuse_read(&self, account: &Account, actor: &Actor) -> Result<Error> {
+        let detail = format!("account is {}", account.status);
+        self.audit(&account.id, &account.connection, "token.read", actor, "refused", &detail)?;
+        Ok(match account.status {
+            AccountStatus::Suspended => Error::Suspended,
+            other => Error::NeedsReconnect(format!("it is {other}")),
+        })
     }
 
     /// The refresh, under the account's locks.
