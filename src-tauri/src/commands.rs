@@ -1,13 +1,35 @@
 //! The IPC commands: each hands straight to the core and converts the result into DTOs.
+//!
+//! The `commands!` table at the end is the one list of commands: it registers them with Tauri
+//! and describes their arguments and results for the generated TypeScript (`ui/src/lib/bindings/`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use latchkey_core::model::{Account, AccountFilter, AccountId, Actor};
-use tauri::{AppHandle, Emitter, State};
+use latchkey_core::store::AuditQuery;
+use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
-use crate::dto::{AccountDto, ConnectionDto, ErrorDto, RevokeDto};
+use crate::dto::{
+    AboutDto, AccountDetailDto, AccountDto, AuditEntryDto, AuditFilterDto, ConnectionDto, ErrorDto,
+    ExportDto, ExportFormatDto, IdentityDto, KeychainDto, PreferencesDto, RevokeDto,
+};
 use crate::setup::AppState;
 
 type CmdResult<T> = Result<T, ErrorDto>;
+
+/// The authorization URL of each sign-in still waiting for the browser, so "Open the link again"
+/// can reopen it. Kept in the shell; it never crosses IPC (it carries the sign-in's `state`).
+#[derive(Default)]
+pub struct SignInLinks(Mutex<HashMap<String, String>>);
+
+impl SignInLinks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 #[tauri::command]
 pub fn list_connections(state: State<'_, AppState>) -> CmdResult<Vec<ConnectionDto>> {
@@ -21,33 +43,120 @@ pub fn list_connections(state: State<'_, AppState>) -> CmdResult<Vec<ConnectionD
         .collect()
 }
 
+/// From local metadata only: no keychain, no network.
 #[tauri::command]
 pub fn list_accounts(state: State<'_, AppState>) -> CmdResult<Vec<AccountDto>> {
     account_dtos(&state)
 }
 
+/// Keeps the account's tokens but stops refreshing them and handing them out.
+#[tauri::command]
+pub async fn suspend_account(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+) -> CmdResult<AccountDto> {
+    let account = state.core.suspend(&AccountId::parse(&account_id)?, &Actor::User).await?;
+    emit_accounts(&app, &state);
+    Ok(to_dto(&state, &account))
+}
+
+/// Brings a suspended account back, refreshing its token first if it went stale.
+#[tauri::command]
+pub async fn resume_account(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+) -> CmdResult<AccountDto> {
+    let account = state.core.resume(&AccountId::parse(&account_id)?, &Actor::User).await?;
+    emit_accounts(&app, &state);
+    Ok(to_dto(&state, &account))
+}
+
+/// One harmless call to the provider's identity endpoint with the account's token (refreshing once
+/// after a 401). The identity crosses IPC; the token does not.
+#[tauri::command]
+pub async fn test_account(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+) -> CmdResult<IdentityDto> {
+    let result = state.core.test_account(&AccountId::parse(&account_id)?, &Actor::User).await;
+    emit_accounts(&app, &state);
+    let i = result?;
+    Ok(IdentityDto { subject: i.subject, email: i.email, name: i.name })
+}
+
+/// One account and its history from the audit trail.
+#[tauri::command]
+pub fn get_account(state: State<'_, AppState>, account_id: String) -> CmdResult<AccountDetailDto> {
+    let id = AccountId::parse(&account_id)?;
+    let account = state.core.get_account(&id)?;
+    let history = state.core.audit_trail(&AuditQuery { account: Some(id), ..Default::default() })?;
+    Ok(AccountDetailDto {
+        account: to_dto(&state, &account),
+        history: history.iter().map(Into::into).collect(),
+    })
+}
+
 /// Starts a sign-in and opens the provider's page in the system browser; the outcome arrives later
 /// through the deep link as `connect-succeeded` / `connect-failed` and `accounts-changed`.
+/// With the identifier of an existing account, re-authorizes that account.
 #[tauri::command]
 pub async fn connect(
     app: AppHandle,
     state: State<'_, AppState>,
+    links: State<'_, SignInLinks>,
     connection_id: String,
     identifier: Option<String>,
 ) -> CmdResult<AccountDto> {
     let identifier = identifier.as_deref().filter(|i| !i.trim().is_empty());
     let link = state.core.get_authorization_link(&connection_id, identifier, &Actor::User).await?;
-    if let Err(e) = app.opener().open_url(link.url.as_str(), None::<&str>) {
+    if let Err(e) = open_in_browser(&app, link.url.as_str()) {
         state.core.cancel_authorization(&link.account.id);
-        tracing::warn!("could not open the browser: {e}");
-        return Err(ErrorDto {
-            code: "internal",
-            message: "Latchkey could not open your web browser. Check that a default browser is set.".into(),
-        });
+        return Err(e);
     }
+    links.lock().insert(link.account.id.to_string(), link.url.to_string());
     tracing::info!(connection = %connection_id, account = %link.account.id, "sign-in started in the browser");
     emit_accounts(&app, &state);
     Ok(to_dto(&state, &link.account))
+}
+
+/// "Open the link again": the same sign-in, in the browser once more.
+#[tauri::command]
+pub fn reopen_sign_in(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    links: State<'_, SignInLinks>,
+    account_id: String,
+) -> CmdResult<()> {
+    let id = AccountId::parse(&account_id)?;
+    let url = links.lock().get(id.as_str()).cloned();
+    match url {
+        Some(url) if state.core.is_signing_in(&id) => open_in_browser(&app, &url),
+        _ => {
+            links.lock().remove(id.as_str());
+            Err(ErrorDto::invalid(
+                "This sign-in has already finished or expired. Start it again with Connect.",
+            ))
+        }
+    }
+}
+
+/// Forgets a sign-in the user gave up on; a late answer from the browser is then refused.
+#[tauri::command]
+pub fn cancel_sign_in(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    links: State<'_, SignInLinks>,
+    account_id: String,
+) -> CmdResult<AccountDto> {
+    let id = AccountId::parse(&account_id)?;
+    state.core.cancel_authorization(&id);
+    links.lock().remove(id.as_str());
+    tracing::info!(account = %id, "sign-in cancelled");
+    emit_accounts(&app, &state);
+    Ok(to_dto(&state, &state.core.get_account(&id)?))
 }
 
 #[tauri::command]
@@ -63,6 +172,121 @@ pub async fn revoke(app: AppHandle, state: State<'_, AppState>, account_id: Stri
     })
 }
 
+#[tauri::command]
+pub fn set_labels(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+    labels: Vec<String>,
+) -> CmdResult<AccountDto> {
+    let id = AccountId::parse(&account_id)?;
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    let account = state.core.set_labels(&id, &labels, &Actor::User)?;
+    emit_accounts(&app, &state);
+    Ok(to_dto(&state, &account))
+}
+
+#[tauri::command]
+pub fn set_note(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    account_id: String,
+    note: Option<String>,
+) -> CmdResult<AccountDto> {
+    let id = AccountId::parse(&account_id)?;
+    let account = state.core.set_note(&id, note.as_deref(), &Actor::User)?;
+    emit_accounts(&app, &state);
+    Ok(to_dto(&state, &account))
+}
+
+/// Removes the account from Latchkey (an Active one is revoked at the provider first, best effort).
+#[tauri::command]
+pub async fn delete_account(app: AppHandle, state: State<'_, AppState>, account_id: String) -> CmdResult<()> {
+    let id = AccountId::parse(&account_id)?;
+    state.core.delete_connected_account(&id, &Actor::User).await?;
+    tracing::info!(account = %id, "account deleted");
+    emit_accounts(&app, &state);
+    Ok(())
+}
+
+/// The audit trail, oldest first.
+#[tauri::command]
+pub fn audit_trail(state: State<'_, AppState>, filter: AuditFilterDto) -> CmdResult<Vec<AuditEntryDto>> {
+    let entries = state.core.audit_trail(&audit_query(&filter)?)?;
+    Ok(entries.iter().map(Into::into).collect())
+}
+
+/// Writes the (filtered) audit trail to a new file in the user's Downloads folder.
+#[tauri::command]
+pub fn export_audit(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    filter: AuditFilterDto,
+    format: ExportFormatDto,
+) -> CmdResult<ExportDto> {
+    let entries = state.core.audit_trail(&audit_query(&filter)?)?;
+    let (text, extension) = match format {
+        ExportFormatDto::Csv => (latchkey_core::audit::to_csv(&entries), "csv"),
+        ExportFormatDto::Jsonl => (latchkey_core::audit::to_json_lines(&entries), "jsonl"),
+    };
+    let path = write_new_file(&downloads_dir(&app)?, "latchkey-activity", extension, text.as_bytes())?;
+    tracing::info!(path = %path.display(), entries = entries.len(), "audit trail exported");
+    Ok(ExportDto {
+        path: path.display().to_string(),
+        entries: u32::try_from(entries.len()).unwrap_or(u32::MAX),
+    })
+}
+
+/// Which keychain Latchkey uses and whether it answers. The probe writes and deletes an entry of
+/// its own under a separate service name; it never reads an account's entries.
+#[tauri::command]
+pub async fn keychain_status(app: AppHandle, state: State<'_, AppState>) -> CmdResult<KeychainDto> {
+    let description = state.core.keychain_description();
+    let probe_service = format!("{}.health-check", app.config().identifier);
+    let probe = tauri::async_runtime::spawn_blocking(move || probe_keychain(&probe_service))
+        .await
+        .map_err(|e| ErrorDto::internal(format!("The keychain check did not finish ({e}). Try again.")))?;
+    Ok(match probe {
+        Ok(()) => KeychainDto {
+            description,
+            healthy: true,
+            message: "The keychain is unlocked and accepts new entries.".into(),
+        },
+        Err(why) => KeychainDto {
+            description,
+            healthy: false,
+            message: format!(
+                "The keychain is not usable ({why}). Unlock it, or start your desktop's keyring \
+                 (for example GNOME Keyring or KWallet), then check again."
+            ),
+        },
+    })
+}
+
+#[tauri::command]
+pub fn get_preferences(app: AppHandle) -> PreferencesDto {
+    crate::tray::preferences(&app)
+}
+
+#[tauri::command]
+pub fn set_preferences(app: AppHandle, preferences: PreferencesDto) -> CmdResult<PreferencesDto> {
+    crate::tray::save_preferences(&app, &preferences).map_err(|e| {
+        ErrorDto::internal(format!("Latchkey could not save your settings ({e}). Try again."))
+    })?;
+    Ok(preferences)
+}
+
+#[tauri::command]
+pub fn about(app: AppHandle) -> AboutDto {
+    let info = app.package_info();
+    AboutDto {
+        name: info.name.clone(),
+        version: info.version.to_string(),
+        identifier: app.config().identifier.clone(),
+        tauri_version: tauri::VERSION.to_owned(),
+    }
+}
+
 pub fn to_dto(state: &AppState, account: &Account) -> AccountDto {
     let name =
         state.core.connection(account.connection.as_str()).map_or(account.connection.as_str(), |c| &c.name);
@@ -74,12 +298,157 @@ fn account_dtos(state: &AppState) -> CmdResult<Vec<AccountDto>> {
     Ok(accounts.iter().map(|a| to_dto(state, a)).collect())
 }
 
-/// Sends the whole account list to the UI after any change.
+/// Sends the whole account list to the UI (and the tray's summary) after any change.
 pub fn emit_accounts(app: &AppHandle, state: &AppState) {
     match account_dtos(state) {
         Ok(list) => {
+            crate::tray::show_summary(app, &list);
             let _ = app.emit("accounts-changed", list);
         }
         Err(e) => tracing::error!("cannot list accounts: {}", e.message),
+    }
+}
+
+fn open_in_browser(app: &AppHandle, url: &str) -> CmdResult<()> {
+    app.opener().open_url(url, None::<&str>).map_err(|e| {
+        tracing::warn!("could not open the browser: {e}");
+        ErrorDto::internal("Latchkey could not open your web browser. Check that a default browser is set.")
+    })
+}
+
+fn audit_query(filter: &AuditFilterDto) -> CmdResult<AuditQuery> {
+    Ok(AuditQuery {
+        account: filter.account_id.as_deref().map(AccountId::parse).transpose()?,
+        since: filter.since,
+        until: filter.until,
+    })
+}
+
+/// The user's Downloads folder; `~/Downloads` when the desktop names none.
+fn downloads_dir(app: &AppHandle) -> CmdResult<PathBuf> {
+    let dir = app
+        .path()
+        .download_dir()
+        .or_else(|_| app.path().home_dir().map(|home| home.join("Downloads")))
+        .map_err(|_| ErrorDto::internal("Latchkey could not find your Downloads folder."))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        ErrorDto::internal(format!(
+            "Latchkey could not create {} ({e}). Check its permissions.",
+            dir.display()
+        ))
+    })?;
+    Ok(dir)
+}
+
+/// Writes `{stem}-{timestamp}.{extension}` in `dir`, never over an existing file.
+fn write_new_file(dir: &std::path::Path, stem: &str, extension: &str, bytes: &[u8]) -> CmdResult<PathBuf> {
+    use std::io::Write;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    let stamp = latchkey_core::model::rfc3339(now).replace(':', "-");
+    for n in 1..100 {
+        let name = if n == 1 {
+            format!("{stem}-{stamp}.{extension}")
+        } else {
+            format!("{stem}-{stamp}-{n}.{extension}")
+        };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                return file.write_all(bytes).map(|()| path.clone()).map_err(|e| {
+                    ErrorDto::internal(format!(
+                        "Latchkey could not write {} ({e}). Check the free space.",
+                        path.display()
+                    ))
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(ErrorDto::internal(format!(
+                    "Latchkey could not write to {} ({e}). Check its permissions.",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Err(ErrorDto::internal("Latchkey could not pick a new file name in your Downloads folder."))
+}
+
+/// Writes and deletes a throw-away entry: proves the keychain is reachable, unlocked and writable.
+fn probe_keychain(service: &str) -> Result<(), String> {
+    let entry = keyring::Entry::new(service, "probe").map_err(|e| e.to_string())?;
+    entry.set_password("Latchkey keychain check (not a secret)").map_err(|e| e.to_string())?;
+    match entry.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The command table: registration, and the TypeScript signatures (`bindings` test).
+macro_rules! commands {
+    ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        /// Tauri's invoke handler for every command in the table.
+        pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($name),*]
+        }
+
+        /// Each command's name, its arguments as the UI passes them, and its result type.
+        #[cfg(test)]
+        pub fn signatures(cfg: &ts_rs::Config) -> Vec<crate::dto::bindings::Signature> {
+            vec![$(crate::dto::bindings::Signature {
+                name: stringify!($name),
+                args: vec![$((stringify!($arg), crate::dto::bindings::ts::<$ty>(cfg))),*],
+                result: crate::dto::bindings::ts::<$ret>(cfg),
+                types: {
+                    let mut t = Vec::new();
+                    $(crate::dto::bindings::collect::<$ty>(cfg, &mut t);)*
+                    crate::dto::bindings::collect::<$ret>(cfg, &mut t);
+                    t
+                },
+            }),*]
+        }
+    };
+}
+
+commands! {
+    list_connections() -> Vec<ConnectionDto>;
+    list_accounts() -> Vec<AccountDto>;
+    get_account(account_id: String) -> AccountDetailDto;
+    connect(connection_id: String, identifier: Option<String>) -> AccountDto;
+    reopen_sign_in(account_id: String) -> ();
+    cancel_sign_in(account_id: String) -> AccountDto;
+    revoke(account_id: String) -> RevokeDto;
+    suspend_account(account_id: String) -> AccountDto;
+    resume_account(account_id: String) -> AccountDto;
+    test_account(account_id: String) -> IdentityDto;
+    set_labels(account_id: String, labels: Vec<String>) -> AccountDto;
+    set_note(account_id: String, note: Option<String>) -> AccountDto;
+    delete_account(account_id: String) -> ();
+    audit_trail(filter: AuditFilterDto) -> Vec<AuditEntryDto>;
+    export_audit(filter: AuditFilterDto, format: ExportFormatDto) -> ExportDto;
+    keychain_status() -> KeychainDto;
+    get_preferences() -> PreferencesDto;
+    set_preferences(preferences: PreferencesDto) -> PreferencesDto;
+    about() -> AboutDto;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_never_overwrite() {
+        let dir = std::env::temp_dir().join(format!("latchkey-export-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let a = write_new_file(&dir, "x", "csv", b"one").expect("first");
+        let b = write_new_file(&dir, "x", "csv", b"two").expect("second");
+        assert_ne!(a, b);
+        assert_eq!(std::fs::read(&a).expect("read"), b"one");
+        assert_eq!(std::fs::read(&b).expect("read"), b"two");
+        assert!(
+            a.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("x-") && !n.contains(':'))
+        );
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

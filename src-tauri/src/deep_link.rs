@@ -11,11 +11,12 @@ use crate::dto::ConnectFailedDto;
 use crate::setup::AppState;
 
 pub fn listen(app: &App) -> Result<(), Box<dyn std::error::Error>> {
-    // Linux: write the scheme handler for this binary (needed for AppImage and development builds;
-    // packages also ship it in their .desktop file).
     #[cfg(target_os = "linux")]
-    if std::env::var_os("FLATPAK_ID").is_none()
-        && let Err(e) = app.deep_link().register_all()
+    if registers_at_run_time(
+        std::env::var_os("APPIMAGE").is_some(),
+        std::env::var_os("FLATPAK_ID").is_some(),
+        cfg!(debug_assertions),
+    ) && let Err(e) = app.deep_link().register_all()
     {
         tracing::warn!("could not register the URL scheme handler: {e}");
     }
@@ -33,6 +34,20 @@ pub fn listen(app: &App) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// Linux: whether this process writes its own URL scheme handler at start
+/// (`register_all()`: `~/.local/share/applications/<bin>-handler.desktop` and `xdg-mime default`).
+/// - An AppImage does, on every start: it ships no installed .desktop file and may have moved.
+/// - A development build does, so `cargo run` and the end-to-end test receive links.
+/// - Never under Flatpak: the sandbox cannot write the host's handlers; its exported .desktop file
+///   carries the scheme.
+/// - A .deb / .rpm build does not: the package's own .desktop file (`MimeType=x-scheme-handler/…`,
+///   plain `Exec` line) is the handler. A per-user handler would shadow it, outlive an uninstall,
+///   and its quoted `Exec` line is one Debian 12's generic `xdg-open` cannot run.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn registers_at_run_time(appimage: bool, flatpak: bool, debug_build: bool) -> bool {
+    !flatpak && (appimage || debug_build)
 }
 
 fn deliver(app: &AppHandle, url: String) {
@@ -62,4 +77,31 @@ fn deliver(app: &AppHandle, url: String) {
             let _ = window.set_focus();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registers_at_run_time;
+
+    #[test]
+    fn only_appimages_and_development_builds_register_the_scheme_at_run_time() {
+        // (APPIMAGE set, FLATPAK_ID set, debug build) → registers
+        let cases = [
+            ((false, false, false), false), // .deb / .rpm: the package's .desktop file
+            ((true, false, false), true),   // release AppImage: every start
+            ((false, false, true), true),   // development build
+            ((true, false, true), true),
+            ((false, true, false), false), // Flatpak: never
+            ((true, true, false), false),
+            ((false, true, true), false),
+            ((true, true, true), false),
+        ];
+        for ((appimage, flatpak, debug), expected) in cases {
+            assert_eq!(
+                registers_at_run_time(appimage, flatpak, debug),
+                expected,
+                "APPIMAGE={appimage} FLATPAK_ID={flatpak} debug={debug}"
+            );
+        }
+    }
 }

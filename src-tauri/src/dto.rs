@@ -1,16 +1,61 @@
 //! What crosses IPC to the web UI. Every type here is built field by field from a core value that
 //! holds no secret; none has a token field, and none could: `Secret` does not implement `Serialize`.
+//!
+//! The UI's TypeScript types are generated from these with ts-rs into `ui/src/lib/bindings/`
+//! (`bindings::committed_bindings_are_current` fails when the committed copy drifts; run it
+//! with `LATCHKEY_BLESS_BINDINGS=1` to rewrite them).
 
-use latchkey_core::config::Connection;
-use latchkey_core::model::{Account, ConnectionStatus, rfc3339};
-use serde::Serialize;
+use latchkey_core::config::{Connection, ConnectionKind};
+use latchkey_core::model::{Account, AccountStatus, ConnectionStatus, rfc3339};
+use latchkey_core::store::AuditEntry;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
-#[derive(Serialize, Clone, Debug)]
+/// A connection's type.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionKindDto {
+    Oauth2,
+    ApiKey,
+    BasicAuth,
+}
+
+impl From<&ConnectionKind> for ConnectionKindDto {
+    fn from(k: &ConnectionKind) -> Self {
+        match k {
+            ConnectionKind::OAuth2(_) => ConnectionKindDto::Oauth2,
+            ConnectionKind::ApiKey => ConnectionKindDto::ApiKey,
+            ConnectionKind::BasicAuth => ConnectionKindDto::BasicAuth,
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionStatusDto {
+    Active,
+    Inactive,
+    Pending,
+    Error,
+}
+
+impl From<ConnectionStatus> for ConnectionStatusDto {
+    fn from(s: ConnectionStatus) -> Self {
+        match s {
+            ConnectionStatus::Active => ConnectionStatusDto::Active,
+            ConnectionStatus::Inactive => ConnectionStatusDto::Inactive,
+            ConnectionStatus::Pending => ConnectionStatusDto::Pending,
+            ConnectionStatus::Error => ConnectionStatusDto::Error,
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Debug, TS)]
 pub struct ConnectionDto {
     pub id: String,
     pub name: String,
-    pub kind: &'static str,
-    pub status: &'static str,
+    pub kind: ConnectionKindDto,
+    pub status: ConnectionStatusDto,
     /// Why the status is "error", as a sentence.
     pub error: Option<String>,
     pub scopes: Vec<String>,
@@ -22,8 +67,8 @@ impl ConnectionDto {
         ConnectionDto {
             id: c.id.to_string(),
             name: c.name.clone(),
-            kind: c.kind.as_str(),
-            status: status.as_str(),
+            kind: (&c.kind).into(),
+            status: status.into(),
             error,
             scopes: c.scopes().to_vec(),
             issuer: c.issuer_hint().map(str::to_owned),
@@ -31,32 +76,69 @@ impl ConnectionDto {
     }
 }
 
-#[derive(Serialize, Clone, Debug)]
+/// The six account states. (A new core state fails to compile here until the UI learns it.)
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatusDto {
+    Pending,
+    Active,
+    Expired,
+    Revoked,
+    Error,
+    Suspended,
+}
+
+impl From<AccountStatus> for AccountStatusDto {
+    fn from(s: AccountStatus) -> Self {
+        match s {
+            AccountStatus::Pending => AccountStatusDto::Pending,
+            AccountStatus::Active => AccountStatusDto::Active,
+            AccountStatus::Expired => AccountStatusDto::Expired,
+            AccountStatus::Revoked => AccountStatusDto::Revoked,
+            AccountStatus::Error => AccountStatusDto::Error,
+            AccountStatus::Suspended => AccountStatusDto::Suspended,
+        }
+    }
+}
+
+#[derive(Serialize, Clone, Debug, TS)]
 pub struct IdentityDto {
     pub subject: Option<String>,
     pub email: Option<String>,
     pub name: Option<String>,
 }
 
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, TS)]
 pub struct AccountDto {
     pub id: String,
     pub connection_id: String,
     pub connection_name: String,
     pub identifier: String,
-    pub status: &'static str,
+    pub status: AccountStatusDto,
     pub identity: Option<IdentityDto>,
     pub requested_scopes: Vec<String>,
     pub granted_scopes: Vec<String>,
+    /// RFC 3339.
     pub expires_at: Option<String>,
     pub last_error: Option<String>,
     /// The connection's scopes changed since this account was authorized.
     pub reauth_needed: bool,
     pub labels: Vec<String>,
     pub note: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
     pub updated_at: String,
     /// A sign-in for this account is waiting for the browser.
     pub signing_in: bool,
+    /// Refreshing fails for a reason that may pass ("Offline — retrying"): why, as a phrase.
+    pub offline: Option<String>,
+    /// RFC 3339: when Latchkey tries again after such a failure.
+    pub retry_at: Option<String>,
+    /// RFC 3339: when the current access token was received (the last refresh).
+    pub last_refresh: Option<String>,
+    /// Revoked here, but the provider has not confirmed yet; Latchkey keeps asking.
+    pub revocation_pending: bool,
 }
 
 impl AccountDto {
@@ -66,7 +148,7 @@ impl AccountDto {
             connection_id: a.connection.to_string(),
             connection_name: connection_name.to_owned(),
             identifier: a.identifier.clone(),
-            status: a.status.as_str(),
+            status: a.status.into(),
             identity: a.identity.as_ref().map(|i| IdentityDto {
                 subject: i.subject.clone(),
                 email: i.email.clone(),
@@ -79,37 +161,447 @@ impl AccountDto {
             reauth_needed: a.reauth_needed,
             labels: a.labels.clone(),
             note: a.note.clone(),
+            created_at: rfc3339(a.created_at),
             updated_at: rfc3339(a.updated_at),
             signing_in,
+            offline: a.offline.clone(),
+            retry_at: a.retry_at.map(rfc3339),
+            last_refresh: a.token_issued_at.map(rfc3339),
+            revocation_pending: a.revocation_pending,
         }
     }
 }
 
-#[derive(Serialize, Clone, Debug)]
+/// One row of the audit trail (no secret by construction, see the core's `store.rs`).
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct AuditEntryDto {
+    /// Ordinal of the row; JSON numbers are exact up to 2^53, far beyond any audit trail.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// RFC 3339.
+    pub at: String,
+    pub account_id: Option<String>,
+    pub connection_id: Option<String>,
+    /// For example `state.changed`, `token.revoked`, `authorization.started`.
+    pub action: String,
+    /// `user`, `provider`, `system`, `refresher` or `cli`.
+    pub actor: String,
+    /// Who ran the CLI, when the actor is `cli`.
+    pub caller: Option<String>,
+    /// `ok`, `failed`, `unconfirmed`, …
+    pub outcome: String,
+    pub detail: String,
+}
+
+impl From<&AuditEntry> for AuditEntryDto {
+    fn from(e: &AuditEntry) -> Self {
+        AuditEntryDto {
+            id: e.id,
+            at: rfc3339(e.at),
+            account_id: e.account_id.clone(),
+            connection_id: e.connection_id.clone(),
+            action: e.action.clone(),
+            actor: e.actor.clone(),
+            caller: e.caller.clone(),
+            outcome: e.outcome.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// The account detail screen: the account and its history, oldest first.
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct AccountDetailDto {
+    pub account: AccountDto,
+    pub history: Vec<AuditEntryDto>,
+}
+
+/// Which audit rows to read (and export). Absent fields do not filter.
+#[derive(Deserialize, Clone, Debug, Default, TS)]
+pub struct AuditFilterDto {
+    #[ts(optional)]
+    pub account_id: Option<String>,
+    /// Unix seconds, inclusive.
+    #[ts(optional, type = "number")]
+    pub since: Option<i64>,
+    /// Unix seconds, inclusive.
+    #[ts(optional, type = "number")]
+    pub until: Option<i64>,
+}
+
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormatDto {
+    /// RFC 4180, with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// A written export.
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct ExportDto {
+    /// Where the file was written (the user's Downloads folder).
+    pub path: String,
+    pub entries: u32,
+}
+
+#[derive(Serialize, Clone, Debug, TS)]
 pub struct RevokeDto {
     pub account: AccountDto,
     pub provider_confirmed: bool,
     pub message: String,
 }
 
-/// A failed command, as the UI receives it: a code it can branch on and a sentence to show.
-#[derive(Serialize, Clone, Debug)]
-pub struct ErrorDto {
-    pub code: &'static str,
+/// The keychain backend and whether it answers.
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct KeychainDto {
+    /// For example "Secret Service (service “io.latchkey.desktop”)".
+    pub description: String,
+    pub healthy: bool,
+    /// What the probe found, as a sentence with a next step when unhealthy.
     pub message: String,
+}
+
+/// Window and tray preferences.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, TS)]
+pub struct PreferencesDto {
+    /// Closing the window keeps Latchkey running in the tray (the window's page is destroyed and
+    /// made again on Open). Off: closing the window quits.
+    pub keep_running_in_tray: bool,
+}
+
+impl Default for PreferencesDto {
+    fn default() -> Self {
+        PreferencesDto { keep_running_in_tray: true }
+    }
+}
+
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct AboutDto {
+    pub name: String,
+    pub version: String,
+    pub identifier: String,
+    pub tauri_version: String,
+}
+
+/// The closed set of error codes the UI branches on.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCodeDto {
+    ReauthNeeded,
+    KeychainUnavailable,
+    ProviderError,
+    Network,
+    InvalidInput,
+    NotFound,
+    Internal,
+}
+
+impl From<latchkey_core::ErrorCode> for ErrorCodeDto {
+    fn from(c: latchkey_core::ErrorCode) -> Self {
+        use latchkey_core::ErrorCode as C;
+        match c {
+            C::ReauthNeeded => ErrorCodeDto::ReauthNeeded,
+            C::KeychainUnavailable => ErrorCodeDto::KeychainUnavailable,
+            C::ProviderError => ErrorCodeDto::ProviderError,
+            C::Network => ErrorCodeDto::Network,
+            C::InvalidInput => ErrorCodeDto::InvalidInput,
+            C::NotFound => ErrorCodeDto::NotFound,
+            C::Internal => ErrorCodeDto::Internal,
+        }
+    }
+}
+
+/// A failed command, as the UI receives it: a code it can branch on and a sentence to show.
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct ErrorDto {
+    pub code: ErrorCodeDto,
+    pub message: String,
+}
+
+impl ErrorDto {
+    pub fn internal(message: impl Into<String>) -> Self {
+        ErrorDto { code: ErrorCodeDto::Internal, message: message.into() }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ErrorDto { code: ErrorCodeDto::InvalidInput, message: message.into() }
+    }
 }
 
 impl From<latchkey_core::Error> for ErrorDto {
     fn from(e: latchkey_core::Error) -> Self {
-        ErrorDto { code: e.code().as_str(), message: e.to_string() }
+        ErrorDto { code: e.code().into(), message: e.to_string() }
     }
 }
 
 /// The `connect-failed` event.
-#[derive(Serialize, Clone, Debug)]
+#[derive(Serialize, Clone, Debug, TS)]
 pub struct ConnectFailedDto {
     pub connection_id: Option<String>,
     pub account_id: Option<String>,
+    /// `ErrorCode::as_str`: the same strings as `ErrorCodeDto` (tested in dto.rs).
+    #[ts(as = "ErrorCodeDto")]
     pub code: &'static str,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_core::ErrorCode;
+
+    #[test]
+    fn error_code_strings_are_the_same_on_both_paths() {
+        let all = [
+            ErrorCode::ReauthNeeded,
+            ErrorCode::KeychainUnavailable,
+            ErrorCode::ProviderError,
+            ErrorCode::Network,
+            ErrorCode::InvalidInput,
+            ErrorCode::NotFound,
+            ErrorCode::Internal,
+        ];
+        for code in all {
+            let json = serde_json::to_value(ErrorCodeDto::from(code)).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(code.as_str()), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn status_strings_match_the_core() {
+        for st in AccountStatus::ALL {
+            let json = serde_json::to_value(AccountStatusDto::from(st)).expect("serialize");
+            assert_eq!(json, serde_json::Value::from(st.as_str()));
+        }
+    }
+}
+
+/// The TypeScript bindings in `ui/src/lib/bindings/`: one file per DTO (ts-rs) and `commands.ts`
+/// (each command's arguments and result, each event's payload). The test regenerates them into a
+/// temporary folder and fails when the committed copy differs; `LATCHKEY_BLESS_BINDINGS=1` rewrites
+/// the committed copy instead.
+#[cfg(test)]
+pub mod bindings {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use ts_rs::{Config, TS, TypeVisitor};
+
+    use super::*;
+
+    pub struct Signature {
+        pub name: &'static str,
+        pub args: Vec<(&'static str, String)>,
+        pub result: String,
+        /// The exported types the signature mentions, to import.
+        pub types: Vec<String>,
+    }
+
+    pub fn ts<T: TS + ?Sized + 'static>(cfg: &Config) -> String {
+        T::name(cfg)
+    }
+
+    /// The exported types `T` is or contains (inside `Vec`, `Option`, …).
+    pub fn collect<T: TS + ?Sized + 'static>(cfg: &Config, out: &mut Vec<String>) {
+        struct Visit<'a>(&'a Config, &'a mut Vec<String>);
+        impl TypeVisitor for Visit<'_> {
+            fn visit<U: TS + 'static + ?Sized>(&mut self) {
+                if U::output_path().is_some() {
+                    self.1.push(U::ident(self.0));
+                }
+                U::visit_generics(self);
+            }
+        }
+        Visit(cfg, out).visit::<T>();
+    }
+
+    const EVENTS: [&str; 3] = ["accounts-changed", "connect-succeeded", "connect-failed"];
+
+    fn event_types(cfg: &Config) -> Vec<(&'static str, String, Vec<String>)> {
+        fn one<T: TS + 'static>(cfg: &Config, name: &'static str) -> (&'static str, String, Vec<String>) {
+            let mut types = Vec::new();
+            collect::<T>(cfg, &mut types);
+            (name, T::name(cfg), types)
+        }
+        let events = vec![
+            one::<Vec<AccountDto>>(cfg, EVENTS[0]),
+            one::<AccountDto>(cfg, EVENTS[1]),
+            one::<ConnectFailedDto>(cfg, EVENTS[2]),
+        ];
+        assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), EVENTS);
+        events
+    }
+
+    fn camel(snake: &str) -> String {
+        let mut out = String::new();
+        let mut upper = false;
+        for ch in snake.chars() {
+            if ch == '_' {
+                upper = true;
+            } else if upper {
+                out.extend(ch.to_uppercase());
+                upper = false;
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    }
+
+    fn commands_ts(cfg: &Config) -> String {
+        let signatures = crate::commands::signatures(cfg);
+        let events = event_types(cfg);
+        let mut imports: Vec<String> = signatures
+            .iter()
+            .flat_map(|s| s.types.iter().cloned())
+            .chain(events.iter().flat_map(|e| e.2.iter().cloned()))
+            .collect();
+        imports.sort();
+        imports.dedup();
+        let mut out = String::from(
+            "// Generated from src-tauri/src/commands.rs by `cargo test -p latchkey-desktop bindings`.\n\
+             // Do not edit by hand: set LATCHKEY_BLESS_BINDINGS=1 on that test to rewrite it.\n",
+        );
+        for t in &imports {
+            out.push_str(&format!("import type {{ {t} }} from \"./{t}\";\n"));
+        }
+        out.push_str("\n/** Every command: its arguments (as `invoke` takes them) and its result. */\nexport type Commands = {\n");
+        for s in &signatures {
+            let args = if s.args.is_empty() {
+                "Record<string, never>".to_owned()
+            } else {
+                let fields: Vec<String> = s.args.iter().map(|(n, t)| format!("{}: {t}", camel(n))).collect();
+                format!("{{ {} }}", fields.join("; "))
+            };
+            out.push_str(&format!("  {}: {{ args: {args}; result: {} }};\n", s.name, s.result));
+        }
+        out.push_str(
+            "};\n\n/** Every event the backend emits, with its payload. */\nexport type Events = {\n",
+        );
+        for (name, payload, _) in &events {
+            out.push_str(&format!("  \"{name}\": {payload};\n"));
+        }
+        out.push_str("};\n");
+        out
+    }
+
+    /// Writes every binding into `dir`.
+    pub fn generate(dir: &Path) {
+        let cfg = Config::new().with_out_dir(dir);
+        AccountDto::export_all(&cfg).expect("AccountDto");
+        AccountDetailDto::export_all(&cfg).expect("AccountDetailDto");
+        ConnectionDto::export_all(&cfg).expect("ConnectionDto");
+        AuditFilterDto::export_all(&cfg).expect("AuditFilterDto");
+        ExportFormatDto::export_all(&cfg).expect("ExportFormatDto");
+        ExportDto::export_all(&cfg).expect("ExportDto");
+        RevokeDto::export_all(&cfg).expect("RevokeDto");
+        KeychainDto::export_all(&cfg).expect("KeychainDto");
+        PreferencesDto::export_all(&cfg).expect("PreferencesDto");
+        AboutDto::export_all(&cfg).expect("AboutDto");
+        ErrorDto::export_all(&cfg).expect("ErrorDto");
+        ConnectFailedDto::export_all(&cfg).expect("ConnectFailedDto");
+        std::fs::write(dir.join("commands.ts"), commands_ts(&cfg)).expect("commands.ts");
+    }
+
+    fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter(|e| e.path().is_file())
+                    .map(|e| {
+                        let bytes = std::fs::read(e.path()).expect("read binding");
+                        (e.file_name().to_string_lossy().into_owned(), bytes)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// How `committed` differs from `generated`, one line per file.
+    pub fn differences(generated: &Path, committed: &Path) -> Vec<String> {
+        let (want, have) = (files(generated), files(committed));
+        let mut out = Vec::new();
+        for (name, bytes) in &want {
+            match have.get(name) {
+                None => out.push(format!("missing: {name}")),
+                Some(b) if b != bytes => out.push(format!("out of date: {name}")),
+                Some(_) => {}
+            }
+        }
+        out.extend(have.keys().filter(|n| !want.contains_key(*n)).map(|n| format!("not generated: {n}")));
+        out
+    }
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("latchkey-bindings-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/ui/src/lib/bindings");
+
+    #[test]
+    fn committed_bindings_are_current() {
+        let generated = temp_dir("current");
+        generate(&generated);
+        let committed = Path::new(COMMITTED);
+        let diffs = differences(&generated, committed);
+        if !diffs.is_empty() && std::env::var("LATCHKEY_BLESS_BINDINGS").as_deref() == Ok("1") {
+            let _ = std::fs::remove_dir_all(committed);
+            std::fs::create_dir_all(committed).expect("bindings dir");
+            for (name, bytes) in files(&generated) {
+                std::fs::write(committed.join(name), bytes).expect("write binding");
+            }
+        } else {
+            assert!(
+                diffs.is_empty(),
+                "ui/src/lib/bindings differs from the Rust DTOs:\n  {}\nRun `LATCHKEY_BLESS_BINDINGS=1 cargo test -p latchkey-desktop bindings` and commit the result.",
+                diffs.join("\n  ")
+            );
+        }
+        std::fs::remove_dir_all(&generated).expect("cleanup");
+    }
+
+    #[test]
+    fn drift_is_detected() {
+        let a = temp_dir("a");
+        let b = temp_dir("b");
+        generate(&a);
+        generate(&b);
+        assert!(files(&a).len() > 10, "bindings were generated");
+        assert_eq!(differences(&a, &b), Vec::<String>::new());
+
+        let account = b.join("AccountDto.ts");
+        let text = std::fs::read_to_string(&account).expect("read");
+        assert!(text.contains("signing_in: boolean"), "{text}");
+        std::fs::write(&account, text.replace("signing_in: boolean", "signing_in: string")).expect("edit");
+        std::fs::remove_file(b.join("KeychainDto.ts")).expect("remove");
+        std::fs::write(b.join("Stale.ts"), "export type Stale = string;\n").expect("extra");
+        assert_eq!(
+            differences(&a, &b),
+            ["out of date: AccountDto.ts", "missing: KeychainDto.ts", "not generated: Stale.ts"]
+        );
+        std::fs::remove_dir_all(&a).expect("cleanup");
+        std::fs::remove_dir_all(&b).expect("cleanup");
+    }
+
+    #[test]
+    fn commands_ts_names_every_command_and_event() {
+        let cfg = Config::new();
+        let text = commands_ts(&cfg);
+        for s in crate::commands::signatures(&cfg) {
+            assert!(text.contains(&format!("  {}: {{ args: ", s.name)), "{}", s.name);
+        }
+        assert!(
+            text.contains("get_account: { args: { accountId: string }; result: AccountDetailDto };"),
+            "{text}"
+        );
+        assert!(text.contains("\"connect-failed\": ConnectFailedDto;"), "{text}");
+        assert!(text.contains("import type { AuditEntryDto } from \"./AuditEntryDto\";"), "{text}");
+    }
 }

@@ -1,39 +1,219 @@
-//! Latchkey's desktop shell: wires the core into Tauri (state, commands, deep links, the window)
-//! and does nothing else. The domain lives in `crates/latchkey-core`.
+//! Latchkey's desktop shell: wires the core into Tauri (state, commands, deep links, the window and
+//! the tray) and does nothing else. The domain lives in `crates/latchkey-core`.
 
+mod background;
 mod commands;
 mod deep_link;
 mod dto;
 mod setup;
 
-use tauri::Manager;
+use tauri::{Manager, RunEvent};
 
 pub fn run() {
     let builder = tauri::Builder::default()
         // First, so a second process started with a callback URL hands it over and exits before
-        // anything else runs (Linux and Windows start a new process per deep link).
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.set_focus();
-            }
-        }))
+        // anything else runs (Linux and Windows start a new process per deep link). Starting
+        // Latchkey again, or a sign-in finishing in the browser, brings the window back.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::open_window(app)))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let state = setup::open(app.handle())?;
             app.manage(state);
+            app.manage(commands::SignInLinks::default());
             deep_link::listen(app)?;
+            tray::create(app.handle());
+            background::start(app.handle());
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::list_connections,
-            commands::list_accounts,
-            commands::connect,
-            commands::revoke,
-        ]);
-    if let Err(e) = builder.run(tauri::generate_context!()) {
-        eprintln!("Latchkey could not start: {e}");
-        std::process::exit(1);
+        .invoke_handler(commands::handler());
+    let app = match builder.build(tauri::generate_context!()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("Latchkey could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| match event {
+        // The last window closed (its webview is destroyed with it): stay in the tray unless the
+        // user turned that off or there is no tray to come back from. Quit (code 0) always exits.
+        RunEvent::ExitRequested { code: None, api, .. } if tray::keeps_running(app) => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(stop) = app.try_state::<background::Stop>() {
+                stop.stop();
+            }
+        }
+        // macOS: a click on the Dock icon with no window open.
+        #[cfg(target_os = "macos")]
+        RunEvent::Reopen { has_visible_windows: false, .. } => tray::open_window(app),
+        _ => {}
+    });
+}
+
+/// The tray icon (status summary, Open, Quit), the main window's life cycle, and the one
+/// preference that governs it.
+mod tray {
+    use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+    use tauri::tray::TrayIconBuilder;
+    use tauri::{AppHandle, Manager, Wry};
+
+    use crate::dto::{AccountDto, AccountStatusDto, PreferencesDto};
+
+    const WINDOW: &str = "main";
+
+    /// The summary line of the tray menu, kept to update it.
+    struct Tray {
+        summary: MenuItem<Wry>,
+    }
+
+    pub fn create(app: &AppHandle) {
+        if let Err(e) = try_create(app) {
+            tracing::warn!("no tray icon ({e}); closing the window will quit Latchkey");
+        }
+    }
+
+    fn try_create(app: &AppHandle) -> tauri::Result<()> {
+        let summary = MenuItem::with_id(app, "summary", "Latchkey", false, None::<&str>)?;
+        let open = MenuItem::with_id(app, "open", "Open Latchkey", true, None::<&str>)?;
+        let quit = MenuItem::with_id(app, "quit", "Quit Latchkey", true, None::<&str>)?;
+        let separator = PredefinedMenuItem::separator(app)?;
+        let menu = Menu::with_items(app, &[&summary, &separator, &open, &quit])?;
+        let mut tray = TrayIconBuilder::with_id("latchkey").menu(&menu).tooltip("Latchkey").on_menu_event(
+            |app, event| match event.id().as_ref() {
+                "open" => open_window(app),
+                "quit" => app.exit(0),
+                _ => {}
+            },
+        );
+        if let Some(icon) = app.default_window_icon() {
+            tray = tray.icon(icon.clone());
+        }
+        tray.build(app)?;
+        app.manage(Tray { summary });
+        if let Some(state) = app.try_state::<crate::setup::AppState>() {
+            crate::commands::emit_accounts(app, &state);
+        }
+        Ok(())
+    }
+
+    /// "All accounts are fine" or "N accounts need attention", in the menu and the tooltip.
+    pub fn show_summary(app: &AppHandle, accounts: &[AccountDto]) {
+        let Some(tray) = app.try_state::<Tray>() else { return };
+        let text = summary(accounts);
+        let _ = tray.summary.set_text(&text);
+        if let Some(icon) = app.tray_by_id("latchkey") {
+            let _ = icon.set_tooltip(Some(format!("Latchkey: {text}")));
+        }
+    }
+
+    /// The same rule as the window's attention banner (`ui/src/lib/status.ts`).
+    pub fn summary(accounts: &[AccountDto]) -> String {
+        let needs = accounts
+            .iter()
+            .filter(|a| {
+                matches!(a.status, AccountStatusDto::Expired | AccountStatusDto::Error)
+                    || (a.status == AccountStatusDto::Active && a.reauth_needed)
+            })
+            .count();
+        match (accounts.len(), needs) {
+            (0, _) => "No accounts connected".to_owned(),
+            (_, 0) => "All accounts are fine".to_owned(),
+            (_, 1) => "1 account needs attention".to_owned(),
+            (_, n) => format!("{n} accounts need attention"),
+        }
+    }
+
+    /// Shows the window, making it (and its webview) again if it was closed.
+    pub fn open_window(app: &AppHandle) {
+        if let Some(window) = app.get_webview_window(WINDOW) {
+            let _ = window.unminimize();
+            let _ = window.show();
+            let _ = window.set_focus();
+            return;
+        }
+        let Some(config) = app.config().app.windows.iter().find(|w| w.label == WINDOW) else { return };
+        match tauri::WebviewWindowBuilder::from_config(app, config).and_then(|b| b.build()) {
+            Ok(window) => {
+                let _ = window.set_focus();
+            }
+            Err(e) => tracing::error!("could not open the window: {e}"),
+        }
+    }
+
+    /// Whether closing the last window leaves Latchkey running.
+    pub fn keeps_running(app: &AppHandle) -> bool {
+        app.try_state::<Tray>().is_some() && preferences(app).keep_running_in_tray
+    }
+
+    fn preferences_file(app: &AppHandle) -> tauri::Result<std::path::PathBuf> {
+        Ok(app.path().app_config_dir()?.join("preferences.json"))
+    }
+
+    pub fn preferences(app: &AppHandle) -> PreferencesDto {
+        preferences_file(app)
+            .ok()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save_preferences(
+        app: &AppHandle,
+        preferences: &PreferencesDto,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let path = preferences_file(app)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, serde_json::to_vec_pretty(preferences)?)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dto::{AccountDto, AccountStatusDto};
+
+    fn account(status: AccountStatusDto, reauth_needed: bool) -> AccountDto {
+        AccountDto {
+            id: "a".into(),
+            connection_id: "c".into(),
+            connection_name: "C".into(),
+            identifier: "me".into(),
+            status,
+            identity: None,
+            requested_scopes: vec![],
+            granted_scopes: vec![],
+            expires_at: None,
+            last_error: None,
+            reauth_needed,
+            labels: vec![],
+            note: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            signing_in: false,
+            offline: None,
+            retry_at: None,
+            last_refresh: None,
+            revocation_pending: false,
+        }
+    }
+
+    #[test]
+    fn the_tray_counts_the_accounts_that_need_attention() {
+        use AccountStatusDto::*;
+        assert_eq!(super::tray::summary(&[]), "No accounts connected");
+        assert_eq!(
+            super::tray::summary(&[account(Active, false), account(Revoked, false), account(Pending, false)]),
+            "All accounts are fine"
+        );
+        assert_eq!(
+            super::tray::summary(&[account(Active, false), account(Expired, false)]),
+            "1 account needs attention"
+        );
+        assert_eq!(
+            super::tray::summary(&[account(Error, false), account(Active, true), account(Suspended, false)]),
+            "2 accounts need attention"
+        );
     }
 }

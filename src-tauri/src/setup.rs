@@ -17,7 +17,8 @@ use tauri::{AppHandle, Manager};
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 pub struct AppState {
-    pub core: Latchkey,
+    /// Shared with the background refresher (background.rs).
+    pub core: Arc<Latchkey>,
 }
 
 pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
@@ -52,7 +53,7 @@ pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
     if report != Default::default() {
         tracing::info!(?report, "start-up repairs");
     }
-    Ok(AppState { core })
+    Ok(AppState { core: Arc::new(core) })
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {

@@ -6,6 +6,11 @@
 // hands the callback to the OS with `gio open`, which starts a second app process that
 // single-instance forwards to the running one: the same path a real browser takes.
 //
+// Also: revoking from Settings (selection + confirmation), connecting and revoking with the keyboard
+// alone, the audit export, the keychain check, and screenshots of each screen in the light and the
+// dark scheme (a second app session with GTK_THEME=Adwaita:dark, which WebKitGTK maps to
+// prefers-color-scheme: dark).
+//
 // Run inside tests/with-session (scripts/test does). Screenshots go to tests/artifacts/e2e/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,11 +20,12 @@ import { createServer } from 'node:net';
 import { join, dirname, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { remote } from 'webdriverio';
+import { remote, Key } from 'webdriverio';
 import { startProvider } from '../provider/harness.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const APP = process.env.LATCHKEY_APP_BINARY ?? join(ROOT, 'target/debug/latchkey-desktop');
+const CLI = process.env.LATCHKEY_CLI_BINARY ?? join(ROOT, 'target/debug/latchkey');
 const DRIVER = process.env.TAURI_DRIVER ?? join(ROOT, '.tools/bin/tauri-driver');
 const ARTIFACTS = join(ROOT, 'tests/artifacts/e2e');
 const SCOPES = ['openid', 'email', 'profile', 'demo.read'];
@@ -28,13 +34,18 @@ const SERVICE = `latchkey-e2e-${process.pid}-${Date.now()}`;
 assert.ok(process.env.DBUS_SESSION_BUS_ADDRESS && process.env.DISPLAY, 'run inside tests/with-session');
 assert.ok(process.env.HOME.includes('latchkey-session'), 'never against the real HOME');
 
-let provider, driver, browser, work, driverLog = '';
+let provider, driver, browser, work, port, driverLog = '';
+/** Every token the tests saw in the keychain, for the final secret scan. */
+const tokensSeen = [];
 
 const freePort = () => new Promise((ok) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
 });
 const shot = async (name) => {
   const path = join(ARTIFACTS, `${name}.png`);
+  // WebKitWebDriver captures the last painted frame: let the latest DOM change reach the screen.
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  await new Promise((r) => setTimeout(r, 250));
   await browser.saveScreenshot(path);
   return path;
 };
@@ -77,18 +88,38 @@ before(async () => {
     execFileSync('xdg-mime', ['default', 'latchkey-test-browser.desktop', `x-scheme-handler/${scheme}`]);
   }
 
-  const port = await freePort();
+  // During the WebDriver sessions closing the window quits (the last test covers the tray), so a
+  // session's end ends the app; otherwise the next session's app would hand over to it through
+  // single-instance.
+  const prefsDir = join(process.env.XDG_CONFIG_HOME, 'io.latchkey.desktop');
+  mkdirSync(prefsDir, { recursive: true });
+  writeFileSync(join(prefsDir, 'preferences.json'), JSON.stringify({ keep_running_in_tray: false }));
+
+  port = await freePort();
+  await startSession({});
+});
+
+/** The app's data, connections and keychain namespace (the CLI uses the same). */
+function appEnv() {
+  return {
+    LATCHKEY_DATA_DIR: join(work, 'data'),
+    LATCHKEY_CONNECTIONS: join(work, 'connections.toml'),
+    LATCHKEY_KEYCHAIN_SERVICE: SERVICE,
+    SSL_CERT_FILE: join(work, 'roots.pem'),
+  };
+}
+
+/** Starts tauri-driver and the app (a WebDriver session) with extra environment variables. */
+async function startSession(extraEnv) {
   driver = spawn(DRIVER, ['--port', String(port), '--native-driver', '/usr/bin/WebKitWebDriver'], {
     env: {
       ...process.env,
-      LATCHKEY_DATA_DIR: join(work, 'data'),
-      LATCHKEY_CONNECTIONS: join(work, 'connections.toml'),
-      LATCHKEY_KEYCHAIN_SERVICE: SERVICE,
-      SSL_CERT_FILE: join(work, 'roots.pem'),
-      BROWSER: browserScript,
+      ...appEnv(),
+      BROWSER: join(ROOT, 'tests/e2e/browser.mjs'),
       NODE_EXTRA_CA_CERTS: provider.ca_file,
       LATCHKEY_TEST_BROWSER_LOG: join(work, 'browser.log'),
       RUST_LOG: 'debug',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -105,86 +136,367 @@ before(async () => {
     hostname: '127.0.0.1', port, logLevel: 'error', connectionRetryCount: 0,
     capabilities: { 'wdio:enforceWebDriverClassic': true, 'tauri:options': { application: APP } },
   });
-});
+}
+
+async function endSession() {
+  await browser?.deleteSession().catch(() => {});
+  browser = undefined;
+  const exited = driver && driver.exitCode === null ? new Promise((ok) => driver.once('exit', ok)) : null;
+  driver?.kill();
+  await exited;
+  driver = undefined;
+  // The app must be gone before another one starts in this D-Bus session.
+  for (let i = 0; i < 100 && appRunning(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!appRunning(), 'the app kept running after its session ended');
+}
+
+function appRunning() {
+  try {
+    execFileSync('pgrep', ['-f', '-x', APP]);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 after(async () => {
-  await browser?.deleteSession().catch(() => {});
-  driver?.kill();
+  await endSession().catch(() => {});
   await provider?.stop();
   writeFileSync(join(ARTIFACTS, 'app-and-driver.log'), driverLog);
 });
 
-test('connect → Active with scopes and identity, revoke → Revoked at the provider and in the keychain; no token anywhere', async () => {
+const $id = (id) => browser.$(`[data-testid="${id}"]`);
+const clickId = async (id) => (await $id(id)).click();
+const activeMatches = (selector) => browser.execute((sel) => Boolean(document.activeElement?.matches(sel)), selector);
+
+/** Presses Tab until the focused element matches `selector` (keyboard only, as a person would). */
+async function tabTo(selector, max = 80) {
+  for (let i = 0; i < max; i++) {
+    if (await activeMatches(selector)) return;
+    await browser.keys(Key.Tab);
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+/** Connects the test connection from Add account with the mouse; returns the account's id. */
+async function connectWithMouse() {
+  await clickId('nav-add');
   const card = await browser.$('[data-testid="connection"][data-connection-id="test"]');
   await card.waitForDisplayed({ timeout: 20000 });
-  assert.equal(await browser.getTitle(), 'Latchkey');
-  console.log('screenshot:', await shot('01-connections'));
-
-  // A forged callback, delivered the way the OS delivers any link: refused, shown, nothing stored.
-  execFileSync('gio', ['open', 'io.latchkey.desktop:/oauth/test/callback?code=forged&state=forged']);
-  const forgedError = await card.$('[data-testid="connect-error"]');
-  await forgedError.waitForDisplayed({ timeout: 15000 });
-  assert.match(await forgedError.getText(), /does not match a sign-in Latchkey started/);
-  assert.equal((await browser.$$('[data-testid="account"]')).length, 0, 'a forged link created no account');
-  console.log('screenshot:', await shot('01b-forged-link-refused'));
-
   await card.$('[data-testid="connect"]').click();
-  const row = await browser.$('[data-testid="account"][data-status="active"]');
-  await row.waitForExist({ timeout: 30000, timeoutMsg: `no Active account appeared; app log:\n${driverLog.slice(-4000)}` });
-  console.log('screenshot:', await shot('02-active'));
+  return waitForConnected();
+}
 
-  assert.equal(await row.getAttribute('data-identifier'), 'alice@example.test');
-  assert.equal(await row.$('[data-testid="status"]').getText(), 'Active');
-  const chips = await browser.execute((id) => [...document.querySelectorAll(
-    `[data-testid="account"][data-account-id="${id}"] [data-testid="scope"]`)].map((c) => c.textContent.trim()),
-  await row.getAttribute('data-account-id'));
-  assert.deepEqual(chips, SCOPES);
-  const accountId = await row.getAttribute('data-account-id');
+async function waitForConnected() {
+  const success = await $id('connect-success');
+  await success.waitForDisplayed({ timeout: 30000, timeoutMsg: `the sign-in did not succeed; app log:\n${driverLog.slice(-4000)}` });
+  const id = await browser.execute(() =>
+    window.__latchkeyIpc.filter((r) => r.name === 'connect-succeeded').at(-1)?.payload.id);
+  assert.match(id, /^[0-9a-f-]{36}$/);
+  return id;
+}
 
-  // The tokens are in the keychain (and only there), and live at the provider.
+function rememberTokens(accountId) {
   const access = secretToolLookup(`${accountId}/access`);
   const refresh = secretToolLookup(`${accountId}/refresh`);
   assert.ok(access && access.length >= 20, 'access token in the Secret Service');
   assert.ok(refresh && refresh.length >= 20, 'refresh token in the Secret Service');
-  const introspect = async (token) => {
-    const res = await provider.fetch(`${provider.issuer}/token/introspection`, {
-      method: 'POST',
-      headers: {
-        authorization: `Basic ${Buffer.from(`${provider.introspection_client_id}:${provider.introspection_client_secret}`).toString('base64')}`,
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    return (await res.json()).active;
-  };
-  assert.equal(await introspect(access), true);
+  tokensSeen.push(access, refresh);
+  return { access, refresh };
+}
 
-  await row.$('[data-testid="revoke"]').click();
-  await row.$('[data-testid="confirm-revoke"]').click();
-  const revoked = await browser.$(`[data-testid="account"][data-account-id="${accountId}"][data-status="revoked"]`);
-  await revoked.waitForExist({ timeout: 20000 });
-  const message = await revoked.$('[data-testid="revoke-message"]');
-  await message.waitForDisplayed({ timeout: 5000 });
-  assert.match(await message.getText(), /confirmed/);
-  console.log('screenshot:', await shot('03-revoked'));
+async function introspect(token) {
+  const res = await provider.fetch(`${provider.issuer}/token/introspection`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${provider.introspection_client_id}:${provider.introspection_client_secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  return (await res.json()).active;
+}
 
+async function assertRevokedEverywhere(accountId, { access, refresh }) {
   assert.equal(await introspect(access), false, 'access token still active at the provider');
   assert.equal(await introspect(refresh), false, 'refresh token still active at the provider');
   assert.equal(secretToolLookup(`${accountId}/access`), null, 'access token left in the keychain');
   assert.equal(secretToolLookup(`${accountId}/refresh`), null, 'refresh token left in the keychain');
+}
 
-  // Secret scan: what crossed IPC, the data folder (SQLite, WAL, logs), the app's output, the
-  // browser log. Each source is checked non-empty first, so the scan cannot pass vacuously.
+/**
+ * Secret scan: what crossed IPC, the data folder (SQLite, WAL, logs), the app's output, the browser
+ * log and the Downloads folder. Each source is checked non-empty first, so the scan cannot pass
+ * vacuously.
+ */
+async function scanForSecrets() {
+  assert.ok(tokensSeen.length >= 2, 'tokens were seen');
   const ipc = JSON.stringify(await browser.execute(() => window.__latchkeyIpc));
   assert.ok(ipc.includes('alice@example.test') && ipc.includes('accounts-changed'), 'IPC log recorded');
   const sources = { ipc, 'app and driver output': driverLog, 'browser log': readFileSync(join(work, 'browser.log'), 'utf8') };
   const dataFiles = filesUnder(join(work, 'data'));
   assert.ok(dataFiles.some((f) => f.endsWith('latchkey.sqlite3')) && dataFiles.some((f) => f.endsWith('latchkey.log')));
   for (const f of dataFiles) sources[f] = readFileSync(f).toString('latin1');
+  const downloads = join(process.env.HOME, 'Downloads');
+  if (existsSync(downloads)) for (const f of filesUnder(downloads)) sources[f] = readFileSync(f, 'utf8');
   assert.ok(sources[join(work, 'data/logs/latchkey.log')].includes('sign-in completed'), 'the app log is the real one');
   const mustHaveContent = ['ipc', 'app and driver output', 'browser log', join(work, 'data/latchkey.sqlite3'), join(work, 'data/logs/latchkey.log')];
   for (const name of mustHaveContent) assert.ok(sources[name]?.length > 0, `${name} is empty`);
   for (const [name, text] of Object.entries(sources)) {
-    for (const token of [access, refresh]) assert.ok(!text.includes(token), `a token leaked into ${name}`);
+    for (const token of tokensSeen) assert.ok(!text.includes(token), `a token leaked into ${name}`);
+  }
+}
+
+/** Screenshots of each screen, named with the scheme. */
+async function screenshots(scheme) {
+  const shots = [];
+  await clickId('nav-accounts');
+  await (await $id('account')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-accounts`));
+  await clickId('open-account');
+  await (await $id('history-entry')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-account-detail`));
+  await clickId('nav-add');
+  await (await $id('connection')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-add-account`));
+  await clickId('nav-settings');
+  await (await $id('accounts-table')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-settings-accounts`));
+  await clickId('settings-activity');
+  await (await $id('activity-entry')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-settings-activity`));
+  await clickId('settings-keychain');
+  await (await $id('keychain')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-settings-keychain`));
+  await clickId('settings-connections');
+  await (await $id('settings-connection')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-settings-connections`));
+  for (const s of shots) console.log('screenshot:', s);
+  return shots;
+}
+
+const schemeOf = () => browser.execute(() => (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light'));
+
+test('connect → Active with scopes and identity, revoke → Revoked at the provider and in the keychain; no token anywhere', async () => {
+  await (await $id('nav-add')).waitForDisplayed({ timeout: 20000 });
+  assert.equal(await browser.getTitle(), 'Latchkey');
+  await (await $id('empty')).waitForDisplayed({ timeout: 20000 });
+  console.log('screenshot:', await shot('01-empty'));
+
+  // A forged callback, delivered the way the OS delivers any link: refused, shown, nothing stored.
+  execFileSync('gio', ['open', 'io.latchkey.desktop:/oauth/test/callback?code=forged&state=forged']);
+  const notice = await $id('notice');
+  await notice.waitForDisplayed({ timeout: 15000 });
+  assert.match(await notice.getText(), /does not match a sign-in Latchkey started/);
+  assert.equal((await browser.$$('[data-testid="account"]')).length, 0, 'a forged link created no account');
+  console.log('screenshot:', await shot('01b-forged-link-refused'));
+  await notice.$('button').click();
+
+  const accountId = await connectWithMouse();
+  console.log('screenshot:', await shot('02-connected'));
+  await clickId('nav-accounts');
+  const row = await browser.$(`[data-testid="account"][data-account-id="${accountId}"][data-status="active"]`);
+  await row.waitForExist({ timeout: 10000 });
+  assert.equal(await row.getAttribute('data-identifier'), 'alice@example.test');
+  assert.equal(await row.$('[data-testid="status"]').getText(), 'Active');
+  const chips = await browser.execute((id) => [...document.querySelectorAll(
+    `[data-testid="account"][data-account-id="${id}"] [data-testid="scope"]`)].map((c) => c.textContent.trim()), accountId);
+  assert.deepEqual(chips, SCOPES);
+  console.log('screenshot:', await shot('02b-active'));
+
+  // The tokens are in the keychain (and only there), and live at the provider.
+  const tokens = rememberTokens(accountId);
+  assert.equal(await introspect(tokens.access), true);
+
+  // Revoke from the account's page, after the confirmation.
+  await row.$('[data-testid="open-account"]').click();
+  await clickId('revoke');
+  const dialog = await $id('revoke-dialog');
+  await dialog.waitForDisplayed({ timeout: 5000 });
+  assert.match(await dialog.getText(), /Latchkey will ask Test provider to invalidate/);
+  await clickId('confirm-revoke');
+  const message = await $id('revoke-message');
+  await message.waitForDisplayed({ timeout: 20000 });
+  assert.match(await message.getText(), /confirmed/);
+  await browser.$(`[data-testid="account-detail"][data-status="revoked"]`).waitForExist({ timeout: 10000 });
+  console.log('screenshot:', await shot('03-revoked'));
+  await assertRevokedEverywhere(accountId, tokens);
+  await scanForSecrets();
+});
+
+test('Connect again, then revoke from Settings: select the account, confirm', async () => {
+  await clickId('nav-accounts');
+  const row = await browser.$('[data-testid="account"][data-status="revoked"]');
+  await row.waitForExist({ timeout: 10000 });
+  const accountId = await row.getAttribute('data-account-id');
+  await row.$('[data-testid="reconnect"]').click();
+  assert.equal(await waitForConnected(), accountId, 'connecting again re-authorizes the same account');
+  const tokens = rememberTokens(accountId);
+
+  // The `latchkey` CLI on the same data: its suspend and resume show up in the window by themselves.
+  await clickId('nav-accounts');
+  const cli = (...args) => execFileSync(CLI, args, { encoding: 'utf8', env: { ...process.env, ...appEnv() } });
+  cli('suspend', 'test:alice@example.test');
+  await browser.$(`[data-testid="account"][data-account-id="${accountId}"][data-status="suspended"]`)
+    .waitForExist({ timeout: 10000, timeoutMsg: 'the CLI\'s suspend did not reach the window' });
+  console.log('screenshot:', await shot('03b-suspended-by-the-cli'));
+  cli('resume', 'test:alice@example.test');
+  await browser.$(`[data-testid="account"][data-account-id="${accountId}"][data-status="active"]`)
+    .waitForExist({ timeout: 10000, timeoutMsg: 'the CLI\'s resume did not reach the window' });
+  const trail = cli('audit', '--account', 'test:alice@example.test', '--json');
+  assert.match(trail, /"detail":"active -> suspended: suspended"/);
+
+  await clickId('nav-settings');
+  const settingsRow = await browser.$(`[data-testid="settings-account"][data-account-id="${accountId}"][data-status="active"]`);
+  await settingsRow.waitForExist({ timeout: 10000 });
+  await settingsRow.$('[data-testid="select"]').click();
+  const revokeSelected = await $id('revoke-selected');
+  assert.equal(await revokeSelected.getText(), 'Revoke selected (1)');
+  await revokeSelected.click();
+  const dialog = await $id('revoke-dialog');
+  await dialog.waitForDisplayed({ timeout: 5000 });
+  assert.match(await dialog.getText(), /Latchkey will ask Test provider to invalidate the tokens of alice@example\.test/);
+  console.log('screenshot:', await shot('04-settings-revoke-confirm'));
+  await clickId('confirm-revoke');
+  const message = await browser.$(`[data-testid="revoke-message"][data-account-id="${accountId}"]`);
+  await message.waitForDisplayed({ timeout: 20000 });
+  assert.match(await message.getText(), /confirmed/);
+  await browser.$(`[data-testid="settings-account"][data-account-id="${accountId}"][data-status="revoked"]`).waitForExist({ timeout: 10000 });
+  await assertRevokedEverywhere(accountId, tokens);
+});
+
+test('keyboard only: connect from Add account, revoke from Settings', async () => {
+  await browser.execute(() => document.activeElement?.blur());
+  await tabTo('[data-testid="nav-add"]');
+  await browser.keys(Key.Enter);
+  await tabTo('[data-testid="connection"][data-connection-id="test"] [data-testid="connect"]');
+  await browser.keys(Key.Enter);
+  const accountId = await waitForConnected();
+  assert.ok(await activeMatches('[data-testid="connect-success"]'), 'focus moved to the outcome');
+  const tokens = rememberTokens(accountId);
+
+  await tabTo('[data-testid="nav-settings"]');
+  await browser.keys(Key.Enter);
+  await browser.$(`[data-testid="settings-account"][data-account-id="${accountId}"][data-status="active"]`).waitForExist({ timeout: 10000 });
+  await tabTo(`[data-testid="settings-account"][data-account-id="${accountId}"] [data-testid="revoke"]`);
+  await browser.keys(Key.Enter);
+  await $id('revoke-dialog').then((d) => d.waitForDisplayed({ timeout: 5000 }));
+  assert.ok(await activeMatches('[data-testid="confirm-revoke"]'), 'the dialog focuses its confirming button');
+  // Escape cancels and gives focus back; then confirm for real with Enter.
+  await browser.keys(Key.Escape);
+  await browser.waitUntil(async () => !(await (await $id('revoke-dialog')).isExisting()), { timeout: 5000 });
+  assert.ok(await activeMatches(`[data-testid="settings-account"][data-account-id="${accountId}"] [data-testid="revoke"]`));
+  await browser.keys(Key.Enter);
+  await $id('revoke-dialog').then((d) => d.waitForDisplayed({ timeout: 5000 }));
+  await browser.keys(Key.Enter);
+  const message = await browser.$(`[data-testid="revoke-message"][data-account-id="${accountId}"]`);
+  await message.waitForDisplayed({ timeout: 20000 });
+  assert.match(await message.getText(), /confirmed/);
+  await assertRevokedEverywhere(accountId, tokens);
+});
+
+test('Activity exports to Downloads; Keychain reports a working Secret Service', async () => {
+  await clickId('nav-settings');
+  await clickId('settings-activity');
+  await (await $id('activity-entry')).waitForDisplayed({ timeout: 10000 });
+  const entries = await browser.$$('[data-testid="activity-entry"]').length;
+  assert.ok(entries >= 10, `activity lists the trail (${entries})`);
+  await clickId('export-csv');
+  const result = await $id('export-result');
+  await browser.waitUntil(async () => /Saved \d+ entries to /.test(await result.getText()), { timeout: 10000 });
+  const path = (await result.getText()).replace(/^Saved \d+ entries to /, '');
+  assert.ok(path.startsWith(join(process.env.HOME, 'Downloads')), path);
+  const csv = readFileSync(path, 'utf8').split('\r\n');
+  assert.equal(csv[0], 'id,at,account_id,connection_id,action,actor,caller,outcome,detail');
+  assert.ok(csv.some((line) => line.includes('token.revoked')), 'the export holds the revocations');
+
+  await clickId('export-jsonl');
+  await browser.waitUntil(async () => /\.jsonl$/.test(await result.getText()), { timeout: 10000 });
+  const jsonl = readFileSync((await result.getText()).replace(/^Saved \d+ entries to /, ''), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(jsonl.length, csv.filter((l) => l !== '').length - 1);
+
+  await clickId('settings-keychain');
+  const keychain = await $id('keychain');
+  await keychain.waitForDisplayed({ timeout: 10000 });
+  assert.equal(await keychain.getAttribute('data-healthy'), 'true');
+  assert.match(await (await $id('keychain-description')).getText(), new RegExp(`Secret Service \\(service “${SERVICE}”\\)`));
+  assert.throws(() => execFileSync('secret-tool', ['lookup', 'service', 'io.latchkey.desktop.health-check', 'username', 'probe']),
+    'the keychain probe left its entry behind');
+  await scanForSecrets();
+});
+
+test('screenshots of each screen, light and dark', async () => {
+  assert.equal(await schemeOf(), 'light');
+  // One account Active again, with a label and a note, beside a revoked one.
+  await clickId('nav-accounts');
+  const row = await browser.$('[data-testid="account"][data-identifier="alice@example.test"]');
+  await row.waitForExist({ timeout: 10000 });
+  await row.$('[data-testid="reconnect"]').click();
+  const accountId = await waitForConnected();
+  rememberTokens(accountId);
+  await clickId('view-account');
+  await (await $id('label-input')).setValue('personal');
+  await clickId('add-label');
+  await browser.$('[data-testid="label"]').waitForExist({ timeout: 5000 });
+  await (await $id('note')).setValue('Used by the nightly backup script.');
+  await clickId('save-note');
+  await browser.waitUntil(async () => (await (await $id('save-note')).isEnabled()) === false, { timeout: 5000 });
+
+  const light = await screenshots('light');
+  await scanForSecrets();
+  await endSession();
+
+  await startSession({ GTK_THEME: 'Adwaita:dark' });
+  await (await $id('nav-add')).waitForDisplayed({ timeout: 20000 });
+  assert.equal(await schemeOf(), 'dark', 'GTK_THEME=Adwaita:dark makes WebKitGTK prefer the dark scheme');
+  const dark = await screenshots('dark');
+  // The dark window really is dark: its background differs from the light one's.
+  const bg = await browser.execute(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(bg, 'rgb(20, 21, 24)');
+  assert.equal(light.length, dark.length);
+});
+
+test('closing the window keeps Latchkey in the tray with its page destroyed; opening it again makes a new one', async () => {
+  await endSession();
+  const env = {
+    ...process.env,
+    LATCHKEY_DATA_DIR: join(work, 'data'),
+    LATCHKEY_CONNECTIONS: join(work, 'connections.toml'),
+    LATCHKEY_KEYCHAIN_SERVICE: SERVICE,
+    SSL_CERT_FILE: join(work, 'roots.pem'),
+  };
+  const prefs = join(process.env.XDG_CONFIG_HOME, 'io.latchkey.desktop', 'preferences.json');
+  writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: true }));
+  const windows = (cmd = 'count') => Number(execFileSync('/usr/bin/python3', [join(ROOT, 'tests/e2e/x11-windows.py'), cmd], { encoding: 'utf8' }).trim());
+  const pages = () => {
+    try { return execFileSync('pgrep', ['-f', 'WebKitWebProcess'], { encoding: 'utf8' }).trim().split('\n').length; } catch { return 0; }
+  };
+  const until = async (what, check) => {
+    for (let i = 0; i < 100; i++) { if (check()) return; await new Promise((r) => setTimeout(r, 100)); }
+    assert.fail(`timed out waiting until ${what}`);
+  };
+
+  const app = spawn(APP, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  app.stdout.setEncoding('utf8').on('data', (d) => { driverLog += d; });
+  app.stderr.setEncoding('utf8').on('data', (d) => { driverLog += d; });
+  let exited = false;
+  app.once('exit', () => { exited = true; });
+  try {
+    await until('the window is open', () => windows() === 1 && pages() === 1);
+    assert.equal(windows('close'), 1);
+    await until('the window and its page are gone', () => windows() === 0 && pages() === 0);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(exited, false, 'Latchkey quit instead of staying in the tray');
+
+    // Starting Latchkey again (as the launcher or the tray's Open does) brings a new window.
+    execFileSync(APP, [], { env, timeout: 10000 });
+    await until('a new window and page exist', () => windows() === 1 && pages() === 1);
+
+    // With the setting off, closing the window quits.
+    writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: false }));
+    assert.equal(windows('close'), 1);
+    await until('Latchkey quit', () => exited);
+  } finally {
+    if (!exited) app.kill();
   }
 });

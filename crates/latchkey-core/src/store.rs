@@ -670,6 +670,12 @@ impl Store {
         insert_audit(&self.db, entry)
     }
 
+    /// Changes whenever another connection (another process: the CLI, a second app) commits to the
+    /// file; this connection's own commits leave it as it is.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.db.pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
     /// The audit trail, oldest first.
     pub fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         let mut stmt = self.db.prepare_cached(

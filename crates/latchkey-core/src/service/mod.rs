@@ -188,6 +188,12 @@ impl Latchkey {
         self.store().set_note(id, note, actor)
     }
 
+    /// A number that changes when another process (the CLI) changed the data; the app polls it to
+    /// show such changes without re-reading everything.
+    pub fn data_version(&self) -> Result<i64> {
+        self.store().data_version()
+    }
+
     /// The audit trail, oldest first.
     pub fn audit_trail(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         self.store().audit_entries(query)

@@ -48,8 +48,22 @@ impl Provider {
         Provider::start_with(true)
     }
 
-    /// `tls: false` is the demo mode's set-up: plain http on 127.0.0.1.
+    /// `tls: false` is the demo mode's set-up: plain http on 127.0.0.1. A provider that is not
+    /// ready in 30 s is killed and started once more (a stuck start must not hang the suite).
     pub fn start_with(tls: bool) -> Provider {
+        for attempt in 1..=2 {
+            match Provider::try_start(tls) {
+                Ok(p) => return p,
+                Err(why) if attempt == 1 => {
+                    eprintln!("the test provider did not start ({why}); trying again")
+                }
+                Err(why) => panic!("the test provider did not start: {why}"),
+            }
+        }
+        unreachable!()
+    }
+
+    fn try_start(tls: bool) -> Result<Provider, String> {
         let root = repo_root();
         let mut child = Command::new("node")
             .arg(root.join("tests/provider/server.mjs"))
@@ -58,20 +72,37 @@ impl Provider {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect(
-                "cannot start node tests/provider/server.mjs: is Node installed and `npm ci` run in tests/?",
-            );
+            .map_err(|e| format!("cannot start node tests/provider/server.mjs ({e}): is Node installed and `npm ci` run in tests/?"))?;
         let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: Ready =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("provider ready line {line:?}: {e}"));
-        Provider {
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("no ready line in 30 s".into());
+            }
+        };
+        let ready: Ready = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("ready line {line:?}: {e}"));
+            }
+        };
+        Ok(Provider {
             process: Some((child, stdin)),
             issuer: ready.issuer,
             ca_file: ready.ca_file.map(PathBuf::from),
             introspection_client: (ready.introspection_client_id, ready.introspection_client_secret),
-        }
+        })
     }
 
     /// A provider another process started (it stops with that process).

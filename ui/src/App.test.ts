@@ -1,0 +1,55 @@
+import { render, screen, waitFor } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import { describe, expect, it } from 'vitest';
+import App from './App.svelte';
+import { account, fail, renderApp } from './test/backend';
+
+describe('the window', () => {
+  it('outside Latchkey, says so instead of failing', async () => {
+    render(App);
+    expect(await screen.findByTestId('not-running')).toHaveTextContent('Latchkey isn’t running');
+    expect(await screen.findByTestId('unavailable')).toHaveTextContent('appear here when this window runs inside Latchkey');
+  });
+
+  it('navigates with the sidebar, marks the current screen and moves focus to its heading', async () => {
+    const { app } = renderApp({ list_accounts: () => [account()], keychain_status: () => ({ description: 'x', healthy: true, message: 'ok' }) });
+    await screen.findByTestId('account');
+    expect(screen.getByTestId('nav-accounts')).toHaveAttribute('aria-current', 'page');
+    await userEvent.click(screen.getByTestId('nav-add'));
+    expect(app.route).toEqual({ name: 'add' });
+    expect(screen.getByTestId('nav-add')).toHaveAttribute('aria-current', 'page');
+    await waitFor(() => expect(screen.getByRole('heading', { level: 1 })).toHaveFocus());
+    expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Add account');
+    await userEvent.click(screen.getByTestId('nav-settings'));
+    await waitFor(() => expect(screen.getByRole('heading', { level: 1, name: 'Settings' })).toHaveFocus());
+  });
+
+  it('reaches every screen with the keyboard alone', async () => {
+    renderApp({ list_accounts: () => [account()] });
+    await screen.findByTestId('account');
+    await userEvent.tab();
+    expect(screen.getByText('Skip to content')).toHaveFocus();
+    await userEvent.tab();
+    expect(screen.getByTestId('nav-accounts')).toHaveFocus();
+    await userEvent.tab();
+    await userEvent.keyboard('{Enter}');
+    await waitFor(() => expect(screen.getByRole('heading', { level: 1, name: 'Add account' })).toHaveFocus());
+  });
+
+  it('announces changes in a polite live region', async () => {
+    const { backend } = renderApp({ list_accounts: () => [] });
+    await screen.findByTestId('empty');
+    await backend.emit('connect-succeeded', account());
+    await waitFor(() => expect(screen.getByTestId('live')).toHaveTextContent('Connected alice@example.test at Test provider.'));
+    expect(screen.getByTestId('live')).toHaveAttribute('aria-live', 'polite');
+  });
+
+  it('keeps the list when a refresh fails, with a notice', async () => {
+    let n = 0;
+    const { app } = renderApp({ list_accounts: () => (++n === 1 ? [account()] : fail('internal', 'database locked')) });
+    await screen.findByTestId('account');
+    await app.loadAccounts();
+    expect(screen.getByTestId('account')).toBeInTheDocument();
+    expect(await screen.findByTestId('notice')).toHaveTextContent('database locked');
+  });
+});

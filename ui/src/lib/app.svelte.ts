@@ -1,0 +1,347 @@
+// The window's state and the actions that change it. Backend data arrives from commands and events
+// (`accounts-changed`, `connect-succeeded`, `connect-failed`); screens read this state and call
+// these actions. One instance per window, handed to components through Svelte context.
+import { getContext, setContext } from 'svelte';
+import type { AccountDto } from './bindings/AccountDto';
+import type { ConnectFailedDto } from './bindings/ConnectFailedDto';
+import type { ConnectionDto } from './bindings/ConnectionDto';
+import type { RevokeDto } from './bindings/RevokeDto';
+import { CommandError, invoke, isTauriAvailable, listen, messageOf, UNAVAILABLE } from './ipc';
+import { displayName } from './status';
+
+export type SettingsSection = 'accounts' | 'connections' | 'activity' | 'keychain' | 'general' | 'about';
+
+export type Route =
+  | { name: 'accounts' }
+  | { name: 'add' }
+  | { name: 'account'; id: string }
+  | { name: 'settings'; section: SettingsSection };
+
+export type Load<T> =
+  | { status: 'loading' }
+  | { status: 'ready'; value: T }
+  | { status: 'error'; message: string }
+  | { status: 'unavailable' };
+
+/** A sign-in started from this window, for the progress view. */
+export type SignIn = {
+  connectionId: string;
+  connectionName: string;
+  /** Set once `connect` answered. */
+  accountId: string | null;
+  /** The account name passed to `connect` (an existing account's re-authorizes it). */
+  identifier: string | null;
+  /** Re-authorizing this existing account (its display name), rather than adding one. */
+  reauthorizing: string | null;
+  /** The account did not exist before this sign-in (Cancel removes it again). */
+  created: boolean;
+  phase: 'opening' | 'waiting' | 'succeeded' | 'failed';
+  account: AccountDto | null;
+  message: string | null;
+};
+
+export type Tone = 'success' | 'warning' | 'danger' | 'neutral';
+export type Notice = { id: number; tone: Tone; title: string; text: string };
+export type RevokeResult = { accountId: string; name: string; ok: boolean; confirmed: boolean; text: string };
+
+const APP = Symbol('latchkey-app');
+
+export function provideApp(app: AppState): void {
+  setContext(APP, app);
+}
+
+export function useApp(): AppState {
+  const app = getContext<AppState | undefined>(APP);
+  if (!app) throw new Error('useApp() outside <App>');
+  return app;
+}
+
+/** For component tests: the context map `render(…, { context })` takes. */
+export function appContext(app: AppState): Map<symbol, AppState> {
+  return new Map([[APP, app]]);
+}
+
+export class AppState {
+  connections = $state<Load<ConnectionDto[]>>({ status: 'loading' });
+  accounts = $state<Load<AccountDto[]>>({ status: 'loading' });
+  route = $state<Route>({ name: 'accounts' });
+  signIn = $state<SignIn | null>(null);
+  notices = $state<Notice[]>([]);
+  /** The latest sentence for the polite live region. */
+  announcement = $state('');
+  /** Ticks every 30 s so relative times stay honest. */
+  now = $state(Date.now());
+  /** Live updates could not be subscribed to. */
+  liveUpdatesOff = $state(false);
+  /** The result of the last revoke of each account, shown beside it. */
+  revokeResults = $state<Record<string, RevokeResult>>({});
+
+  #accountsVersion = 0;
+  #noticeId = 0;
+  #stops: (() => void)[] = [];
+
+  get accountList(): AccountDto[] {
+    return this.accounts.status === 'ready' ? this.accounts.value : [];
+  }
+
+  get connectionList(): ConnectionDto[] {
+    return this.connections.status === 'ready' ? this.connections.value : [];
+  }
+
+  account(id: string): AccountDto | undefined {
+    return this.accountList.find((a) => a.id === id);
+  }
+
+  connection(id: string): ConnectionDto | undefined {
+    return this.connectionList.find((c) => c.id === id);
+  }
+
+  /** Subscribes to the backend's events, then loads connections and accounts. */
+  async start(): Promise<void> {
+    if (!isTauriAvailable()) {
+      this.connections = { status: 'unavailable' };
+      this.accounts = { status: 'unavailable' };
+      return;
+    }
+    const timer = setInterval(() => (this.now = Date.now()), 30_000);
+    this.#stops.push(() => clearInterval(timer));
+    // Subscribe first, so no change is missed between the first load and the listeners.
+    const subscriptions = await Promise.allSettled([
+      listen('accounts-changed', (list) => this.#onAccountsChanged(list)),
+      listen('connect-succeeded', (account) => this.#onConnectSucceeded(account)),
+      listen('connect-failed', (failure) => this.#onConnectFailed(failure)),
+    ]);
+    for (const s of subscriptions) {
+      if (s.status === 'fulfilled') this.#stops.push(s.value);
+      else this.liveUpdatesOff = true;
+    }
+    await Promise.all([this.loadConnections(), this.loadAccounts()]);
+  }
+
+  stop(): void {
+    for (const stop of this.#stops.splice(0)) {
+      try {
+        stop();
+      } catch {
+        // The window is going away; nothing to tell anyone.
+      }
+    }
+  }
+
+  async loadConnections(): Promise<void> {
+    this.connections = { status: 'loading' };
+    try {
+      this.connections = { status: 'ready', value: await invoke('list_connections') };
+    } catch (e) {
+      this.connections = failed(e, 'Latchkey could not load your connections.');
+    }
+  }
+
+  async loadAccounts(): Promise<void> {
+    const version = this.#accountsVersion;
+    if (this.accounts.status !== 'ready') this.accounts = { status: 'loading' };
+    try {
+      const list = await invoke('list_accounts');
+      // An `accounts-changed` that arrived meanwhile is at least as fresh.
+      if (version === this.#accountsVersion) this.accounts = { status: 'ready', value: list };
+    } catch (e) {
+      if (this.accounts.status === 'ready') this.notify('danger', 'Latchkey could not refresh your accounts', messageOf(e));
+      else this.accounts = failed(e, 'Latchkey could not load your accounts.');
+    }
+  }
+
+  navigate(route: Route): void {
+    // A finished sign-in's outcome was seen; leaving (or reopening) Add account clears it.
+    if (this.signIn && (this.signIn.phase === 'succeeded' || this.signIn.phase === 'failed')) this.signIn = null;
+    this.route = route;
+  }
+
+  announce(text: string): void {
+    // Re-setting the same text would not be read again; clear first.
+    this.announcement = '';
+    queueMicrotask(() => (this.announcement = text));
+  }
+
+  notify(tone: Tone, title: string, text: string): number {
+    const id = ++this.#noticeId;
+    this.notices = [...this.notices, { id, tone, title, text }];
+    return id;
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+  }
+
+  /**
+   * Starts a sign-in in the browser: a new account, or (with the identifier of an existing one)
+   * a re-authorization of that account. Progress shows on the Add account screen.
+   */
+  async connect(connectionId: string, identifier: string | null = null): Promise<void> {
+    if (this.signIn && (this.signIn.phase === 'opening' || this.signIn.phase === 'waiting')) return;
+    const connection = this.connection(connectionId);
+    const name = connection?.name ?? connectionId;
+    const existing = identifier
+      ? this.accountList.find((a) => a.connection_id === connectionId && a.identifier === identifier.trim())
+      : undefined;
+    this.signIn = {
+      connectionId,
+      connectionName: name,
+      accountId: null,
+      identifier: identifier?.trim() || null,
+      reauthorizing: existing ? displayName(existing) : null,
+      created: false,
+      phase: 'opening',
+      account: null,
+      message: null,
+    };
+    this.route = { name: 'add' };
+    this.announce(`Opening your browser to sign in to ${name}…`);
+    try {
+      const known = new Set(this.accountList.map((a) => a.id));
+      const account = await invoke('connect', { connectionId, identifier: identifier?.trim() || null });
+      this.#upsert(account);
+      if (this.signIn?.phase === 'opening' && this.signIn.connectionId === connectionId) {
+        this.signIn = { ...this.signIn, accountId: account.id, created: !known.has(account.id), phase: 'waiting' };
+        this.announce('Waiting for you to finish in your browser…');
+      }
+    } catch (e) {
+      const message = messageOf(e);
+      if (this.signIn?.connectionId === connectionId) this.signIn = { ...this.signIn, phase: 'failed', message };
+      this.announce(message);
+    }
+  }
+
+  reconnect(account: AccountDto): Promise<void> {
+    return this.connect(account.connection_id, account.identifier);
+  }
+
+  /** "Open the link again". */
+  async reopenSignIn(): Promise<void> {
+    const accountId = this.signIn?.accountId;
+    if (!accountId) return;
+    try {
+      await invoke('reopen_sign_in', { accountId });
+      this.announce('Opened the sign-in page in your browser again.');
+    } catch (e) {
+      if (this.signIn?.accountId === accountId) this.signIn = { ...this.signIn, phase: 'failed', message: messageOf(e) };
+    }
+  }
+
+  /** Gives up on the sign-in; an account this sign-in created is removed again. */
+  async cancelSignIn(): Promise<void> {
+    const signIn = this.signIn;
+    if (!signIn) return;
+    this.signIn = null;
+    if (!signIn.accountId || signIn.phase !== 'waiting') return;
+    try {
+      const account = await invoke('cancel_sign_in', { accountId: signIn.accountId });
+      if (signIn.created && account.status === 'pending') {
+        await invoke('delete_account', { accountId: signIn.accountId });
+      }
+      this.announce('Sign-in cancelled. Nothing was stored.');
+    } catch (e) {
+      this.notify('danger', 'Latchkey could not cancel the sign-in', messageOf(e));
+    }
+  }
+
+  /** Closes the success or failure view. */
+  finishSignIn(): void {
+    this.signIn = null;
+  }
+
+  /** After a failure: the same sign-in once more. */
+  retrySignIn(): Promise<void> {
+    const s = this.signIn;
+    this.signIn = null;
+    return s ? this.connect(s.connectionId, s.identifier) : Promise.resolve();
+  }
+
+  /** Revokes each account in turn; the outcome of each is kept in `revokeResults`. */
+  async revoke(ids: string[]): Promise<RevokeResult[]> {
+    const results: RevokeResult[] = [];
+    for (const accountId of ids) {
+      const account = this.account(accountId);
+      const name = account ? displayName(account) : 'The account';
+      let result: RevokeResult;
+      try {
+        const outcome: RevokeDto = await invoke('revoke', { accountId });
+        this.#upsert(outcome.account);
+        result = { accountId, name, ok: true, confirmed: outcome.provider_confirmed, text: outcome.message };
+      } catch (e) {
+        result = { accountId, name, ok: false, confirmed: false, text: messageOf(e) };
+      }
+      this.revokeResults = { ...this.revokeResults, [accountId]: result };
+      results.push(result);
+    }
+    const done = results.filter((r) => r.ok).length;
+    if (results.length === 1 && results[0]) this.announce(results[0].text);
+    else this.announce(`${done} of ${results.length} accounts revoked.`);
+    return results;
+  }
+
+  /** Deletes the account; true when it is gone. */
+  async deleteAccount(accountId: string): Promise<boolean> {
+    const account = this.account(accountId);
+    try {
+      await invoke('delete_account', { accountId });
+      if (this.accounts.status === 'ready') {
+        this.accounts = { status: 'ready', value: this.accounts.value.filter((a) => a.id !== accountId) };
+      }
+      const text = `${account ? displayName(account) : 'The account'} was removed from Latchkey. Its history stays in Activity.`;
+      this.notify('success', 'Account deleted', text);
+      this.announce(text);
+      return true;
+    } catch (e) {
+      this.notify('danger', 'Latchkey could not delete the account', messageOf(e));
+      return false;
+    }
+  }
+
+  /** Replaces one account in the list with a fresher copy. */
+  #upsert(account: AccountDto): void {
+    if (this.accounts.status !== 'ready') return;
+    const list = this.accounts.value;
+    const i = list.findIndex((a) => a.id === account.id);
+    if (i === -1) {
+      this.accounts = { status: 'ready', value: [...list, account] };
+      return;
+    }
+    const held = Date.parse(list[i]!.updated_at);
+    if (Date.parse(account.updated_at) < held) return;
+    this.accounts = { status: 'ready', value: list.map((a, j) => (j === i ? account : a)) };
+  }
+
+  #onAccountsChanged(list: AccountDto[]): void {
+    if (!Array.isArray(list)) return;
+    this.#accountsVersion += 1;
+    this.accounts = { status: 'ready', value: list };
+  }
+
+  #onConnectSucceeded(account: AccountDto): void {
+    this.#upsert(account);
+    const s = this.signIn;
+    if (s && (s.accountId === account.id || (s.phase === 'opening' && s.connectionId === account.connection_id))) {
+      this.signIn = { ...s, accountId: account.id, phase: 'succeeded', account, message: null };
+    }
+    this.announce(`Connected ${displayName(account)} at ${account.connection_name}.`);
+  }
+
+  #onConnectFailed(failure: ConnectFailedDto): void {
+    const s = this.signIn;
+    const message = failure.message?.trim() || 'Signing in did not finish. Try again.';
+    if (s && failure.account_id && s.accountId === failure.account_id) {
+      this.signIn = { ...s, phase: 'failed', message };
+    } else {
+      // A link for no sign-in of this window (forged, or from an old sign-in) still gets a word.
+      this.notify('warning', 'A sign-in response was ignored', message);
+    }
+    this.announce(message);
+  }
+}
+
+function failed(e: unknown, fallback: string): Load<never> {
+  if (e instanceof CommandError && e.code === 'unavailable') return { status: 'unavailable' };
+  return { status: 'error', message: e instanceof CommandError ? e.message : fallback };
+}
+
+export { UNAVAILABLE };

@@ -1,0 +1,235 @@
+// Presentation tables: what each state is called, its colour, and what the person can do about it.
+// Words and colour always go together (colour is never the only signal).
+import type { AccountDto } from './bindings/AccountDto';
+import type { AccountStatusDto } from './bindings/AccountStatusDto';
+import type { ConnectionDto } from './bindings/ConnectionDto';
+import type { ConnectionKindDto } from './bindings/ConnectionKindDto';
+import type { ConnectionStatusDto } from './bindings/ConnectionStatusDto';
+
+export type Tone = 'success' | 'pending' | 'warning' | 'neutral' | 'danger' | 'suspended' | 'offline';
+
+/**
+ * What a row shows. The core's six states, plus states the core will report through extra DTO
+ * fields (refresh failing for a reason that may pass: "Offline — retrying"). A new one is a line
+ * here and a case in `displayState`.
+ */
+export type DisplayState = AccountStatusDto | 'offline';
+
+export type Badge = {
+  label: string;
+  tone: Tone;
+  /** One sentence for screen readers and tooltips. */
+  description: string;
+};
+
+export const BADGES: Record<DisplayState, Badge> = {
+  active: { label: 'Active', tone: 'success', description: 'Connected and working.' },
+  pending: { label: 'Pending', tone: 'pending', description: 'The sign-in has not finished yet.' },
+  expired: {
+    label: 'Expired — reconnect',
+    tone: 'warning',
+    description: 'Its access expired. Reconnect to use it again.',
+  },
+  revoked: { label: 'Revoked', tone: 'neutral', description: 'Access was revoked; no tokens are kept.' },
+  error: { label: 'Error', tone: 'danger', description: 'It stopped working. Reconnect to fix it.' },
+  suspended: {
+    label: 'Suspended',
+    tone: 'suspended',
+    description: 'Paused: Latchkey keeps its tokens but does not hand them out.',
+  },
+  offline: {
+    label: 'Offline — retrying',
+    tone: 'offline',
+    description: 'The provider cannot be reached right now; Latchkey keeps trying.',
+  },
+};
+
+/** The display state of an account: its status, or "offline" while refreshes fail for a passing reason. */
+export function displayState(account: AccountDto): DisplayState {
+  return account.status === 'active' && account.offline ? 'offline' : account.status;
+}
+
+export function badgeFor(account: AccountDto): Badge {
+  return BADGES[displayState(account)] ?? BADGES.error;
+}
+
+export type Attention = { reason: string; action: 'reconnect' | 'reauthorize'; actionLabel: string };
+
+/**
+ * Why an account needs the person, and the one thing to do, or null. The tray's summary counts
+ * the same accounts (`src-tauri/src/lib.rs`, `tray::summary`).
+ */
+export function attentionFor(account: AccountDto): Attention | null {
+  switch (account.status) {
+    case 'expired':
+      return { reason: 'Its access expired.', action: 'reconnect', actionLabel: 'Reconnect' };
+    case 'error':
+      return {
+        reason: account.last_error?.trim() || 'It stopped working.',
+        action: 'reconnect',
+        actionLabel: 'Reconnect',
+      };
+    case 'active':
+      return account.reauth_needed
+        ? {
+            reason: `${account.connection_name} now asks for different access.`,
+            action: 'reauthorize',
+            actionLabel: 'Re-authorize',
+          }
+        : null;
+    default:
+      return null;
+  }
+}
+
+/** Whether "Connect again" / "Reconnect" makes sense for this account. */
+export function canReconnect(account: AccountDto): boolean {
+  return (
+    account.status === 'expired' ||
+    account.status === 'error' ||
+    account.status === 'revoked' ||
+    (account.status === 'pending' && !account.signing_in)
+  );
+}
+
+export function reconnectLabel(account: AccountDto): string {
+  if (account.status === 'active') return 'Re-authorize';
+  if (account.status === 'revoked' || account.status === 'pending') return 'Connect again';
+  return 'Reconnect';
+}
+
+export const CONNECTION_STATUS: Record<ConnectionStatusDto, Badge & { reason: string | null }> = {
+  active: { label: 'Ready', tone: 'success', description: 'Ready to connect accounts.', reason: null },
+  inactive: {
+    label: 'Turned off',
+    tone: 'neutral',
+    description: 'Disabled in the configuration.',
+    reason: 'This connection is turned off. Set enabled = true for it in connections.toml and restart Latchkey.',
+  },
+  pending: {
+    label: 'Not set up',
+    tone: 'pending',
+    description: 'It has no client id yet.',
+    reason: 'This connection has no client id yet. Add its client_id in connections.toml and restart Latchkey.',
+  },
+  error: {
+    label: 'Error',
+    tone: 'danger',
+    description: 'The provider rejected Latchkey’s client.',
+    reason: 'The provider rejected this connection. Check its client_id at the provider, then try again.',
+  },
+};
+
+/** Why Connect is unavailable for a connection, as a sentence with a next step; null when ready. */
+export function connectionProblem(connection: ConnectionDto): string | null {
+  if (connection.status === 'active') return null;
+  const meta = CONNECTION_STATUS[connection.status];
+  if (connection.status === 'error' && connection.error) {
+    return `${connection.error} Check its client_id at the provider, then try again.`;
+  }
+  return meta.reason;
+}
+
+export const CONNECTION_KIND: Record<ConnectionKindDto, string> = {
+  oauth2: 'OAuth 2.0 sign-in',
+  'api-key': 'API key',
+  'basic-auth': 'Username and password',
+};
+
+/** Audit actions in words. Unknown actions are shown as they are. */
+const ACTIONS: Record<string, string> = {
+  'account.created': 'Account added',
+  'account.deleted': 'Account deleted',
+  'account.reauthorized': 'Re-authorized',
+  'authorization.started': 'Sign-in started',
+  'authorization.failed': 'Sign-in failed',
+  'state.changed': 'Status changed',
+  'token.stored': 'Tokens stored in the keychain',
+  'token.read': 'Credential handed out',
+  'token.revoked': 'Access revoked',
+  'token.refreshed': 'Access refreshed',
+  'token.refresh_failed': 'Refresh failed',
+  'credential.rotated': 'Credential replaced',
+  'metadata.labels': 'Labels changed',
+  'metadata.note': 'Note changed',
+  'config.scopes_changed': 'Requested access changed',
+  'connection.error': 'Connection rejected',
+  'connection.recovered': 'Connection working again',
+  reconciled: 'Repaired after an interruption',
+};
+
+export function actionWords(action: string): string {
+  return ACTIONS[action] ?? action;
+}
+
+export function actorWords(actor: string, caller: string | null): string {
+  switch (actor) {
+    case 'user':
+      return 'You';
+    case 'provider':
+      return 'The provider';
+    case 'system':
+      return 'Latchkey';
+    case 'refresher':
+      return 'Background refresh';
+    case 'cli':
+      return caller ? `Command line (${caller})` : 'Command line';
+    default:
+      return actor;
+  }
+}
+
+export function outcomeTone(outcome: string): Tone {
+  if (outcome === 'ok') return 'success';
+  if (outcome === 'unconfirmed') return 'warning';
+  return 'danger';
+}
+
+export function outcomeWords(outcome: string): string {
+  if (outcome === 'ok') return 'Done';
+  if (outcome === 'unconfirmed') return 'Not confirmed';
+  if (outcome === 'failed') return 'Failed';
+  return outcome;
+}
+
+/** The name to show for an account: its email or name when known, else its identifier. */
+export function displayName(account: AccountDto): string {
+  return account.identifier.trim() || account.identity?.email || account.identity?.name || 'Unnamed account';
+}
+
+/** A second line: name and email when they add something to the identifier. */
+export function identityLine(account: AccountDto): string {
+  const id = displayName(account);
+  const parts = [account.identity?.name, account.identity?.email]
+    .map((p) => p?.trim())
+    .filter((p): p is string => Boolean(p) && p !== id);
+  return [...new Set(parts)].join(' · ');
+}
+
+export type ScopeRow = { scope: string; state: 'granted' | 'missing' | 'extra' | 'requested' | 'revoked' };
+
+/**
+ * Requested against granted: `missing` is a scope asked for and not granted (a partial grant),
+ * `extra` one granted without being asked for, `requested` one still waiting for a sign-in, and
+ * `revoked` one the account had before its access was revoked.
+ */
+export function scopeRows(account: AccountDto): ScopeRow[] {
+  if (account.status === 'revoked') {
+    const had = account.granted_scopes.length > 0 ? account.granted_scopes : account.requested_scopes;
+    return had.map((scope) => ({ scope, state: 'revoked' }));
+  }
+  const granted = new Set(account.granted_scopes);
+  const requested = new Set(account.requested_scopes);
+  const authorized = account.status !== 'pending' || account.granted_scopes.length > 0;
+  if (!authorized) return account.requested_scopes.map((scope) => ({ scope, state: 'requested' }));
+  const noGrantRecorded = account.granted_scopes.length === 0 && account.status !== 'active';
+  if (noGrantRecorded) return account.requested_scopes.map((scope) => ({ scope, state: 'requested' }));
+  return [
+    ...account.requested_scopes.map((scope): ScopeRow => ({ scope, state: granted.has(scope) ? 'granted' : 'missing' })),
+    ...account.granted_scopes.filter((s) => !requested.has(s)).map((scope): ScopeRow => ({ scope, state: 'extra' })),
+  ];
+}
+
+export function isPartialGrant(account: AccountDto): boolean {
+  return scopeRows(account).some((r) => r.state === 'missing');
+}
