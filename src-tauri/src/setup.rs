@@ -1,19 +1,13 @@
-//! Start-up: where the data, the configuration and the keychain namespace are, logging, and the
-//! core service the commands share.
-//!
-//! Environment overrides (used by the demo mode and the tests, so they never touch a user's real
-//! data or keychain entries):
-//! - `LATCHKEY_DATA_DIR`: the app-data folder (default: the OS app-data folder).
-//! - `LATCHKEY_CONNECTIONS`: the connections file (default: `connections.toml` in the OS config folder).
-//! - `LATCHKEY_KEYCHAIN_SERVICE`: the keychain service name (default: the identifier, with `.dev`
-//!   appended in debug builds so a development build never reads a release build's secrets).
+//! Start-up: logging, and the core service the commands share. Where the data, the connections
+//! file and the keychain namespace are comes from `latchkey_core::paths`, the same as the CLI's
+//! (`LATCHKEY_DATA_DIR`, `LATCHKEY_CONNECTIONS`, `LATCHKEY_KEYCHAIN_SERVICE` override them, so the demo
+//! mode and the tests never touch a user's real data or keychain entries).
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use latchkey_core::vault::KeyringStore;
-use latchkey_core::{Latchkey, Options};
-use tauri::{AppHandle, Manager};
+use latchkey_core::{Latchkey, Options, paths};
+use tauri::AppHandle;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 pub struct AppState {
@@ -23,17 +17,11 @@ pub struct AppState {
 
 pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
     let identifier = app.config().identifier.clone();
-    let data_dir = env_path("LATCHKEY_DATA_DIR").map_or_else(|| app.path().app_data_dir(), Ok)?;
-    let connections_file = match env_path("LATCHKEY_CONNECTIONS") {
-        Some(p) => p,
-        None => app.path().app_config_dir()?.join("connections.toml"),
-    };
+    let data_dir = paths::data_dir()?;
+    let connections_file = paths::connections_file()?;
     std::fs::create_dir_all(data_dir.join("logs"))?;
     init_logging(&data_dir)?;
-
-    let service = std::env::var("LATCHKEY_KEYCHAIN_SERVICE").unwrap_or_else(|_| {
-        if cfg!(debug_assertions) { format!("{identifier}.dev") } else { identifier.clone() }
-    });
+    let service = paths::keychain_service();
     let connections = latchkey_core::config::load_connections(&connections_file)?;
     tracing::info!(
         data_dir = %data_dir.display(),
@@ -56,10 +44,6 @@ pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
     Ok(AppState { core: Arc::new(core) })
 }
 
-fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
-}
-
 /// Logs to stderr and to `logs/latchkey.log` in the data folder. `RUST_LOG` sets the level.
 fn init_logging(data_dir: &std::path::Path) -> std::io::Result<()> {
     let file =
@@ -73,4 +57,17 @@ fn init_logging(data_dir: &std::path::Path) -> std::io::Result<()> {
         .with_writer(std::io::stderr.and(Mutex::new(file)))
         .try_init();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The app's identifier (its URL scheme) and the core's, which the CLI uses for the same
+    /// folders and keychain namespace, are one.
+    #[test]
+    fn the_identifier_is_the_cores() {
+        let conf: serde_json::Value =
+            serde_json::from_str(include_str!("../../tauri.conf.json")).expect("tauri.conf.json");
+        assert_eq!(conf["identifier"], latchkey_core::paths::IDENTIFIER);
+        assert_eq!(conf["plugins"]["deep-link"]["desktop"]["schemes"][0], latchkey_core::paths::IDENTIFIER);
+    }
 }
