@@ -47,6 +47,8 @@ pub enum Error {
         "This account is suspended: Latchkey keeps its tokens but does not hand them out. Resume it first."
     )]
     Suspended,
+    #[error("{provider} no longer accepts this account's access token.")]
+    TokenRejected { provider: String },
     #[error("This account needs to be reconnected ({0}).")]
     NeedsReconnect(String),
     #[error("{provider} cannot be reached right now ({reason}); Latchkey retries at {retry_at}.")]
@@ -85,7 +87,9 @@ impl Error {
             Error::InvalidInput(_) | Error::InvalidTransition { .. } => ErrorCode::InvalidInput,
             Error::UnknownConnection(_) | Error::UnknownAccount => ErrorCode::NotFound,
             Error::Duplicate { .. } | Error::WrongConnectionType { .. } => ErrorCode::InvalidInput,
-            Error::CredentialsMissing | Error::NeedsReconnect(_) => ErrorCode::ReauthNeeded,
+            Error::CredentialsMissing | Error::NeedsReconnect(_) | Error::TokenRejected { .. } => {
+                ErrorCode::ReauthNeeded
+            }
             Error::Suspended => ErrorCode::InvalidInput,
             Error::Offline { .. } => ErrorCode::Network,
             Error::ConnectionNotReady(..) => ErrorCode::InvalidInput,

@@ -26,6 +26,9 @@ pub async fn fetch(http: &Http, provider: &str, endpoint: &Url, access_token: &S
         .await
         .map_err(|e| Error::Network { provider: provider.to_owned(), detail: describe_transport(&e) })?;
     let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED {
+        return Err(Error::TokenRejected { provider: provider.to_owned() });
+    }
     if !status.is_success() {
         return Err(Error::Provider {
             provider: provider.to_owned(),

@@ -269,7 +269,7 @@ impl Latchkey {
         })?;
         let token = self.access_token(id, Duration::from_secs(30), actor).await?;
         match userinfo::fetch(&self.http, &conn.name, &endpoint, &token.token).await {
-            Err(Error::Provider { detail, .. }) if detail.contains("401") => {
+            Err(Error::TokenRejected { .. }) => {
                 self.refresh_now(id, actor).await?;
                 let token = self.access_token(id, Duration::ZERO, actor).await?;
                 userinfo::fetch(&self.http, &conn.name, &endpoint, &token.token).await
