@@ -288,9 +288,11 @@ pub fn about(app: AppHandle) -> AboutDto {
 }
 
 pub fn to_dto(state: &AppState, account: &Account) -> AccountDto {
-    let name =
-        state.core.connection(account.connection.as_str()).map_or(account.connection.as_str(), |c| &c.name);
-    AccountDto::new(account, name, state.core.is_signing_in(&account.id))
+    let name = state
+        .core
+        .connection(account.connection.as_str())
+        .map_or_else(|_| account.connection.to_string(), |c| c.name);
+    AccountDto::new(account, &name, state.core.is_signing_in(&account.id))
 }
 
 fn account_dtos(state: &AppState) -> CmdResult<Vec<AccountDto>> {

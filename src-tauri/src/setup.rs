@@ -33,6 +33,7 @@ pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
     let (core, report) = tauri::async_runtime::block_on(Latchkey::open(Options {
         data_dir,
         connections,
+        connections_file: Some(connections_file),
         secrets: Arc::new(KeyringStore::new(service)),
         redirect_scheme: identifier,
         http: latchkey_core::http::Http::new()?,

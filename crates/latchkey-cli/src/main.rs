@@ -180,6 +180,7 @@ async fn open_core(cli: &Cli) -> Result<Latchkey, Error> {
     let (core, _) = Latchkey::open(Options {
         data_dir,
         connections: latchkey_core::config::load_connections(&connections_file)?,
+        connections_file: Some(connections_file),
         secrets: Arc::new(KeyringStore::new(service)),
         redirect_scheme: paths::IDENTIFIER.into(),
         http: latchkey_core::http::Http::new()?,

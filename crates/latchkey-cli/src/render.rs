@@ -11,22 +11,33 @@ type Result = std::result::Result<(), Error>;
 pub fn connections(core: &Latchkey, as_json: bool) -> Result {
     let mut rows = Vec::new();
     let mut values = Vec::new();
-    for c in core.connections() {
+    for c in core.connections().iter() {
         let (status, error) = core.connection_status(c)?;
+        let oauth = c.oauth();
+        let redirect = oauth.map(|o| o.redirect.as_str());
         values.push(json!({
             "id": c.id.as_str(),
             "name": c.name,
+            "provider": c.provider(),
+            "catalog": c.catalog,
             "type": c.kind.as_str(),
             "status": status.as_str(),
             "error": error,
             "scopes": c.scopes(),
             "issuer": c.issuer_hint(),
+            "client_id": oauth.and_then(|o| o.client_id.as_deref()),
+            "client_secret_stored": core.client_secret_stored(c)?,
+            "redirect": redirect,
+            "redirect_uri": oauth.map(|o| o.redirect.registered_uri(latchkey_core::paths::IDENTIFIER, c.id.as_str())),
+            "client_setup_url": c.entry().and_then(|e| e.client_setup_url.as_ref().map(|u| u.as_str())),
+            "revocation": oauth.map(|o| o.protocol.revocation.as_str()),
         }));
         rows.push(vec![
             c.id.to_string(),
             c.name.clone(),
             c.kind.as_str().to_owned(),
             status.as_str().to_owned(),
+            redirect.unwrap_or("-").to_owned(),
             c.scopes().join(" "),
         ]);
     }
@@ -35,7 +46,7 @@ pub fn connections(core: &Latchkey, as_json: bool) -> Result {
     } else if rows.is_empty() {
         println!("No connections are configured (see connections.toml).");
     } else {
-        table(&["CONNECTION", "NAME", "TYPE", "STATUS", "SCOPES"], &rows);
+        table(&["CONNECTION", "NAME", "TYPE", "STATUS", "REDIRECT", "SCOPES"], &rows);
     }
     Ok(())
 }

@@ -22,7 +22,9 @@ struct Env {
 impl Env {
     fn new(provider: &Provider) -> Env {
         let dir = tempfile::tempdir().expect("tmp");
-        let spec = support::spec(Some(provider), &["openid", "email", "profile"], &dir.path().join("data"));
+        let mut spec =
+            support::spec(Some(provider), &["openid", "email", "profile"], &dir.path().join("data"));
+        spec.redirect = "loopback";
         let connections = dir.path().join("connections.toml");
         std::fs::write(&connections, support::connections_toml(&spec)).expect("write");
         Env {
@@ -94,8 +96,18 @@ async fn every_subcommand_against_the_real_provider_and_keychain() {
     let conns = env.json(&["connections", "list", "--json"]);
     let ids: Vec<_> =
         conns.as_array().expect("array").iter().map(|c| c["id"].as_str().unwrap_or_default()).collect();
-    assert_eq!(ids, ["crm", "desk", "test"]);
-    assert!(env.expect(&["connections", "list"], 0).starts_with("CONNECTION  NAME"));
+    // The catalog's providers first (Pending until they get a client id), then the file's own.
+    assert_eq!(ids[ids.len() - 3..], ["crm", "desk", "test"]);
+    assert!(ids.contains(&"gmail") && ids.contains(&"github"), "{ids:?}");
+    let table = env.expect(&["connections", "list"], 0);
+    assert!(
+        table.starts_with("CONNECTION ") && table.lines().next().is_some_and(|h| h.contains("REDIRECT")),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with("gmail ") && l.contains("pending") && l.contains("loopback")),
+        "{table}"
+    );
 
     let account = env.connect(&provider, None);
     assert_eq!(account["ref"], "test:alice@example.test");

@@ -1,23 +1,39 @@
-//! Connections as configured in `connections.toml`.
+//! Connections: every entry of the built-in catalog (`catalog.rs`), as `connections.toml` adjusts
+//! it, plus the custom connections that file declares.
 //!
 //! ```toml
 //! [[connection]]
+//! id = "gmail"                     # a catalog entry: only these fields may be set
+//! client_id = "1234.apps.googleusercontent.com"
+//! scopes = ["openid", "email", "https://www.googleapis.com/auth/gmail.send"]
+//! enabled = true
+//! # redirect / redirect_port override the entry's redirect strategy
+//!
+//! [[connection]]
+//! id = "work-gmail"                # a second connection from the same entry
+//! catalog = "gmail"
+//!
+//! [[connection]]
 //! id = "demo"                      # lowercase, digits, dashes; used in the redirect path
 //! name = "Demo provider"
-//! type = "oauth2"
+//! type = "oauth2"                  # oauth2 | api-key | basic-auth
 //! issuer = "https://127.0.0.1:8443"  # discovery (RFC 8414 / OIDC), or the endpoints below
 //! # authorize_url / token_url / revocation_url / userinfo_url
 //! client_id = "latchkey"
 //! scopes = ["openid", "email", "profile"]
-//! enabled = true
+//! redirect = "loopback"            # deep-link (default) | loopback | loopback-localhost
 //! ```
-//! The catalog of real providers (issue #4) will produce the same `Connection` values.
+//! A client secret never goes in this file: it lives in the keychain (see `service/clients.rs`).
+
+use std::sync::Arc;
 
 use serde::Deserialize;
 use url::Url;
 
+use crate::catalog::{self, CatalogEntry};
 use crate::error::{Error, Result};
 use crate::model::{ConnectionId, ConnectionStatus};
+use crate::protocol::{Protocol, Redirect};
 
 /// Where a connection's endpoints come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +64,8 @@ pub struct Connection {
     pub name: String,
     pub kind: ConnectionKind,
     pub enabled: bool,
+    /// The catalog entry it was made from, if any (`Connection::entry`).
+    pub catalog: Option<&'static str>,
 }
 
 /// The three connection types of the connected-accounts guide.
@@ -66,6 +84,8 @@ pub struct OAuth2Settings {
     pub client_id: Option<String>,
     /// Set per connection, never per account: changing them means re-authorizing.
     pub scopes: Vec<String>,
+    pub redirect: Redirect,
+    pub protocol: Arc<Protocol>,
 }
 
 impl ConnectionKind {
@@ -89,6 +109,16 @@ impl Connection {
         } else {
             ConnectionStatus::Active
         }
+    }
+
+    /// The catalog entry this connection was made from.
+    pub fn entry(&self) -> Option<&'static CatalogEntry> {
+        self.catalog.and_then(catalog::entry).map(|e| &**e)
+    }
+
+    /// The catalog's provider name (for grouping and icons), or the connection's own name.
+    pub fn provider(&self) -> &str {
+        self.entry().map_or(self.name.as_str(), |e| e.provider.as_str())
     }
 
     pub fn oauth(&self) -> Option<&OAuth2Settings> {
@@ -123,72 +153,168 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct RawConnection {
     id: String,
+    catalog: Option<String>,
     name: Option<String>,
-    #[serde(rename = "type", default = "default_type")]
-    kind: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
     issuer: Option<String>,
     authorize_url: Option<String>,
     token_url: Option<String>,
     revocation_url: Option<String>,
     userinfo_url: Option<String>,
     client_id: Option<String>,
-    #[serde(default)]
-    scopes: Vec<String>,
+    scopes: Option<Vec<String>>,
+    redirect: Option<String>,
+    redirect_port: Option<u16>,
     #[serde(default = "default_true")]
     enabled: bool,
 }
 
-fn default_type() -> String {
-    "oauth2".into()
-}
 fn default_true() -> bool {
     true
 }
 
-/// Parses a `connections.toml`. Errors name the connection and the field.
+impl RawConnection {
+    /// The fields that define a custom connection's provider, which a catalog connection takes
+    /// from its entry.
+    fn provider_fields(&self) -> [(&'static str, bool); 6] {
+        [
+            ("type", self.kind.is_some()),
+            ("issuer", self.issuer.is_some()),
+            ("authorize_url", self.authorize_url.is_some()),
+            ("token_url", self.token_url.is_some()),
+            ("revocation_url", self.revocation_url.is_some()),
+            ("userinfo_url", self.userinfo_url.is_some()),
+        ]
+    }
+}
+
+/// Parses a `connections.toml` and resolves it against the built-in catalog: every catalog entry
+/// (as the file adjusts it), then the file's own connections. Errors name the connection and field.
 pub fn parse_connections(text: &str) -> Result<Vec<Connection>> {
     let file: File = toml::from_str(text)
         .map_err(|e| Error::InvalidInput(format!("connections.toml is not valid: {}", e.message())))?;
-    let mut out: Vec<Connection> = Vec::new();
-    for raw in file.connections {
-        let id = ConnectionId::new(&raw.id)?;
-        if out.iter().any(|c| c.id == id) {
-            return Err(Error::InvalidInput(format!("connections.toml names “{id}” twice.")));
+    let mut seen: Vec<&str> = Vec::new();
+    for raw in &file.connections {
+        if seen.contains(&raw.id.as_str()) {
+            return Err(Error::InvalidInput(format!("connections.toml names “{}” twice.", raw.id)));
         }
-        let kind = match raw.kind.as_str() {
-            "oauth2" => ConnectionKind::OAuth2(oauth_settings(&id, &raw)?),
-            "api-key" | "basic-auth" => {
-                let oauth_only = [
-                    ("issuer", raw.issuer.is_some()),
-                    ("authorize_url", raw.authorize_url.is_some()),
-                    ("token_url", raw.token_url.is_some()),
-                    ("revocation_url", raw.revocation_url.is_some()),
-                    ("userinfo_url", raw.userinfo_url.is_some()),
-                    ("client_id", raw.client_id.is_some()),
-                    ("scopes", !raw.scopes.is_empty()),
-                ];
-                if let Some((field, _)) = oauth_only.iter().find(|(_, set)| *set) {
+        seen.push(&raw.id);
+    }
+    let mut out: Vec<Connection> = Vec::new();
+    for entry in catalog::builtin().iter().filter(|e| !e.template) {
+        let raw = file.connections.iter().find(|r| r.id == entry.id);
+        out.push(from_entry(entry, raw, &entry.id)?);
+    }
+    for raw in file.connections.iter().filter(|r| catalog::entry(&r.id).is_none_or(|e| e.template)) {
+        let conn = match raw.catalog.as_deref() {
+            Some(c) => match catalog::entry(c).filter(|e| !e.template) {
+                Some(entry) => from_entry(entry, Some(raw), &raw.id)?,
+                None => {
                     return Err(Error::InvalidInput(format!(
-                        "Connection “{id}”: `{field}` applies to oauth2 connections only, not {}.",
-                        raw.kind
+                        "Connection “{}”: the catalog has no provider “{c}”.",
+                        raw.id
                     )));
                 }
-                if raw.kind == "api-key" { ConnectionKind::ApiKey } else { ConnectionKind::BasicAuth }
-            }
-            other => {
-                return Err(Error::InvalidInput(format!(
-                    "Connection “{id}”: type “{other}” is unknown (use oauth2, api-key or basic-auth)."
-                )));
-            }
+            },
+            None => custom(raw)?,
         };
-        out.push(Connection {
-            name: raw.name.clone().unwrap_or_else(|| id.to_string()),
-            id,
-            kind,
-            enabled: raw.enabled,
-        });
+        out.push(conn);
     }
     Ok(out)
+}
+
+/// A connection made from a catalog entry, with the file's adjustments (client id, scopes,
+/// enabled, redirect).
+fn from_entry(entry: &'static CatalogEntry, raw: Option<&RawConnection>, id: &str) -> Result<Connection> {
+    let id = ConnectionId::new(id)?;
+    if let Some(raw) = raw
+        && let Some((field, _)) = raw.provider_fields().iter().find(|(_, set)| *set)
+    {
+        return Err(Error::InvalidInput(format!(
+            "Connection “{id}” comes from the catalog ({}): `{field}` cannot be changed.",
+            entry.name
+        )));
+    }
+    let kind = match (&entry.kind, raw) {
+        (catalog::EntryKind::OAuth2(o), raw) => {
+            let metadata = o.metadata.clone().ok_or_else(|| {
+                Error::InvalidInput(format!("Connection “{id}”: “{}” is a template.", entry.id))
+            })?;
+            let redirect = match raw.map(|r| (r.redirect.as_deref(), r.redirect_port)) {
+                Some((Some(strategy), port)) => Redirect::parse(strategy, port)
+                    .map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {why}.")))?,
+                Some((None, Some(port))) => match o.redirect {
+                    Redirect::Loopback { host, .. } => Redirect::Loopback { host, port },
+                    Redirect::DeepLink => {
+                        return Err(Error::InvalidInput(format!(
+                            "Connection “{id}”: a deep link has no port."
+                        )));
+                    }
+                },
+                _ => o.redirect,
+            };
+            let scopes = match raw.and_then(|r| r.scopes.as_ref()) {
+                Some(s) => check_scopes(&id, s)?,
+                None => entry.default_scopes(),
+            };
+            ConnectionKind::OAuth2(OAuth2Settings {
+                endpoints: Endpoints::Explicit(Box::new(metadata)),
+                client_id: raw
+                    .and_then(|r| r.client_id.clone())
+                    .or_else(|| entry.default_client_id.clone())
+                    .filter(|c| !c.trim().is_empty()),
+                scopes,
+                redirect,
+                protocol: o.protocol.clone(),
+            })
+        }
+        (catalog::EntryKind::ApiKey, _) => ConnectionKind::ApiKey,
+        (catalog::EntryKind::BasicAuth, _) => ConnectionKind::BasicAuth,
+    };
+    Ok(Connection {
+        name: raw.and_then(|r| r.name.clone()).unwrap_or_else(|| {
+            if id.as_str() == entry.id { entry.name.clone() } else { format!("{} ({id})", entry.name) }
+        }),
+        id,
+        kind,
+        enabled: raw.is_none_or(|r| r.enabled),
+        catalog: Some(entry.id.as_str()),
+    })
+}
+
+fn custom(raw: &RawConnection) -> Result<Connection> {
+    let id = ConnectionId::new(&raw.id)?;
+    let kind_name = raw.kind.as_deref().unwrap_or("oauth2");
+    let kind = match kind_name {
+        "oauth2" => ConnectionKind::OAuth2(oauth_settings(&id, raw)?),
+        "api-key" | "basic-auth" => {
+            let oauth_only = [
+                ("client_id", raw.client_id.is_some()),
+                ("scopes", raw.scopes.is_some()),
+                ("redirect", raw.redirect.is_some() || raw.redirect_port.is_some()),
+            ];
+            let set = raw.provider_fields().into_iter().skip(1).chain(oauth_only).find(|(_, set)| *set);
+            if let Some((field, _)) = set {
+                return Err(Error::InvalidInput(format!(
+                    "Connection “{id}”: `{field}` applies to oauth2 connections only, not {kind_name}."
+                )));
+            }
+            if kind_name == "api-key" { ConnectionKind::ApiKey } else { ConnectionKind::BasicAuth }
+        }
+        other => {
+            return Err(Error::InvalidInput(format!(
+                "Connection “{id}”: type “{other}” is unknown (use oauth2, api-key or basic-auth)."
+            )));
+        }
+    };
+    Ok(Connection {
+        name: raw.name.clone().unwrap_or_else(|| id.to_string()),
+        id,
+        kind,
+        enabled: raw.enabled,
+        catalog: None,
+    })
 }
 
 fn oauth_settings(id: &ConnectionId, raw: &RawConnection) -> Result<OAuth2Settings> {
@@ -213,23 +339,43 @@ fn oauth_settings(id: &ConnectionId, raw: &RawConnection) -> Result<OAuth2Settin
             )));
         }
     };
-    let mut scopes: Vec<String> = Vec::new();
-    for s in &raw.scopes {
-        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\') {
-            return Err(Error::InvalidInput(format!("Connection “{id}”: “{s}” is not a valid scope.")));
-        }
-        if !scopes.contains(s) {
-            scopes.push(s.clone());
-        }
-    }
-    Ok(OAuth2Settings { endpoints, client_id: raw.client_id.clone(), scopes })
+    let redirect = Redirect::parse(raw.redirect.as_deref().unwrap_or("deep-link"), raw.redirect_port)
+        .map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {why}.")))?;
+    Ok(OAuth2Settings {
+        endpoints,
+        client_id: raw.client_id.clone().filter(|c| !c.trim().is_empty()),
+        scopes: check_scopes(id, raw.scopes.as_deref().unwrap_or_default())?,
+        redirect,
+        protocol: Arc::default(),
+    })
 }
 
-/// Reads `path`; a missing file means no connections yet.
+/// A scope is one non-empty token without spaces, quotes or control characters (RFC 6749 §3.3).
+pub(crate) fn check_scope(scope: &str) -> std::result::Result<(), String> {
+    if scope.is_empty() || scope.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\\')
+    {
+        Err(format!("“{scope}” is not a valid scope"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_scopes(id: &ConnectionId, scopes: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scopes {
+        check_scope(s).map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {why}.")))?;
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Reads `path`; a missing file means the catalog as it stands.
 pub fn load_connections(path: &std::path::Path) -> Result<Vec<Connection>> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse_connections(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => parse_connections(""),
         Err(e) => Err(Error::InvalidInput(format!("Cannot read {}: {e}", path.display()))),
     }
 }
@@ -268,9 +414,14 @@ fn is_loopback(url: &Url) -> bool {
 mod tests {
     use super::*;
 
+    /// The file's own connections, without the catalog's.
+    fn parse_custom(text: &str) -> Result<Vec<Connection>> {
+        Ok(parse_connections(text)?.into_iter().filter(|c| c.catalog.is_none()).collect())
+    }
+
     #[test]
     fn parses_discovery_and_explicit_connections() {
-        let conns = parse_connections(
+        let conns = parse_custom(
             r#"
             [[connection]]
             id = "demo"
@@ -299,7 +450,7 @@ mod tests {
 
     #[test]
     fn api_key_and_basic_auth_connections() {
-        let conns = parse_connections(
+        let conns = parse_custom(
             "[[connection]]\nid = \"crm\"\ntype = \"api-key\"\nname = \"CRM\"\n\
              [[connection]]\nid = \"desk\"\ntype = \"basic-auth\"\n",
         )
@@ -314,7 +465,7 @@ mod tests {
     #[test]
     fn a_connection_without_client_id_is_pending() {
         let conns =
-            parse_connections("[[connection]]\nid = \"x\"\nissuer = \"https://a.example\"\n").expect("valid");
+            parse_custom("[[connection]]\nid = \"x\"\nissuer = \"https://a.example\"\n").expect("valid");
         assert_eq!(conns[0].configured_status(), ConnectionStatus::Pending);
     }
 
@@ -343,6 +494,58 @@ mod tests {
             ("[[connection]]\nid = \"x\"\nbogus = 1\n", "not valid"),
         ];
         for (text, needle) in cases {
+            let err = parse_custom(text).expect_err(text).to_string();
+            assert!(err.contains(needle), "{err} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn catalog_entries_are_connections_the_file_adjusts() {
+        let conns = parse_connections(
+            r#"
+            [[connection]]
+            id = "gmail"
+            client_id = "123.apps.googleusercontent.com"
+            scopes = ["openid", "https://www.googleapis.com/auth/gmail.send"]
+
+            [[connection]]
+            id = "work-gmail"
+            catalog = "gmail"
+            redirect_port = 8765
+
+            [[connection]]
+            id = "github"
+            enabled = false
+            "#,
+        )
+        .expect("valid");
+        let find = |id: &str| conns.iter().find(|c| c.id.as_str() == id).expect(id);
+        let gmail = find("gmail");
+        assert_eq!(gmail.name, "Gmail");
+        assert_eq!(gmail.provider(), "Google");
+        assert_eq!(gmail.configured_status(), ConnectionStatus::Active);
+        assert_eq!(gmail.scopes(), ["openid", "https://www.googleapis.com/auth/gmail.send"]);
+        let work = find("work-gmail");
+        assert_eq!(work.name, "Gmail (work-gmail)");
+        assert_eq!(work.configured_status(), ConnectionStatus::Pending, "no client id yet");
+        assert_eq!(work.scopes(), catalog::entry("gmail").expect("gmail").default_scopes());
+        assert_eq!(
+            work.oauth().expect("oauth").redirect,
+            Redirect::Loopback { host: crate::protocol::LoopbackHost::Ip, port: 8765 }
+        );
+        assert_eq!(find("github").configured_status(), ConnectionStatus::Inactive);
+        assert_eq!(find("slack").configured_status(), ConnectionStatus::Pending);
+        assert!(conns.iter().all(|c| c.entry().is_some()), "the file declared no custom connection");
+    }
+
+    #[test]
+    fn a_catalog_connection_keeps_its_endpoints() {
+        for (text, needle) in [
+            ("[[connection]]\nid = \"gmail\"\ntoken_url = \"https://evil.example/t\"\n", "cannot be changed"),
+            ("[[connection]]\nid = \"x\"\ncatalog = \"nope\"\n", "no provider"),
+            ("[[connection]]\nid = \"x\"\ncatalog = \"custom-oidc\"\n", "no provider"),
+            ("[[connection]]\nid = \"github\"\nredirect_port = 5\n", "no port"),
+        ] {
             let err = parse_connections(text).expect_err(text).to_string();
             assert!(err.contains(needle), "{err} should mention {needle}");
         }

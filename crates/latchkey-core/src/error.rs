@@ -65,6 +65,11 @@ pub enum Error {
          nothing was stored. Start the connection again."
     )]
     IssuerMismatch { expected: String },
+    #[error(
+        "You signed in to {provider} as {got}, but this account is {expected}. Nothing was changed: \
+         sign in as {expected} to reconnect it, or add {got} as a new account."
+    )]
+    IdentityMismatch { provider: String, expected: String, got: String },
     #[error("You declined access at {provider}. Nothing was stored; connect again when you are ready.")]
     Denied { provider: String },
     #[error("{provider} refused the request: {detail}")]
@@ -93,7 +98,9 @@ impl Error {
             Error::Suspended => ErrorCode::InvalidInput,
             Error::Offline { .. } => ErrorCode::Network,
             Error::ConnectionNotReady(..) => ErrorCode::InvalidInput,
-            Error::UnknownState | Error::IssuerMismatch { .. } => ErrorCode::InvalidInput,
+            Error::UnknownState | Error::IssuerMismatch { .. } | Error::IdentityMismatch { .. } => {
+                ErrorCode::InvalidInput
+            }
             Error::Denied { .. } => ErrorCode::ReauthNeeded,
             Error::Provider { .. } => ErrorCode::ProviderError,
             Error::Network { .. } => ErrorCode::Network,

@@ -13,20 +13,30 @@ pub struct Http {
     /// CLI call that only reads a valid token from the keychain should not pay.
     client: Arc<OnceLock<std::result::Result<reqwest::Client, String>>>,
     extra_root: Option<reqwest::Certificate>,
+    /// Host names sent to fixed addresses instead of DNS (tests: a provider's real host names
+    /// answered by a local server, so nothing leaves the machine).
+    resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl Http {
     /// The client the app and the CLI use: system trust roots only (on Linux, OpenSSL's, which also
     /// honour `SSL_CERT_FILE`).
     pub fn new() -> Result<Http> {
-        Ok(Http { client: Arc::default(), extra_root: None })
+        Ok(Http { client: Arc::default(), extra_root: None, resolve: Vec::new() })
     }
 
     /// A client that also trusts `ca_pem`: for tests against the local test provider.
     pub fn with_extra_root(ca_pem: &[u8]) -> Result<Http> {
         let cert = reqwest::Certificate::from_pem(ca_pem)
             .map_err(|e| Error::InvalidInput(format!("not a PEM certificate: {e}")))?;
-        Ok(Http { client: Arc::default(), extra_root: Some(cert) })
+        Ok(Http { client: Arc::default(), extra_root: Some(cert), resolve: Vec::new() })
+    }
+
+    /// The same client, with `host` resolved to `addr` (for tests; before first use).
+    pub fn resolving(mut self, host: &str, addr: std::net::SocketAddr) -> Http {
+        self.resolve.push((host.to_owned(), addr));
+        self.client = Arc::default();
+        self
     }
 
     /// The reqwest client. If it cannot be built (no TLS backend), a client that fails every
@@ -46,6 +56,9 @@ impl Http {
         let mut builder = reqwest::Client::builder();
         if let Some(cert) = &self.extra_root {
             builder = builder.add_root_certificate(cert.clone());
+        }
+        for (host, addr) in &self.resolve {
+            builder = builder.resolve(host, *addr);
         }
         builder
             .redirect(reqwest::redirect::Policy::none())

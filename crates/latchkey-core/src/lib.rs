@@ -2,6 +2,7 @@
 //! The desktop shell and the CLI are thin callers of [`Latchkey`]. See ARCHITECTURE.md.
 
 pub mod audit;
+pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -9,6 +10,7 @@ pub mod instance;
 pub mod model;
 pub mod oauth;
 pub mod paths;
+pub mod protocol;
 pub mod secret;
 pub mod service;
 pub mod store;
@@ -16,6 +18,6 @@ pub mod vault;
 
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
-    AccessToken, AuthorizationLink, CallbackError, Hooks, Latchkey, Options, RevokeOutcome, StartReport,
-    run_refresher,
+    AccessToken, AuthorizationLink, CallbackError, ConnectionChange, Hooks, Latchkey, LoopbackWait,
+    NewConnection, Options, RevokeOutcome, StartReport, run_refresher,
 };

@@ -77,6 +77,10 @@ ALTER TABLE accounts ADD COLUMN revocation_pending INTEGER NOT NULL DEFAULT 0;
 -- Bumped with every new token set, so a waiter can tell whether someone refreshed meanwhile.
 ALTER TABLE accounts ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Whether the user put a client secret for the connection in the keychain (never the secret).
+ALTER TABLE connection_state ADD COLUMN client_secret_set INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// One row of the audit trail.
@@ -626,6 +630,28 @@ impl Store {
             )
             .optional()?
             .flatten())
+    }
+
+    /// Whether the user stored a client secret for the connection in the keychain.
+    pub fn client_secret_set(&self, connection: &ConnectionId) -> Result<bool> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT client_secret_set FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    pub fn set_client_secret_flag(&mut self, connection: &ConnectionId, set: bool) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO connection_state (connection_id, scopes, client_secret_set) VALUES (?1, '', ?2)
+             ON CONFLICT (connection_id) DO UPDATE SET client_secret_set = excluded.client_secret_set",
+            params![connection.as_str(), set],
+        )?;
+        Ok(())
     }
 
     /// Sets or clears the connection's error, audited when it changes.

@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
-use crate::model::AccountId;
+use crate::model::{AccountId, ConnectionId};
 use crate::secret::{Credential, Secret, TokenSet};
 
 /// Where secrets are stored. The real one is [`KeyringStore`]; [`MemoryStore`] is for unit tests
@@ -270,6 +270,26 @@ impl Vault {
         self.delete_keys(account, &PARKED_KEYS).await
     }
 
+    /// The connection's client secret (the user's own), under `client/{connection}/secret`.
+    pub async fn client_secret(&self, connection: &ConnectionId) -> Result<Option<Secret>> {
+        let store = self.store.clone();
+        let key = client_key(connection);
+        blocking(move || store.get(&key)).await
+    }
+
+    pub async fn set_client_secret(&self, connection: &ConnectionId, secret: &Secret) -> Result<()> {
+        let store = self.store.clone();
+        let key = client_key(connection);
+        let secret = Secret::new(secret.expose());
+        blocking(move || store.put(&key, &secret)).await
+    }
+
+    pub async fn delete_client_secret(&self, connection: &ConnectionId) -> Result<()> {
+        let store = self.store.clone();
+        let key = client_key(connection);
+        blocking(move || store.delete(&key)).await
+    }
+
     async fn delete_keys(&self, account: &AccountId, keys: &[&'static str]) -> Result<()> {
         let store = self.store.clone();
         let account = account.clone();
@@ -280,6 +300,11 @@ impl Vault {
 
 fn key(account: &AccountId, which: &str) -> String {
     format!("{account}/{which}")
+}
+
+/// Account ids are UUIDs, so `client/…` never collides with an account's entries.
+fn client_key(connection: &ConnectionId) -> String {
+    format!("client/{connection}/secret")
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {

@@ -291,7 +291,7 @@ async fn a_rejected_client_puts_the_connection_in_error_without_blaming_accounts
     let err = h.core.complete_authorization(&callback).await.expect_err("client rejected");
     assert!(err.to_string().contains("invalid_client"), "{err}");
     let conn = h.core.connection("test").expect("conn");
-    let (status, why) = h.core.connection_status(conn).expect("status");
+    let (status, why) = h.core.connection_status(&conn).expect("status");
     assert_eq!(status, latchkey_core::model::ConnectionStatus::Error);
     assert!(why.is_some_and(|w| w.contains("invalid_client")));
     assert_eq!(
@@ -308,7 +308,7 @@ async fn a_rejected_client_puts_the_connection_in_error_without_blaming_accounts
         .await
         .expect("ok");
     assert_eq!(
-        h.core.connection_status(conn).expect("status").0,
+        h.core.connection_status(&conn).expect("status").0,
         latchkey_core::model::ConnectionStatus::Active
     );
     let trail = h.core.audit_trail(&AuditQuery::default()).expect("audit");

@@ -30,6 +30,7 @@ async fn crash_child() {
         issuer: std::env::var("CRASH_ISSUER").ok(),
         ca_file: std::env::var("CRASH_CA").ok().map(Into::into),
         scopes: vec!["openid".into(), "email".into()],
+        redirect: "deep-link",
     };
     let stop_at = step.clone();
     let hooks = Hooks {

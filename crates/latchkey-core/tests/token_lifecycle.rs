@@ -203,7 +203,7 @@ async fn a_dead_grant_expires_the_account_and_a_rejected_client_blames_the_conne
         "the account is untouched"
     );
     let conn = h.core.connection("test").expect("conn");
-    assert_eq!(h.core.connection_status(conn).expect("status").0, ConnectionStatus::Error);
+    assert_eq!(h.core.connection_status(&conn).expect("status").0, ConnectionStatus::Error);
 
     // The user removes the app at the provider: the next refresh detects it.
     provider.control("revoke-grants", json!({"account": "alice"})).await;
@@ -213,7 +213,7 @@ async fn a_dead_grant_expires_the_account_and_a_rejected_client_blames_the_conne
     assert_eq!(account.status, AccountStatus::Expired);
     assert!(account.last_error.is_some_and(|e| e.contains("reconnect")), "says what to do");
     assert_eq!(
-        h.core.connection_status(conn).expect("status").0,
+        h.core.connection_status(&conn).expect("status").0,
         ConnectionStatus::Active,
         "the client works again"
     );

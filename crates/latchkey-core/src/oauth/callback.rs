@@ -41,11 +41,16 @@ pub fn parse(scheme: &str, raw: &str) -> Result<Callback> {
     }
     let url = Url::parse(raw).map_err(|_| not_ours())?;
     // Either the app's private-use scheme with no authority (`scheme:/oauth/…`), or the loopback
-    // redirect `http://127.0.0.1:{port}/oauth/…`. Which one a sign-in used is checked against its
+    // redirect `http://127.0.0.1:{port}/oauth/…` (`localhost` for providers that want the name). Which one a sign-in used is checked against its
     // pending flow by `redirect_base`.
     let deep_link = url.scheme() == scheme && url.host().is_none();
+    let loopback_host = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Domain(name)) => name == "localhost",
+        _ => false,
+    };
     let loopback = url.scheme() == "http"
-        && url.host() == Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+        && loopback_host
         && url.port().is_some()
         && url.username().is_empty()
         && url.password().is_none();
@@ -109,6 +114,8 @@ mod tests {
         assert_eq!(cb.redirect_base, "http://127.0.0.1:5123/oauth/demo/callback");
         let cb = parse(S, "io.latchkey.desktop:/oauth/demo/callback?code=abc&state=xyz").expect("ok");
         assert_eq!(cb.redirect_base, "io.latchkey.desktop:/oauth/demo/callback");
+        let cb = parse(S, "http://localhost:5123/oauth/ms/callback?code=abc&state=xyz").expect("ok");
+        assert_eq!(cb.redirect_base, "http://localhost:5123/oauth/ms/callback");
     }
 
     #[test]
@@ -128,6 +135,8 @@ mod tests {
             "not a url",
             "https://evil.example/oauth/demo/callback?code=a&state=b",
             "http://10.0.0.1:8080/oauth/demo/callback?code=a&state=b",
+            "http://localhost.evil.example:8080/oauth/demo/callback?code=a&state=b",
+            "http://[::1]:8080/oauth/demo/callback?code=a&state=b",
             "http://127.0.0.1/oauth/demo/callback?code=a&state=b",
             "https://127.0.0.1:9/oauth/demo/callback?code=a&state=b",
             "http://user@127.0.0.1:9/oauth/demo/callback?code=a&state=b",

@@ -1,21 +1,25 @@
-//! The loopback redirect (RFC 8252 §7.3) for providers that demand one (Google desktop clients) and
-//! for the CLI: `http://127.0.0.1:{port}/oauth/{connection}/callback`, a one-shot listener bound to
-//! 127.0.0.1 only, on a port the OS picks, open only while a sign-in is pending, closed after one
-//! answer. The page it serves is self-contained and sends `Referrer-Policy: no-referrer`.
+//! The loopback redirect (RFC 8252 §7.3) for providers that demand one (Google desktop clients):
+//! `http://127.0.0.1:{port}/oauth/{connection}/callback` (or `http://localhost:…` where the
+//! provider wants that name, as Microsoft does: then on 127.0.0.1 and ::1), a one-shot listener
+//! bound to loopback only, on a port the OS picks (or the one the provider registered), open only
+//! while a sign-in is pending, closed after one answer. The page it serves is self-contained and sends `Referrer-Policy: no-referrer`.
 //! (std's listener sets no SO_REUSEADDR, as §8.3 / App. B ask on Linux.)
 
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::model::ConnectionId;
+use crate::protocol::LoopbackHost;
 
 pub struct Loopback {
-    server: tiny_http::Server,
+    /// 127.0.0.1, and for `localhost` also ::1 on the same port (browsers may resolve either).
+    servers: Vec<tiny_http::Server>,
+    host: LoopbackHost,
     port: u16,
 }
 
-/// The request the browser made to the listener, held open until [`Loopback::answer`].
+/// The request the browser made to the listener, held open until [`Pending::answer`].
 pub struct Pending {
     request: tiny_http::Request,
     /// The full callback URL, as the core's callback parser expects it.
@@ -23,44 +27,69 @@ pub struct Pending {
 }
 
 impl Loopback {
-    pub fn bind() -> Result<Loopback> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| Error::InvalidInput(format!("cannot open a local port for the sign-in: {e}")))?;
-        let port = listener.local_addr().map_err(|e| Error::InvalidInput(e.to_string()))?.port();
-        let server = tiny_http::Server::from_listener(listener, None)
+    /// Binds 127.0.0.1 on `port` (0: a port the OS picks); for `localhost`, [::1] on the same port
+    /// too where the machine has IPv6.
+    pub fn bind(host: LoopbackHost, port: u16) -> Result<Loopback> {
+        let cannot = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::AddrInUse {
+                Error::InvalidInput(format!(
+                    "Port {port} on this computer is in use by another program, and this provider only \
+                     accepts that port. Close the other program and try again."
+                ))
+            } else {
+                Error::InvalidInput(format!("cannot open a local port for the sign-in: {e}"))
+            }
+        };
+        let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).map_err(cannot)?;
+        let port = v4.local_addr().map_err(cannot)?.port();
+        let mut listeners = vec![v4];
+        if host == LoopbackHost::Localhost {
+            match TcpListener::bind((Ipv6Addr::LOCALHOST, port)) {
+                Ok(v6) => listeners.push(v6),
+                // No IPv6 here: browsers then resolve localhost to 127.0.0.1 only.
+                Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {}
+                Err(e) => return Err(cannot(e)),
+            }
+        }
+        let servers = listeners
+            .into_iter()
+            .map(|l| tiny_http::Server::from_listener(l, None))
+            .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::InvalidInput(format!("cannot listen for the sign-in: {e}")))?;
-        Ok(Loopback { server, port })
+        Ok(Loopback { servers, host, port })
     }
 
     pub fn redirect_uri(&self, connection: &ConnectionId) -> String {
-        redirect_uri(self.port, connection)
+        redirect_uri(self.host, self.port, connection)
     }
 
-    /// Waits (blocking) for the browser to arrive at the connection's callback path; other requests
-    /// (a favicon, a stray probe) get a 404 and waiting goes on.
-    pub fn wait(&self, connection: &ConnectionId, timeout: Duration) -> Result<Pending> {
+    /// Waits (blocking) up to `timeout` for the browser to arrive at the connection's callback
+    /// path; `None` when it did not. Other requests (a favicon, a stray probe) get a 404.
+    pub fn wait(&self, connection: &ConnectionId, timeout: Duration) -> Result<Option<Pending>> {
         let path = format!("/oauth/{connection}/callback");
         let deadline = Instant::now() + timeout;
+        let slice = Duration::from_millis(50);
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(Error::InvalidInput(
-                    "The sign-in was not finished in time. Start the connection again.".into(),
+            for server in &self.servers {
+                let request = server
+                    .recv_timeout(slice)
+                    .map_err(|e| Error::InvalidInput(format!("the sign-in listener failed: {e}")))?;
+                let Some(request) = request else { continue };
+                let ok = request.method() == &tiny_http::Method::Get
+                    && request.url().split('?').next() == Some(path.as_str());
+                if ok {
+                    let url = format!("http://{}:{}{}", self.host.as_str(), self.port, request.url());
+                    return Ok(Some(Pending { request, url }));
+                }
+                let _ = request.respond(page(
+                    404,
+                    "Not found",
+                    "This address only receives a sign-in for Latchkey.",
                 ));
             }
-            let request = self
-                .server
-                .recv_timeout(left)
-                .map_err(|e| Error::InvalidInput(format!("the sign-in listener failed: {e}")))?;
-            let Some(request) = request else { continue };
-            let ok = request.method() == &tiny_http::Method::Get
-                && request.url().split('?').next() == Some(path.as_str());
-            if ok {
-                let url = format!("http://127.0.0.1:{}{}", self.port, request.url());
-                return Ok(Pending { request, url });
+            if Instant::now() >= deadline {
+                return Ok(None);
             }
-            let _ =
-                request.respond(page(404, "Not found", "This address only receives a sign-in for Latchkey."));
         }
     }
 }
@@ -74,8 +103,8 @@ impl Pending {
     }
 }
 
-pub fn redirect_uri(port: u16, connection: &ConnectionId) -> String {
-    format!("http://127.0.0.1:{port}/oauth/{connection}/callback")
+pub fn redirect_uri(host: LoopbackHost, port: u16, connection: &ConnectionId) -> String {
+    format!("http://{}:{port}/oauth/{connection}/callback", host.as_str())
 }
 
 fn page(status: u16, title: &str, message: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
@@ -120,7 +149,7 @@ mod tests {
 
     #[test]
     fn answers_strays_with_404_and_returns_the_callback() {
-        let lb = Loopback::bind().expect("bind");
+        let lb = Loopback::bind(LoopbackHost::Ip, 0).expect("bind");
         let conn = ConnectionId::new("demo").expect("id");
         assert!(lb.redirect_uri(&conn).starts_with("http://127.0.0.1:"));
         let port = lb.port;
@@ -129,7 +158,7 @@ mod tests {
             let done = get(port, "/oauth/demo/callback?code=c&state=s");
             (stray, done)
         });
-        let pending = lb.wait(&conn, Duration::from_secs(10)).expect("callback");
+        let pending = lb.wait(&conn, Duration::from_secs(10)).expect("listening").expect("callback");
         assert_eq!(pending.url, format!("http://127.0.0.1:{port}/oauth/demo/callback?code=c&state=s"));
         pending.answer(true, "Connected <you>.");
         let (stray, done) = browser.join().expect("browser");
@@ -143,8 +172,38 @@ mod tests {
 
     #[test]
     fn gives_up_after_the_timeout() {
-        let lb = Loopback::bind().expect("bind");
+        let lb = Loopback::bind(LoopbackHost::Ip, 0).expect("bind");
         let conn = ConnectionId::new("demo").expect("id");
-        assert!(lb.wait(&conn, Duration::from_millis(200)).is_err());
+        assert!(lb.wait(&conn, Duration::from_millis(200)).expect("listening").is_none());
+    }
+
+    #[test]
+    fn localhost_listens_on_both_loopback_addresses_on_one_port() {
+        let lb = Loopback::bind(LoopbackHost::Localhost, 0).expect("bind");
+        let conn = ConnectionId::new("ms").expect("id");
+        assert!(lb.redirect_uri(&conn).starts_with("http://localhost:"));
+        let port = lb.port;
+        let v6 = std::net::TcpStream::connect((Ipv6Addr::LOCALHOST, port)).is_ok();
+        let browser = std::thread::spawn(move || {
+            let addr: (&str, u16) = if v6 { ("::1", port) } else { ("127.0.0.1", port) };
+            let mut s = std::net::TcpStream::connect(addr).expect("connect");
+            write!(s, "GET /oauth/ms/callback?code=c&state=s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .expect("write");
+            let mut out = String::new();
+            s.read_to_string(&mut out).expect("read");
+            out
+        });
+        let pending = lb.wait(&conn, Duration::from_secs(10)).expect("listening").expect("callback");
+        assert_eq!(pending.url, format!("http://localhost:{port}/oauth/ms/callback?code=c&state=s"));
+        pending.answer(true, "ok");
+        assert!(browser.join().expect("browser").starts_with("HTTP/1.1 200"));
+    }
+
+    #[test]
+    fn a_fixed_port_in_use_is_a_clear_error() {
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = taken.local_addr().expect("addr").port();
+        let err = Loopback::bind(LoopbackHost::Localhost, port).err().expect("in use").to_string();
+        assert!(err.contains(&format!("Port {port}")), "{err}");
     }
 }

@@ -1,11 +1,12 @@
 //! The OAuth 2.0 authorization-code flow for a native app (RFC 8252): PKCE S256, a single-use
-//! `state`, `iss` checked (RFC 9207), discovery with the issuer checked (RFC 8414), RFC 7009
-//! revocation, and the callback URL's strict parsing.
+//! `state`, `iss` checked (RFC 9207), discovery with the issuer checked (RFC 8414), the token
+//! endpoint and revocation with each provider's protocol details (`protocol.rs`), and the callback
+//! URL's strict parsing.
 
 pub mod callback;
 pub mod discovery;
 pub mod loopback;
 pub mod pending;
-pub mod refresh;
 pub mod revoke;
+pub mod token;
 pub mod userinfo;

@@ -18,7 +18,8 @@ pub struct PendingFlow {
     pub account: AccountId,
     pub metadata: ProviderMetadata,
     pub redirect_uri: String,
-    pub verifier: PkceCodeVerifier,
+    /// `None` for the few providers that reject PKCE.
+    pub verifier: Option<PkceCodeVerifier>,
     pub created: Instant,
 }
 
@@ -76,7 +77,7 @@ mod tests {
                 iss_parameter_supported: false,
             },
             redirect_uri: "x:/oauth/demo/callback".into(),
-            verifier: PkceCodeVerifier::new("v".repeat(43)),
+            verifier: Some(PkceCodeVerifier::new("v".repeat(43))),
             created: Instant::now().checked_sub(age).expect("instant"),
         }
     }

@@ -1,31 +1,50 @@
 //! Connecting and re-authorizing OAuth accounts: the authorization link, and the callback.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, RequestTokenError,
-    Scope, TokenResponse, TokenUrl,
-};
+use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
 use url::Url;
 
 use super::Latchkey;
 use crate::config::ProviderMetadata;
 use crate::error::{Error, Result};
-use crate::model::{Account, AccountId, Actor, ConnectionId, ConnectionStatus, check_identifier};
+use crate::model::{Account, AccountId, Actor, ConnectionId, ConnectionStatus, Identity, check_identifier};
 use crate::oauth::callback::{self, Outcome};
 use crate::oauth::loopback::Loopback;
 use crate::oauth::pending::{FLOW_TTL, PendingFlow};
+use crate::oauth::token::{TokenClient, TokenFailure};
 use crate::oauth::userinfo;
-use crate::secret::{Credential, Secret, TokenSet};
+use crate::protocol::Redirect;
+use crate::secret::{Credential, TokenSet};
 use crate::store::{PendingOp, now};
 
 /// A sign-in that was started: the account (Pending until the callback arrives, or in its current
 /// state for a re-authorization) and the URL to open in the system browser.
-#[derive(Debug)]
 pub struct AuthorizationLink {
     pub account: Account,
     pub url: Url,
+    /// For a connection whose redirect is a loopback one: the listener the browser comes back to.
+    /// Open `url`, then hand this to [`Latchkey::finish_loopback`]. `None`: the answer arrives as a
+    /// deep link, for [`Latchkey::complete_authorization`].
+    pub loopback: Option<LoopbackWait>,
+}
+
+impl std::fmt::Debug for AuthorizationLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL carries the sign-in's `state`: not for logs.
+        f.debug_struct("AuthorizationLink")
+            .field("account", &self.account.id)
+            .field("loopback", &self.loopback.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A loopback listener bound for one pending sign-in.
+pub struct LoopbackWait {
+    listener: Loopback,
+    connection: ConnectionId,
+    account: AccountId,
 }
 
 /// A callback that failed, with the account it concerned when that is known.
@@ -38,53 +57,78 @@ pub struct CallbackError {
     pub error: Error,
 }
 
+impl CallbackError {
+    fn plain(error: Error) -> CallbackError {
+        CallbackError { connection: None, account: None, error }
+    }
+}
+
 impl Latchkey {
     /// Guide operation: a fresh authorization URL for a new account or a re-authorization of an
     /// existing one (also the way to take up changed scopes). With no identifier, a new account is
-    /// named after its identity once the provider tells who it is.
+    /// named after its identity once the provider tells who it is. The redirect is the
+    /// connection's: a deep link, or a loopback listener bound now (see [`AuthorizationLink`]).
     pub async fn get_authorization_link(
         &self,
         connection: &str,
         identifier: Option<&str>,
         actor: &Actor,
     ) -> Result<AuthorizationLink> {
-        let conn_id = self.connection(connection)?.id.clone();
-        let redirect = callback::redirect_uri(&self.redirect_scheme, &conn_id);
-        self.start_authorization(connection, identifier, actor, redirect).await
+        let conn = self.connection(connection)?;
+        let redirect = conn.oauth().map_or(Redirect::DeepLink, |o| o.redirect);
+        match redirect {
+            Redirect::DeepLink => {
+                let uri = callback::redirect_uri(&self.redirect_scheme, &conn.id);
+                let (account, url) = self.start_authorization(connection, identifier, actor, uri).await?;
+                Ok(AuthorizationLink { account, url, loopback: None })
+            }
+            Redirect::Loopback { host, port } => {
+                let listener = Loopback::bind(host, port)?;
+                let uri = listener.redirect_uri(&conn.id);
+                let (account, url) = self.start_authorization(connection, identifier, actor, uri).await?;
+                let wait =
+                    LoopbackWait { listener, connection: conn.id.clone(), account: account.id.clone() };
+                Ok(AuthorizationLink { account, url, loopback: Some(wait) })
+            }
+        }
     }
 
-    /// Connects (or re-authorizes) through the loopback redirect: listens on 127.0.0.1, hands the
-    /// authorization URL to `open` (the system browser, or a printout), waits for the browser to
-    /// come back, completes the sign-in and tells the browser how it went.
-    pub async fn connect_via_loopback(
-        &self,
-        connection: &str,
-        identifier: Option<&str>,
-        actor: &Actor,
-        open: impl FnOnce(&Url) -> Result<()>,
-    ) -> Result<Account, CallbackError> {
-        let plain = |error: Error| CallbackError { connection: None, account: None, error };
-        let conn_id = self.connection(connection).map_err(plain)?.id.clone();
-        let listener = Loopback::bind().map_err(plain)?;
-        let redirect = listener.redirect_uri(&conn_id);
-        let link = self.start_authorization(connection, identifier, actor, redirect).await.map_err(plain)?;
-        if let Err(e) = open(&link.url) {
-            self.cancel_authorization(&link.account.id);
-            return Err(plain(e));
-        }
-        let id = conn_id.clone();
-        let waited = tokio::task::spawn_blocking(move || {
-            let pending = listener.wait(&id, FLOW_TTL);
-            (listener, pending)
-        })
-        .await
-        .map_err(|e| plain(Error::InvalidInput(format!("the sign-in listener stopped: {e}"))))?;
-        let (_listener, pending) = waited;
-        let pending = match pending {
-            Ok(p) => p,
-            Err(e) => {
-                self.cancel_authorization(&link.account.id);
-                return Err(plain(e));
+    /// Waits for the browser to come back to the loopback listener (until the flow's lifetime ends
+    /// or it is cancelled), completes the sign-in and tells the browser how it went. The listener
+    /// closes when this returns.
+    pub async fn finish_loopback(&self, wait: LoopbackWait) -> Result<Account, CallbackError> {
+        let LoopbackWait { mut listener, connection, account } = wait;
+        let deadline = Instant::now() + FLOW_TTL;
+        let pending = loop {
+            // Short waits, so a cancelled sign-in closes its port promptly.
+            let path = connection.clone();
+            let (back, got) = tokio::task::spawn_blocking(move || {
+                let got = listener.wait(&path, Duration::from_millis(250));
+                (listener, got)
+            })
+            .await
+            .map_err(|e| {
+                CallbackError::plain(Error::InvalidInput(format!("the sign-in listener stopped: {e}")))
+            })?;
+            listener = back;
+            match got {
+                Ok(Some(pending)) => break pending,
+                Ok(None) if !self.pending.is_pending(&account) => {
+                    return Err(CallbackError::plain(Error::InvalidInput(
+                        "The sign-in was cancelled or replaced by a newer one.".into(),
+                    )));
+                }
+                Ok(None) if Instant::now() >= deadline => {
+                    self.cancel_authorization(&account);
+                    return Err(CallbackError::plain(Error::InvalidInput(
+                        "The sign-in was not finished within 10 minutes. Start the connection again.".into(),
+                    )));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.cancel_authorization(&account);
+                    return Err(CallbackError::plain(e));
+                }
             }
         };
         let outcome = self.complete_authorization(&pending.url).await;
@@ -95,33 +139,61 @@ impl Latchkey {
         outcome
     }
 
+    /// Connects (or re-authorizes) an account of a loopback connection: hands the authorization URL
+    /// to `open` (the system browser, or a printout), then [`Latchkey::finish_loopback`].
+    pub async fn connect_via_loopback(
+        &self,
+        connection: &str,
+        identifier: Option<&str>,
+        actor: &Actor,
+        open: impl FnOnce(&Url) -> Result<()>,
+    ) -> Result<Account, CallbackError> {
+        let link =
+            self.get_authorization_link(connection, identifier, actor).await.map_err(CallbackError::plain)?;
+        let Some(wait) = link.loopback else {
+            self.cancel_authorization(&link.account.id);
+            let name = self.connection(connection).map(|c| c.name).unwrap_or_default();
+            return Err(CallbackError::plain(Error::ConnectionNotReady(
+                name,
+                "its provider sends the browser back to the Latchkey app (a deep link), not to this \
+                 command. Connect it from the app."
+                    .into(),
+            )));
+        };
+        if let Err(e) = open(&link.url) {
+            self.cancel_authorization(&link.account.id);
+            return Err(CallbackError::plain(e));
+        }
+        self.finish_loopback(wait).await
+    }
+
     async fn start_authorization(
         &self,
         connection: &str,
         identifier: Option<&str>,
         actor: &Actor,
         redirect_uri: String,
-    ) -> Result<AuthorizationLink> {
+    ) -> Result<(Account, Url)> {
         let conn = self.connection(connection)?;
         let oauth = conn.oauth().ok_or(Error::WrongConnectionType {
             connection: conn.name.clone(),
             kind: "an API-key or basic-auth",
             what: "enter its credential instead of signing in.",
         })?;
-        match self.connection_status(conn)? {
+        match self.connection_status(&conn)? {
             (ConnectionStatus::Active, _) => {}
             (ConnectionStatus::Inactive, _) => {
                 return Err(Error::ConnectionNotReady(conn.name.clone(), "it is disabled.".into()));
             }
             (ConnectionStatus::Pending, _) => {
-                return Err(Error::ConnectionNotReady(conn.name.clone(), "it has no client id yet.".into()));
+                return Err(Error::ConnectionNotReady(conn.name.clone(), self.missing_client(&conn)));
             }
             // The client was rejected before; the user may have fixed it at the provider, so a new
             // attempt is allowed and clears the error when it succeeds.
             (ConnectionStatus::Error, _) => {}
         }
         let client_id = oauth.client_id.clone().unwrap_or_default();
-        let metadata = self.metadata(conn).await?;
+        let metadata = self.metadata(&conn).await?;
         let account = {
             let mut store = self.store();
             match identifier {
@@ -139,13 +211,28 @@ impl Latchkey {
             }
             .0
         };
+        let protocol = &oauth.protocol;
         let client = oauth_client(&client_id, &metadata, &redirect_uri)?;
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state) = client
-            .authorize_url(CsrfToken::new_random)
-            .add_scopes(conn.scopes().iter().cloned().map(Scope::new))
-            .set_pkce_challenge(challenge)
-            .url();
+        let mut request = client.authorize_url(CsrfToken::new_random);
+        if !conn.scopes().is_empty() {
+            let scopes = protocol.scope_separator.join(conn.scopes());
+            request = if protocol.scope_param == "scope" {
+                request.add_scope(Scope::new(scopes))
+            } else {
+                request.add_extra_param(protocol.scope_param.as_str(), scopes)
+            };
+        }
+        for (name, value) in &protocol.extra_params {
+            request = request.add_extra_param(name.as_str(), value.as_str());
+        }
+        let verifier = if protocol.pkce {
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            request = request.set_pkce_challenge(challenge);
+            Some(verifier)
+        } else {
+            None
+        };
+        let (url, state) = request.url();
         self.pending.insert(
             state.secret().clone(),
             PendingFlow {
@@ -158,7 +245,7 @@ impl Latchkey {
             },
         );
         self.audit(&account.id, &conn.id, "authorization.started", actor, "ok", "")?;
-        Ok(AuthorizationLink { account, url })
+        Ok((account, url))
     }
 
     /// Forgets a sign-in the user gave up on; a late callback for it is then refused.
@@ -228,50 +315,56 @@ impl Latchkey {
             }
         };
 
-        let client_id = conn.oauth().and_then(|o| o.client_id.clone()).unwrap_or_default();
-        let client = oauth_client(&client_id, &flow.metadata, &flow.redirect_uri).map_err(err)?;
-        let response = match client
-            .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
-            .set_pkce_verifier(flow.verifier)
-            .request_async(self.http.client())
-            .await
-        {
+        let oauth = conn.oauth().ok_or_else(|| err(Error::UnknownState))?;
+        let client_id = oauth.client_id.clone().unwrap_or_default();
+        let secret = self.client_secret(&conn).await.map_err(err)?;
+        let token_client = TokenClient {
+            http: &self.http,
+            metadata: &flow.metadata,
+            protocol: &oauth.protocol,
+            client_id: &client_id,
+            client_secret: secret.as_ref(),
+        };
+        let response = match token_client.exchange_code(&code, &flow.redirect_uri, flow.verifier).await {
             Ok(r) => r,
-            Err(e) => {
-                let (error, client_rejected) = token_error(&provider, e);
-                if client_rejected {
+            Err(failure) => {
+                if let TokenFailure::ClientRejected { detail } = &failure {
                     // The connection's configuration is wrong, not the user's account.
-                    let _ = self.store().set_connection_error(
-                        &conn.id,
-                        Some(&error.to_string()),
-                        &Actor::Provider,
-                    );
+                    let sentence = format!("{provider} refused Latchkey's client: {detail}");
+                    let _ = self.store().set_connection_error(&conn.id, Some(&sentence), &Actor::Provider);
                 }
-                return Err(err(error));
+                return Err(err(failure.into_error(&provider)));
             }
         };
         let received = now();
         self.store().set_connection_error(&conn.id, None, &Actor::Provider).map_err(err)?;
 
-        let granted: Vec<String> = match response.scopes() {
-            Some(scopes) => scopes.iter().map(|s| s.to_string()).collect(),
-            // RFC 6749 §5.1: no `scope` in the response means the requested ones were granted.
-            None => conn.scopes().to_vec(),
-        };
-        let expires_at = response.expires_in().map(|d| received + d.as_secs() as i64);
-        let access_token = Secret::new(response.access_token().secret().as_str());
-        let refresh_token = response.refresh_token().map(|t| Secret::new(t.secret().as_str()));
+        // What the provider says was granted; no `scope` in the answer means as requested
+        // (RFC 6749 §5.1).
+        let granted: Vec<String> = response.scopes.clone().unwrap_or_else(|| conn.scopes().to_vec());
+        let expires_at = response.expires_in.map(|d| received + d.as_secs() as i64);
+        let (access_token, refresh_token) = (response.access_token, response.refresh_token);
 
-        let identity = match &flow.metadata.userinfo_endpoint {
-            Some(endpoint) => match userinfo::fetch(&self.http, &provider, endpoint, &access_token).await {
-                Ok(identity) => identity,
-                Err(e) => {
-                    tracing::warn!(connection = %conn.id, "userinfo failed: {e}");
-                    Default::default()
+        let identity = match userinfo::spec(&oauth.protocol, &flow.metadata) {
+            Some(spec) => {
+                match userinfo::fetch(&self.http, &provider, &oauth.protocol, &spec, &access_token).await {
+                    Ok(identity) => identity,
+                    Err(e) => {
+                        tracing::warn!(connection = %conn.id, "the identity call failed: {e}");
+                        Identity::default()
+                    }
                 }
-            },
-            None => Default::default(),
+            }
+            None => Identity::default(),
         };
+        // Re-authorizing must not swap the person behind an account: the tokens of someone else
+        // are dropped (not revoked: they may serve that person's own account here).
+        let before = self.store().account(&id).map_err(err)?;
+        if let Some(known) = before.identity.as_ref()
+            && let Some(mismatch) = identity_mismatch(known, &identity)
+        {
+            return Err(err(Error::IdentityMismatch { provider, expected: mismatch.0, got: mismatch.1 }));
+        }
 
         // Crash-safe order: mark, write the secret, then record it (see reconcile.rs).
         self.store().begin_op(&id, PendingOp::Store, self.instance.id()).map_err(err)?;
@@ -309,45 +402,48 @@ type Client = BasicClient<
     oauth2::EndpointNotSet,
     oauth2::EndpointNotSet,
     oauth2::EndpointNotSet,
-    oauth2::EndpointSet,
+    oauth2::EndpointNotSet,
 >;
 
+/// The `oauth2` client that builds the authorization URL (the token endpoint is `TokenClient`'s).
 fn oauth_client(client_id: &str, metadata: &ProviderMetadata, redirect_uri: &str) -> Result<Client> {
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|e| Error::InvalidInput(format!("bad redirect URI {redirect_uri}: {e}")))?;
     Ok(BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
-        .set_token_uri(TokenUrl::from_url(metadata.token_endpoint.clone()))
         .set_redirect_uri(redirect))
 }
 
-/// Reduces an `oauth2` token error to a sentence, and says whether the provider rejected the client
-/// itself (`invalid_client`, `unauthorized_client`). The error's own `Debug` may hold the response
-/// body (which can contain tokens), so it is never printed.
-fn token_error<RE: std::error::Error + 'static>(
-    provider: &str,
-    e: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
-) -> (Error, bool) {
-    use oauth2::basic::BasicErrorResponseType as T;
-    let provider = provider.to_owned();
-    match e {
-        RequestTokenError::ServerResponse(r) => {
-            let client_rejected = matches!(r.error(), T::InvalidClient | T::UnauthorizedClient);
-            let code = r.error().to_string();
-            let detail = match r.error_description() {
-                Some(d) => format!("{code}: {d}"),
-                None => code,
-            };
-            (Error::Provider { provider, detail }, client_rejected)
-        }
-        RequestTokenError::Request(_) => {
-            (Error::Network { provider, detail: "the token request failed".into() }, false)
-        }
-        RequestTokenError::Parse(..) => {
-            (Error::Provider { provider, detail: "its token response could not be read".into() }, false)
-        }
-        RequestTokenError::Other(_) => {
-            (Error::Provider { provider, detail: "its token response was unexpected".into() }, false)
-        }
+/// `(expected, got)` when `got` is another person than `known`: compared by subject when both have
+/// one, else by email. Unknown on either side is not a mismatch.
+fn identity_mismatch(known: &Identity, got: &Identity) -> Option<(String, String)> {
+    let differs = match (&known.subject, &got.subject) {
+        (Some(a), Some(b)) => a != b,
+        _ => matches!((&known.email, &got.email), (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b)),
+    };
+    let show = |i: &Identity| {
+        i.email.clone().or_else(|| i.name.clone()).or_else(|| i.subject.clone()).unwrap_or_default()
+    };
+    differs.then(|| (show(known), show(got)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(subject: Option<&str>, email: Option<&str>) -> Identity {
+        Identity { subject: subject.map(Into::into), email: email.map(Into::into), name: None }
+    }
+
+    #[test]
+    fn identity_mismatch_compares_subjects_then_emails() {
+        assert_eq!(identity_mismatch(&who(Some("1"), Some("a@x")), &who(Some("1"), Some("b@x"))), None);
+        assert_eq!(
+            identity_mismatch(&who(Some("1"), Some("a@x")), &who(Some("2"), Some("b@x"))),
+            Some(("a@x".into(), "b@x".into()))
+        );
+        assert_eq!(identity_mismatch(&who(None, Some("A@x")), &who(None, Some("a@x"))), None);
+        assert!(identity_mismatch(&who(None, Some("a@x")), &who(None, Some("b@x"))).is_some());
+        assert_eq!(identity_mismatch(&who(Some("1"), None), &Identity::default()), None);
     }
 }

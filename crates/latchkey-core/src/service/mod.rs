@@ -12,6 +12,7 @@
 //! (`reconcile.rs`).
 
 mod authorize;
+mod clients;
 mod credentials;
 mod reconcile;
 mod refresher;
@@ -20,7 +21,7 @@ mod tokens;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::{Connection, Endpoints, ProviderMetadata};
 use crate::error::{Error, Result};
@@ -34,7 +35,8 @@ use crate::oauth::pending::PendingFlows;
 use crate::store::{AuditEntry, AuditQuery, PendingOp, Store};
 use crate::vault::{SecretStore, Vault};
 
-pub use authorize::{AuthorizationLink, CallbackError};
+pub use authorize::{AuthorizationLink, CallbackError, LoopbackWait};
+pub use clients::{ConnectionChange, NewConnection};
 pub use refresher::run_refresher;
 pub use revoke::RevokeOutcome;
 pub use tokens::AccessToken;
@@ -44,6 +46,9 @@ pub struct Options {
     /// Where `latchkey.sqlite3` lives (the OS app-data folder, or a test's temporary folder).
     pub data_dir: PathBuf,
     pub connections: Vec<Connection>,
+    /// The `connections.toml` the connections came from, which configuration changes rewrite
+    /// (`None` in tests that give the connections directly: they cannot be changed then).
+    pub connections_file: Option<PathBuf>,
     pub secrets: Arc<dyn SecretStore>,
     /// The app's private-use URI scheme (its reverse-domain identifier, RFC 8252 §7.1).
     pub redirect_scheme: String,
@@ -60,7 +65,9 @@ pub struct Hooks {
 }
 
 pub struct Latchkey {
-    connections: Vec<Connection>,
+    /// Replaced whole when the configuration changes (here or in another process).
+    connections: RwLock<Arc<Vec<Connection>>>,
+    connections_file: Option<PathBuf>,
     store: Mutex<Store>,
     vault: Vault,
     http: Http,
@@ -90,7 +97,8 @@ impl Latchkey {
         let instance = Instance::claim(&options.data_dir)?;
         let core = Latchkey {
             store: Mutex::new(Store::open_in(&options.data_dir)?),
-            connections: options.connections,
+            connections: RwLock::new(Arc::new(options.connections)),
+            connections_file: options.connections_file,
             vault: Vault::new(options.secrets),
             http: options.http,
             redirect_scheme: options.redirect_scheme,
@@ -101,30 +109,42 @@ impl Latchkey {
             hooks: options.hooks,
             locks: Mutex::default(),
         };
-        let mut report = StartReport::default();
-        for conn in &core.connections {
-            if conn.oauth().is_some() {
-                report.reauth_marked += core.store().sync_connection_scopes(&conn.id, conn.scopes())?;
-            }
-        }
-        report.reconciled = core.reconcile().await?;
+        let reauth_marked = core.sync_scopes()?;
+        let report = StartReport { reauth_marked, reconciled: core.reconcile().await? };
         Ok((core, report))
     }
 
-    pub fn connections(&self) -> &[Connection] {
-        &self.connections
+    /// The connections as configured now.
+    pub fn connections(&self) -> Arc<Vec<Connection>> {
+        self.connections.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn connection(&self, id: &str) -> Result<&Connection> {
-        self.connections
+    pub fn connection(&self, id: &str) -> Result<Connection> {
+        self.connections()
             .iter()
             .find(|c| c.id.as_str() == id)
+            .cloned()
             .ok_or_else(|| Error::UnknownConnection(id.to_owned()))
     }
 
-    /// The connection's status: its configuration's, or Error when the provider rejected the client.
+    /// Records each OAuth connection's scopes; accounts whose connection's scopes changed are
+    /// marked for re-authorization. Returns how many were marked.
+    fn sync_scopes(&self) -> Result<usize> {
+        let mut marked = 0;
+        for conn in self.connections().iter().filter(|c| c.oauth().is_some()) {
+            marked += self.store().sync_connection_scopes(&conn.id, conn.scopes())?;
+        }
+        Ok(marked)
+    }
+
+    /// The connection's status: its configuration's (Pending while its client id, or a required
+    /// client secret, is missing), or Error when the provider rejected the client. From local
+    /// metadata only: no keychain access.
     pub fn connection_status(&self, conn: &Connection) -> Result<(ConnectionStatus, Option<String>)> {
         match conn.configured_status() {
+            ConnectionStatus::Active if !self.has_client_secret(conn)? => {
+                Ok((ConnectionStatus::Pending, None))
+            }
             ConnectionStatus::Active => match self.store().connection_error(&conn.id)? {
                 Some(e) => Ok((ConnectionStatus::Error, Some(e))),
                 None => Ok((ConnectionStatus::Active, None)),
@@ -210,7 +230,7 @@ impl Latchkey {
             && let Ok(conn) = self.connection(account.connection.as_str())
             && conn.oauth().is_some()
         {
-            let detail = match self.revoke_at_provider(conn, id).await {
+            let detail = match self.revoke_at_provider(&conn, id).await {
                 Ok(()) => "confirmed by the provider".to_owned(),
                 Err(why) => format!("not confirmed by the provider: {}", why.into_reason()),
             };

@@ -55,7 +55,7 @@ impl Latchkey {
                     }
                 }
                 PendingOp::Store => {
-                    let kind = match self.connection(account.connection.as_str()).map(|c| &c.kind) {
+                    let kind = match self.connection(account.connection.as_str()).map(|c| c.kind) {
                         Ok(crate::config::ConnectionKind::ApiKey) => crate::vault::CredentialKind::ApiKey,
                         Ok(crate::config::ConnectionKind::BasicAuth) => crate::vault::CredentialKind::Basic,
                         _ => crate::vault::CredentialKind::OAuth,

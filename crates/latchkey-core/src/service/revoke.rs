@@ -1,11 +1,12 @@
-//! Revoking an account: the provider invalidates the grant (RFC 7009), the keychain entries go,
-//! the account becomes Revoked. Local deletion happens even when the provider cannot confirm.
+//! Revoking an account: the provider invalidates the grant (by its method, `oauth/revoke.rs`), the
+//! keychain entries go, the account becomes Revoked. Local deletion happens even when the provider
+//! cannot confirm; the user then gets the provider's page for removing access by hand.
 
 use super::Latchkey;
 use crate::config::Connection;
 use crate::error::Result;
 use crate::model::{Account, AccountId, AccountStatus, Actor};
-use crate::oauth::revoke::{Revocation, revoke};
+use crate::oauth::revoke::{Client, Revocation, revoke};
 use crate::secret::TokenSet;
 use crate::store::{PendingOp, now};
 
@@ -17,6 +18,8 @@ pub struct RevokeOutcome {
     pub provider_confirmed: bool,
     /// A sentence for the user.
     pub message: String,
+    /// Where the user can remove Latchkey's access by hand (when the provider did not confirm).
+    pub connected_apps_url: Option<String>,
 }
 
 impl Latchkey {
@@ -30,7 +33,7 @@ impl Latchkey {
         self.checkpoint("revoke.marked");
 
         let provider = if conn.oauth().is_some() {
-            self.revoke_at_provider(conn, id).await
+            self.revoke_at_provider(&conn, id).await
         } else {
             Err(Unconfirmed::NoMethod(format!(
                 "{} has no way for Latchkey to revoke a credential",
@@ -56,6 +59,7 @@ impl Latchkey {
         }
         let provider = provider.map_err(Unconfirmed::into_reason);
         let confirmed = provider.is_ok();
+        let connected_apps_url = if confirmed { None } else { self.connected_apps_url(&conn) };
         let (message, detail) = match provider {
             Ok(()) => (
                 format!(
@@ -66,10 +70,11 @@ impl Latchkey {
             ),
             Err(why) => (
                 format!(
-                    "Removed from this device; not confirmed by {} ({why}).{} You can also remove Latchkey's access in your {} account settings.",
+                    "Removed from this device; not confirmed by {} ({why}).{} You can also remove Latchkey's access in your {} account settings{}.",
                     conn.name,
                     if parked { " Latchkey will ask again when it can." } else { "" },
-                    conn.name
+                    conn.name,
+                    connected_apps_url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default()
                 ),
                 format!("not confirmed by the provider: {why}"),
             ),
@@ -86,7 +91,12 @@ impl Latchkey {
         store.set_last_error(id, None)?;
         store.transition(id, AccountStatus::Revoked, actor, &detail)?;
         store.end_op(id)?;
-        Ok(RevokeOutcome { account: store.account(id)?, provider_confirmed: confirmed, message })
+        Ok(RevokeOutcome {
+            account: store.account(id)?,
+            provider_confirmed: confirmed,
+            message,
+            connected_apps_url,
+        })
     }
 
     /// Asks the provider to invalidate the account's tokens (RFC 7009), refresh token first (at most
@@ -105,25 +115,17 @@ impl Latchkey {
     }
 
     async fn send_revocation(&self, conn: &Connection, tokens: &TokenSet) -> Result<(), Unconfirmed> {
-        let endpoint = match self.metadata(conn).await {
-            Ok(m) => m
-                .revocation_endpoint
-                .ok_or_else(|| Unconfirmed::NoMethod(format!("{} has no revocation endpoint", conn.name)))?,
-            Err(e) => return Err(Unconfirmed::Unreachable(e.to_string())),
+        let Some(oauth) = conn.oauth() else {
+            return Err(Unconfirmed::NoMethod(format!("{} is not an OAuth connection", conn.name)));
         };
-        let client_id = conn.oauth().and_then(|o| o.client_id.as_deref()).unwrap_or_default();
-        let mut calls = vec![(&tokens.access_token, "access_token")];
-        if let Some(rt) = &tokens.refresh_token {
-            calls.insert(0, (rt, "refresh_token"));
+        let metadata = self.metadata(conn).await.map_err(|e| Unconfirmed::Unreachable(e.to_string()))?;
+        let secret = self.client_secret(conn).await.map_err(|e| Unconfirmed::NoMethod(e.to_string()))?;
+        let client = Client { id: oauth.client_id.as_deref().unwrap_or_default(), secret: secret.as_ref() };
+        match revoke(&self.http, &oauth.protocol, &metadata, &client, tokens).await {
+            Revocation::Confirmed => Ok(()),
+            Revocation::NotConfirmed(why) => Err(Unconfirmed::Unreachable(why)),
+            Revocation::Unsupported(why) => Err(Unconfirmed::NoMethod(why)),
         }
-        let mut failures = Vec::new();
-        for (token, hint) in calls {
-            if let Revocation::NotConfirmed(why) = revoke(&self.http, &endpoint, client_id, token, hint).await
-            {
-                failures.push(why);
-            }
-        }
-        if failures.is_empty() { Ok(()) } else { Err(Unconfirmed::Unreachable(failures.join("; "))) }
     }
 
     /// Sends parked tokens of a revoked account to the provider again. `Ok(true)` once confirmed
@@ -135,7 +137,7 @@ impl Latchkey {
             self.store().set_revocation_pending(id, false)?;
             return Ok(true);
         };
-        match self.send_revocation(conn, &tokens).await {
+        match self.send_revocation(&conn, &tokens).await {
             Ok(()) => {
                 self.vault.delete_parked(id).await?;
                 let mut store = self.store();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::Latchkey;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, AccountStatus, Actor, rfc3339};
-use crate::oauth::refresh::{RefreshFailure, refresh};
+use crate::oauth::token::{TokenClient, TokenFailure as RefreshFailure};
 use crate::oauth::userinfo;
 use crate::secret::{Credential, Secret, TokenSet};
 use crate::store::now;
@@ -127,7 +127,7 @@ impl Latchkey {
             return Ok(account);
         }
         let force = matches!(when, RefreshWhen::Always);
-        let conn = self.connection(account.connection.as_str())?.clone();
+        let conn = self.connection(account.connection.as_str())?;
         if let Some(retry_at) = account.retry_at.filter(|&t| t > now() && !force) {
             return Err(Error::Offline {
                 provider: conn.name.clone(),
@@ -150,8 +150,17 @@ impl Latchkey {
                 return Err(self.transient(&account, &conn.name, &e.to_string(), None, actor)?);
             }
         };
-        let client_id = conn.oauth().and_then(|o| o.client_id.clone()).unwrap_or_default();
-        match refresh(&self.http, &metadata, &client_id, &refresh_token).await {
+        let Some(oauth) = conn.oauth() else { return Err(Error::UnknownConnection(conn.name.clone())) };
+        let client_id = oauth.client_id.clone().unwrap_or_default();
+        let secret = self.client_secret(&conn).await?;
+        let client = TokenClient {
+            http: &self.http,
+            metadata: &metadata,
+            protocol: &oauth.protocol,
+            client_id: &client_id,
+            client_secret: secret.as_ref(),
+        };
+        match client.refresh(&refresh_token).await {
             Ok(r) => {
                 let received = now();
                 let tokens = TokenSet {
@@ -262,17 +271,19 @@ impl Latchkey {
     /// one forced refresh and one retry. Returns the identity the provider reports.
     pub async fn test_account(&self, id: &AccountId, actor: &Actor) -> Result<crate::model::Identity> {
         let account = self.get_account(id)?;
-        let conn = self.connection(account.connection.as_str())?.clone();
-        let endpoint = self.metadata(&conn).await?.userinfo_endpoint.ok_or_else(|| Error::Provider {
-            provider: conn.name.clone(),
-            detail: "it has no identity endpoint to test with".into(),
-        })?;
+        let conn = self.connection(account.connection.as_str())?;
+        let protocol = conn.oauth().map(|o| o.protocol.clone()).unwrap_or_default();
+        let spec =
+            userinfo::spec(&protocol, &self.metadata(&conn).await?).ok_or_else(|| Error::Provider {
+                provider: conn.name.clone(),
+                detail: "it has no identity endpoint to test with".into(),
+            })?;
         let token = self.access_token(id, Duration::from_secs(30), actor).await?;
-        match userinfo::fetch(&self.http, &conn.name, &endpoint, &token.token).await {
+        match userinfo::fetch(&self.http, &conn.name, &protocol, &spec, &token.token).await {
             Err(Error::TokenRejected { .. }) => {
                 self.refresh_now(id, actor).await?;
                 let token = self.access_token(id, Duration::ZERO, actor).await?;
-                userinfo::fetch(&self.http, &conn.name, &endpoint, &token.token).await
+                userinfo::fetch(&self.http, &conn.name, &protocol, &spec, &token.token).await
             }
             other => other,
         }

@@ -250,6 +250,8 @@ pub struct Spec {
     pub issuer: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub scopes: Vec<String>,
+    /// The "test" connection's redirect strategy (`deep-link` unless a test says otherwise).
+    pub redirect: &'static str,
 }
 
 /// Connections: "test" (OAuth, when there is a provider), "crm" (API key), "desk" (basic auth).
@@ -261,7 +263,8 @@ pub fn connections_toml(spec: &Spec) -> String {
     if let Some(issuer) = &spec.issuer {
         let scopes = spec.scopes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
         text += &format!(
-            "[[connection]]\nid = \"test\"\nname = \"Test provider\"\nissuer = \"{issuer}\"\nclient_id = \"latchkey\"\nscopes = [{scopes}]\n"
+            "[[connection]]\nid = \"test\"\nname = \"Test provider\"\nissuer = \"{issuer}\"\nclient_id = \"latchkey\"\nscopes = [{scopes}]\nredirect = \"{}\"\n",
+            spec.redirect
         );
     }
     text
@@ -269,9 +272,14 @@ pub fn connections_toml(spec: &Spec) -> String {
 
 pub async fn open(spec: &Spec, hooks: Hooks) -> (Latchkey, StartReport, Arc<KeyringStore>) {
     let keychain = Arc::new(KeyringStore::new(spec.service.clone()));
+    // Written from the spec at every open, as a user's hand edit between two starts would be.
+    let file = spec.data_dir.join("connections.toml");
+    std::fs::create_dir_all(&spec.data_dir).unwrap();
+    std::fs::write(&file, connections_toml(spec)).unwrap();
     let (core, report) = Latchkey::open(Options {
         data_dir: spec.data_dir.clone(),
-        connections: parse_connections(&connections_toml(spec)).unwrap(),
+        connections: parse_connections(&std::fs::read_to_string(&file).unwrap()).unwrap(),
+        connections_file: Some(file),
         secrets: keychain.clone() as Arc<dyn SecretStore>,
         redirect_scheme: SCHEME.into(),
         http: match &spec.ca_file {
@@ -292,6 +300,7 @@ pub fn spec(provider: Option<&Provider>, scopes: &[&str], data_dir: &Path) -> Sp
         issuer: provider.map(|p| p.issuer.clone()),
         ca_file: provider.and_then(|p| p.ca_file.clone()),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        redirect: "deep-link",
     }
 }
 

@@ -1,0 +1,470 @@
+//! The catalog of providers people connect: one data file per entry in `catalog/`, embedded at
+//! build time. An entry is a provider's endpoints, scopes (each with a plain-language description),
+//! the protocol details of [`Protocol`], its redirect strategy, and the page where the user creates
+//! their own client. Entries that are not templates are connections as they stand (Pending until
+//! the user gives a client id); templates (custom OpenID Connect, API key, basic auth) are the
+//! starting points for connections the user names.
+//!
+//! ```toml
+//! id = "gmail"                       # also the connection's name and the redirect path
+//! name = "Gmail"
+//! provider = "Google"                # grouping and icon
+//! description = "…"
+//! type = "oauth2"                    # oauth2 | api-key | basic-auth
+//! template = false                   # true: only a starting point for a named connection
+//! client_setup_url = "https://…"     # where the user creates a client
+//! client_setup = "…"                 # what to create there, what to paste where
+//! connected_apps_url = "https://…"   # where the user removes access by hand; {client_id} expands
+//!
+//! [oauth2]
+//! issuer = "https://…"               # checked against `iss` when the redirect carries it
+//! iss_required = false               # RFC 9207: refuse a redirect without `iss`
+//! authorize_url = "https://…"
+//! token_url = "https://…"
+//! client_secret = "required"         # required | optional | none
+//! client_auth = "basic"              # basic | body
+//! pkce = true
+//! redirect = "loopback"              # deep-link | loopback | loopback-localhost
+//! redirect_port = 53682              # a fixed port, where the provider matches it exactly
+//! scope_param = "scope"              # Slack user tokens: user_scope
+//! scope_separator = " "              # " " | ","
+//! response = "standard"              # standard | github | slack
+//! request_format = "form"            # form | json
+//! extra_params = [["access_type", "offline"]]
+//! scope_aliases = [["https://…/userinfo.email", "email"]]   # granted name → requested name
+//! api_headers = [["Accept", "…"]]    # sent with identity and revocation calls
+//! [oauth2.identity]                  # where the account's identity is read
+//! url = "https://…"
+//! method = "GET"                     # GET | POST
+//! body = "null"                      # a JSON body for POST
+//! subject = "sub"                    # dotted paths into the JSON answer
+//! email = "email"
+//! name = "name"
+//! [oauth2.revocation]
+//! method = "rfc7009"                 # rfc7009 | github-grant | bearer | none
+//! url = "https://…"
+//! [[scopes]]
+//! name = "openid"
+//! description = "Know that it is you"
+//! default = true                     # requested unless the user changes the connection's scopes
+//! ```
+
+use std::sync::{Arc, OnceLock};
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::config::{ProviderMetadata, check_endpoint};
+use crate::error::{Error, Result};
+use crate::protocol::{
+    ClientAuth, Dialect, IdentitySpec, Protocol, Redirect, RequestFormat, RevocationMethod, ScopeSeparator,
+    SecretNeed,
+};
+use crate::secret::Secret;
+
+mod files {
+    include!(concat!(env!("OUT_DIR"), "/catalog_files.rs"));
+}
+
+/// One provider (or template) of the catalog.
+#[derive(Debug)]
+pub struct CatalogEntry {
+    pub id: String,
+    pub name: String,
+    pub provider: String,
+    pub description: String,
+    pub kind: EntryKind,
+    pub template: bool,
+    pub scopes: Vec<ScopeInfo>,
+    pub client_setup_url: Option<Url>,
+    pub client_setup: Option<String>,
+    /// With `{client_id}` still in it; see [`CatalogEntry::connected_apps_url`].
+    connected_apps_url: Option<String>,
+    /// Baked in at build time by a distributor, if at all (see build.rs).
+    pub default_client_id: Option<String>,
+    pub default_client_secret: Option<Secret>,
+}
+
+#[derive(Debug)]
+pub enum EntryKind {
+    OAuth2(Box<CatalogOAuth>),
+    ApiKey,
+    BasicAuth,
+}
+
+#[derive(Debug)]
+pub struct CatalogOAuth {
+    /// Explicit endpoints; `None` for the custom template, whose issuer the user gives.
+    pub metadata: Option<ProviderMetadata>,
+    pub protocol: Arc<Protocol>,
+    pub redirect: Redirect,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeInfo {
+    pub name: String,
+    pub description: String,
+    pub default: bool,
+}
+
+impl CatalogEntry {
+    pub fn kind_str(&self) -> &'static str {
+        match self.kind {
+            EntryKind::OAuth2(_) => "oauth2",
+            EntryKind::ApiKey => "api-key",
+            EntryKind::BasicAuth => "basic-auth",
+        }
+    }
+
+    pub fn oauth(&self) -> Option<&CatalogOAuth> {
+        match &self.kind {
+            EntryKind::OAuth2(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// The scopes requested unless the connection names others.
+    pub fn default_scopes(&self) -> Vec<String> {
+        self.scopes.iter().filter(|s| s.default).map(|s| s.name.clone()).collect()
+    }
+
+    /// The plain-language description of `scope`, if the catalog knows it.
+    pub fn describe_scope(&self, scope: &str) -> Option<&str> {
+        self.scopes.iter().find(|s| s.name == scope).map(|s| s.description.as_str())
+    }
+
+    /// Where the user removes Latchkey's access by hand, for this client id.
+    pub fn connected_apps_url(&self, client_id: Option<&str>) -> Option<String> {
+        let url = self.connected_apps_url.as_deref()?;
+        match client_id {
+            Some(id) => Some(url.replace("{client_id}", id)),
+            None if url.contains("{client_id}") => None,
+            None => Some(url.to_owned()),
+        }
+    }
+}
+
+/// The built-in catalog, parsed once. A broken data file fails the build's tests, not the user.
+pub fn builtin() -> &'static [Arc<CatalogEntry>] {
+    static CATALOG: OnceLock<Vec<Arc<CatalogEntry>>> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        files::ENTRIES
+            .iter()
+            .filter_map(|(file, text, client_id, secret)| match parse_entry(file, text) {
+                Ok(mut entry) => {
+                    entry.default_client_id = client_id.map(str::to_owned);
+                    entry.default_client_secret = secret.map(Secret::new);
+                    Some(Arc::new(entry))
+                }
+                Err(e) => {
+                    tracing::error!("catalog entry {file} is broken: {e}");
+                    None
+                }
+            })
+            .collect()
+    })
+}
+
+/// The built-in entry named `id`.
+pub fn entry(id: &str) -> Option<&'static Arc<CatalogEntry>> {
+    builtin().iter().find(|e| e.id == id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    id: String,
+    name: String,
+    provider: String,
+    description: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    template: bool,
+    client_setup_url: Option<String>,
+    client_setup: Option<String>,
+    connected_apps_url: Option<String>,
+    oauth2: Option<RawOAuth>,
+    #[serde(default)]
+    scopes: Vec<RawScope>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOAuth {
+    issuer: Option<String>,
+    #[serde(default)]
+    iss_required: bool,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    client_secret: Option<String>,
+    client_auth: Option<String>,
+    pkce: Option<bool>,
+    redirect: String,
+    redirect_port: Option<u16>,
+    scope_param: Option<String>,
+    scope_separator: Option<String>,
+    response: Option<String>,
+    request_format: Option<String>,
+    #[serde(default)]
+    extra_params: Vec<(String, String)>,
+    #[serde(default)]
+    scope_aliases: Vec<(String, String)>,
+    #[serde(default)]
+    api_headers: Vec<(String, String)>,
+    identity: Option<RawIdentity>,
+    revocation: Option<RawRevocation>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    url: String,
+    method: Option<String>,
+    body: Option<String>,
+    subject: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRevocation {
+    method: String,
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScope {
+    name: String,
+    description: String,
+    #[serde(default)]
+    default: bool,
+}
+
+/// Parses one data file; `file` is its name without `.toml`, which must equal its `id`.
+pub fn parse_entry(file: &str, text: &str) -> Result<CatalogEntry> {
+    let bad = |why: String| Error::InvalidInput(format!("catalog entry “{file}”: {why}"));
+    let raw: RawEntry = toml::from_str(text).map_err(|e| bad(e.message().to_owned()))?;
+    if raw.id != file {
+        return Err(bad(format!("its id “{}” differs from its file name", raw.id)));
+    }
+    crate::model::ConnectionId::new(&raw.id).map_err(|e| bad(e.to_string()))?;
+    let url = |field: &str, value: &str| -> Result<Url> {
+        let url = Url::parse(value).map_err(|e| bad(format!("{field} “{value}”: {e}")))?;
+        check_endpoint(&url).map_err(|why| bad(format!("{field}: {why}")))?;
+        Ok(url)
+    };
+    let kind = match (raw.kind.as_str(), raw.oauth2) {
+        ("oauth2", Some(o)) => EntryKind::OAuth2(Box::new(parse_oauth(o, raw.template, &url, &bad)?)),
+        ("oauth2", None) => return Err(bad("an oauth2 entry needs an [oauth2] table".into())),
+        ("api-key" | "basic-auth", Some(_)) => {
+            return Err(bad("[oauth2] applies to oauth2 entries only".into()));
+        }
+        ("api-key", None) => EntryKind::ApiKey,
+        ("basic-auth", None) => EntryKind::BasicAuth,
+        (other, _) => return Err(bad(format!("type “{other}” is unknown"))),
+    };
+    let mut scopes: Vec<ScopeInfo> = Vec::new();
+    for s in raw.scopes {
+        crate::config::check_scope(&s.name).map_err(bad)?;
+        if scopes.iter().any(|x| x.name == s.name) {
+            return Err(bad(format!("scope “{}” is listed twice", s.name)));
+        }
+        scopes.push(ScopeInfo { name: s.name, description: s.description, default: s.default });
+    }
+    if let Some(u) = &raw.connected_apps_url {
+        url("connected_apps_url", &u.replace("{client_id}", "x"))?;
+    }
+    Ok(CatalogEntry {
+        id: raw.id,
+        name: raw.name,
+        provider: raw.provider,
+        description: raw.description,
+        kind,
+        template: raw.template,
+        scopes,
+        client_setup_url: raw.client_setup_url.as_deref().map(|u| url("client_setup_url", u)).transpose()?,
+        client_setup: raw.client_setup,
+        connected_apps_url: raw.connected_apps_url,
+        default_client_id: None,
+        default_client_secret: None,
+    })
+}
+
+fn parse_oauth(
+    o: RawOAuth,
+    template: bool,
+    url: &dyn Fn(&str, &str) -> Result<Url>,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<CatalogOAuth> {
+    let pick = |field: &str, value: Option<&str>, options: &[&str]| -> Result<usize> {
+        match value {
+            None => Ok(0),
+            Some(v) => options
+                .iter()
+                .position(|o| *o == v)
+                .ok_or_else(|| bad(format!("{field} “{v}” is not one of {}", options.join(", ")))),
+        }
+    };
+    let metadata = match (&o.authorize_url, &o.token_url, template) {
+        (Some(auth), Some(token), false) => Some(ProviderMetadata {
+            issuer: o.issuer.clone(),
+            authorization_endpoint: url("authorize_url", auth)?,
+            token_endpoint: url("token_url", token)?,
+            revocation_endpoint: match &o.revocation {
+                Some(r) if r.method == "rfc7009" => Some(url(
+                    "revocation.url",
+                    r.url.as_deref().ok_or_else(|| bad("rfc7009 needs a url".into()))?,
+                )?),
+                _ => None,
+            },
+            userinfo_endpoint: None,
+            iss_parameter_supported: o.iss_required,
+        }),
+        (None, None, true) => None,
+        _ => return Err(bad("an entry needs authorize_url and token_url (a template neither)".into())),
+    };
+    let protocol = Protocol {
+        scope_separator: [ScopeSeparator::Space, ScopeSeparator::Comma]
+            [pick("scope_separator", o.scope_separator.as_deref(), &[" ", ","])?],
+        scope_aliases: o.scope_aliases,
+        scope_param: o.scope_param.unwrap_or_else(|| "scope".into()),
+        extra_params: o.extra_params,
+        pkce: o.pkce.unwrap_or(true),
+        client_secret: [SecretNeed::Optional, SecretNeed::Required, SecretNeed::None]
+            [pick("client_secret", o.client_secret.as_deref(), &["optional", "required", "none"])?],
+        client_auth: [ClientAuth::Basic, ClientAuth::Body]
+            [pick("client_auth", o.client_auth.as_deref(), &["basic", "body"])?],
+        dialect: [Dialect::Standard, Dialect::GitHub, Dialect::Slack]
+            [pick("response", o.response.as_deref(), &["standard", "github", "slack"])?],
+        request_format: [RequestFormat::Form, RequestFormat::Json]
+            [pick("request_format", o.request_format.as_deref(), &["form", "json"])?],
+        api_headers: o.api_headers,
+        identity: o
+            .identity
+            .map(|i| -> Result<IdentitySpec> {
+                Ok(IdentitySpec {
+                    url: url("identity.url", &i.url)?,
+                    post: pick("identity.method", i.method.as_deref(), &["GET", "POST"])? == 1,
+                    body: i.body,
+                    subject: i.subject,
+                    email: i.email,
+                    name: i.name,
+                })
+            })
+            .transpose()?,
+        revocation: match o.revocation {
+            None => RevocationMethod::Rfc7009,
+            Some(r) => match (r.method.as_str(), r.url) {
+                ("rfc7009", _) => RevocationMethod::Rfc7009,
+                ("github-grant", Some(u)) => {
+                    url("revocation.url", &u.replace("{client_id}", "x"))?;
+                    RevocationMethod::GitHubGrant { url: u }
+                }
+                ("bearer", Some(u)) => RevocationMethod::Bearer { url: url("revocation.url", &u)? },
+                ("none", None) => RevocationMethod::None,
+                (m, _) => return Err(bad(format!("revocation method “{m}” is unknown or misses its url"))),
+            },
+        },
+    };
+    if protocol.dialect == Dialect::Slack && protocol.scope_param != "user_scope" {
+        return Err(bad("a Slack entry asks for user scopes (scope_param = \"user_scope\")".into()));
+    }
+    let redirect = Redirect::parse(&o.redirect, o.redirect_port).map_err(bad)?;
+    Ok(CatalogOAuth { metadata, protocol: Arc::new(protocol), redirect })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_data_file_parses() {
+        let parsed: Vec<_> = files::ENTRIES.iter().map(|(f, t, _, _)| parse_entry(f, t)).collect();
+        for (r, (f, ..)) in parsed.iter().zip(files::ENTRIES) {
+            assert!(r.is_ok(), "{f}: {:?}", r.as_ref().err().map(ToString::to_string));
+        }
+        assert_eq!(builtin().len(), files::ENTRIES.len());
+        let ids: Vec<&str> = builtin().iter().filter(|e| !e.template).map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "atlassian",
+                "discord",
+                "dropbox",
+                "github",
+                "gmail",
+                "google-calendar",
+                "google-drive",
+                "linear",
+                "microsoft",
+                "notion",
+                "slack",
+                "spotify"
+            ]
+        );
+        let templates: Vec<&str> = builtin().iter().filter(|e| e.template).map(|e| e.id.as_str()).collect();
+        assert_eq!(templates, ["api-key", "basic-auth", "custom-oidc"]);
+    }
+
+    #[test]
+    fn every_provider_entry_says_how_to_set_it_up_and_describes_its_scopes() {
+        for e in builtin().iter().filter(|e| !e.template) {
+            assert!(e.client_setup_url.is_some() && e.client_setup.is_some(), "{}", e.id);
+            assert!(e.scopes.iter().all(|s| !s.description.is_empty()), "{}", e.id);
+            let o = e.oauth().expect("providers are OAuth");
+            assert!(o.metadata.is_some(), "{}", e.id);
+            // Without a revocation API, the user needs the page where they remove access by hand.
+            if o.protocol.revocation == RevocationMethod::None {
+                assert!(e.connected_apps_url(Some("id")).is_some(), "{}", e.id);
+            }
+        }
+    }
+
+    #[test]
+    fn connected_apps_url_takes_the_client_id() {
+        let gh = entry("github").expect("github");
+        assert_eq!(
+            gh.connected_apps_url(Some("Iv1.abc")).as_deref(),
+            Some("https://github.com/settings/connections/applications/Iv1.abc")
+        );
+        assert_eq!(gh.connected_apps_url(None), None);
+    }
+
+    #[test]
+    fn broken_entries_are_refused_with_the_reason() {
+        let cases = [
+            (
+                "x",
+                "id = \"y\"\nname = \"n\"\nprovider = \"p\"\ndescription = \"d\"\ntype = \"api-key\"\n",
+                "differs",
+            ),
+            (
+                "x",
+                "id = \"x\"\nname = \"n\"\nprovider = \"p\"\ndescription = \"d\"\ntype = \"oauth2\"\n",
+                "[oauth2]",
+            ),
+            (
+                "x",
+                "id = \"x\"\nname = \"n\"\nprovider = \"p\"\ndescription = \"d\"\ntype = \"oauth2\"\n[oauth2]\nredirect = \"loopback\"\nauthorize_url = \"http://a.example/a\"\ntoken_url = \"https://a.example/t\"\n",
+                "https",
+            ),
+            (
+                "x",
+                "id = \"x\"\nname = \"n\"\nprovider = \"p\"\ndescription = \"d\"\ntype = \"oauth2\"\n[oauth2]\nredirect = \"relay\"\nauthorize_url = \"https://a.example/a\"\ntoken_url = \"https://a.example/t\"\n",
+                "relay",
+            ),
+            (
+                "x",
+                "id = \"x\"\nname = \"n\"\nprovider = \"p\"\ndescription = \"d\"\ntype = \"oauth2\"\n[oauth2]\nredirect = \"loopback\"\nclient_secret = \"maybe\"\nauthorize_url = \"https://a.example/a\"\ntoken_url = \"https://a.example/t\"\n",
+                "maybe",
+            ),
+        ];
+        for (file, text, needle) in cases {
+            let err = parse_entry(file, text).expect_err(text).to_string();
+            assert!(err.contains(needle), "{err} should mention {needle}");
+        }
+    }
+}
