@@ -1,10 +1,10 @@
 //! What runs while Latchkey is open, window or not: the background refresher (the core's), and a
-//! watch for changes another process (the `latchkey` CLI) made to the data, so the window and the
-//! tray show them without being asked.
+//! watch for changes another process (the `latchkey` CLI) made to the data or to
+//! `connections.toml`, so the window and the tray show them without being asked.
 
 use std::time::Duration;
 
-use tauri::{AppHandle, Manager};
+use tauri::{AppHandle, Emitter, Manager};
 
 use crate::commands::emit_accounts;
 use crate::setup::AppState;
@@ -26,11 +26,28 @@ pub fn start(app: &AppHandle) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let mut seen = core.data_version().ok();
+        let file = latchkey_core::paths::connections_file().ok();
+        let modified = |f: &Option<std::path::PathBuf>| {
+            f.as_ref().and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        };
+        let mut file_seen = modified(&file);
         let mut stopped = stopped;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(WATCH_EVERY) => {}
                 _ = stopped.changed() => return,
+            }
+            let file_now = modified(&file);
+            if file_now != file_seen {
+                file_seen = file_now;
+                match core.reload_connections() {
+                    Ok(true) => {
+                        tracing::info!("connections.toml changed; connections reloaded");
+                        let _ = app.emit("connections-changed", ());
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!("connections.toml changed but cannot be used: {e}"),
+                }
             }
             let now = core.data_version().ok();
             if now != seen {

@@ -13,8 +13,9 @@ use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::dto::{
-    AboutDto, AccountDetailDto, AccountDto, AuditEntryDto, AuditFilterDto, ConnectionDto, ErrorDto,
-    ExportDto, ExportFormatDto, IdentityDto, KeychainDto, PreferencesDto, RevokeDto,
+    AboutDto, AccountDetailDto, AccountDto, AuditEntryDto, AuditFilterDto, ConnectionChangeDto,
+    ConnectionDto, ErrorDto, ExportDto, ExportFormatDto, IdentityDto, KeychainDto, PreferencesDto,
+    ProviderPageDto, RevokeDto,
 };
 use crate::setup::AppState;
 
@@ -32,15 +33,45 @@ impl SignInLinks {
 }
 
 #[tauri::command]
-pub fn list_connections(state: State<'_, AppState>) -> CmdResult<Vec<ConnectionDto>> {
+pub fn list_connections(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Vec<ConnectionDto>> {
     let core = &state.core;
-    core.connections()
-        .iter()
-        .map(|c| {
-            let (status, error) = core.connection_status(c)?;
-            Ok(ConnectionDto::new(c, status, error))
-        })
-        .collect()
+    core.connections().iter().map(|c| connection_dto(&app, &state, c)).collect()
+}
+
+fn connection_dto(
+    app: &AppHandle,
+    state: &AppState,
+    c: &latchkey_core::config::Connection,
+) -> CmdResult<ConnectionDto> {
+    let (status, error) = state.core.connection_status(c)?;
+    let stored = state.core.client_secret_stored(c)?;
+    Ok(ConnectionDto::new(c, status, error, stored, &app.config().identifier))
+}
+
+/// Settings → Connections: the client id and secret, the scopes, enabled or not.
+#[tauri::command]
+pub async fn configure_connection(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    connection_id: String,
+    change: ConnectionChangeDto,
+) -> CmdResult<ConnectionDto> {
+    let client_secret = match (change.client_secret, change.clear_client_secret) {
+        (_, true) => Some(None),
+        (Some(s), false) if !s.trim().is_empty() => Some(Some(latchkey_core::secret::Secret::new(s))),
+        _ => None,
+    };
+    let change = latchkey_core::ConnectionChange {
+        client_id: change.client_id.map(|c| Some(c).filter(|c| !c.trim().is_empty())),
+        client_secret,
+        scopes: change.scopes,
+        enabled: change.enabled,
+    };
+    let conn = state.core.configure_connection(&connection_id, change, &Actor::User).await?;
+    tracing::info!(connection = %connection_id, "connection configured");
+    let _ = app.emit("connections-changed", ());
+    emit_accounts(&app, &state);
+    connection_dto(&app, &state, &conn)
 }
 
 /// From local metadata only: no keychain, no network.
@@ -111,15 +142,47 @@ pub async fn connect(
     identifier: Option<String>,
 ) -> CmdResult<AccountDto> {
     let identifier = identifier.as_deref().filter(|i| !i.trim().is_empty());
-    let link = state.core.get_authorization_link(&connection_id, identifier, &Actor::User).await?;
+    let mut link = state.core.get_authorization_link(&connection_id, identifier, &Actor::User).await?;
     if let Err(e) = open_in_browser(&app, link.url.as_str()) {
         state.core.cancel_authorization(&link.account.id);
         return Err(e);
     }
     links.lock().insert(link.account.id.to_string(), link.url.to_string());
     tracing::info!(connection = %connection_id, account = %link.account.id, "sign-in started in the browser");
+    // A loopback redirect comes back here, not through the deep link: wait for it in the background.
+    if let Some(wait) = link.loopback.take() {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            let core = app.state::<AppState>().core.clone();
+            let result = core.finish_loopback(wait).await;
+            crate::deep_link::report_sign_in(&app, result);
+        });
+    }
     emit_accounts(&app, &state);
     Ok(to_dto(&state, &link.account))
+}
+
+/// Opens one of a connection's provider pages in the browser: where the user creates their own
+/// client (`setup`), or where they remove Latchkey's access by hand (`connected-apps`). The UI
+/// names the page, never a URL, so nothing in the window can open an arbitrary address.
+#[tauri::command]
+pub fn open_provider_page(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    connection_id: String,
+    page: ProviderPageDto,
+) -> CmdResult<()> {
+    let conn = state.core.connection(&connection_id)?;
+    let url = match page {
+        ProviderPageDto::Setup => {
+            conn.entry().and_then(|e| e.client_setup_url.as_ref()).map(|u| u.to_string())
+        }
+        ProviderPageDto::ConnectedApps => state.core.connected_apps_url(&conn),
+    };
+    match url {
+        Some(url) => open_in_browser(&app, &url),
+        None => Err(ErrorDto::invalid("Latchkey knows no such page for this provider.")),
+    }
 }
 
 /// "Open the link again": the same sign-in, in the browser once more.
@@ -169,6 +232,7 @@ pub async fn revoke(app: AppHandle, state: State<'_, AppState>, account_id: Stri
         account: to_dto(&state, &outcome.account),
         provider_confirmed: outcome.provider_confirmed,
         message: outcome.message,
+        connected_apps_url: outcome.connected_apps_url,
     })
 }
 
@@ -415,10 +479,12 @@ macro_rules! commands {
 
 commands! {
     list_connections() -> Vec<ConnectionDto>;
+    configure_connection(connection_id: String, change: ConnectionChangeDto) -> ConnectionDto;
     list_accounts() -> Vec<AccountDto>;
     get_account(account_id: String) -> AccountDetailDto;
     connect(connection_id: String, identifier: Option<String>) -> AccountDto;
     reopen_sign_in(account_id: String) -> ();
+    open_provider_page(connection_id: String, page: ProviderPageDto) -> ();
     cancel_sign_in(account_id: String) -> AccountDto;
     revoke(account_id: String) -> RevokeDto;
     suspend_account(account_id: String) -> AccountDto;

@@ -53,30 +53,42 @@ fn registers_at_run_time(appimage: bool, flatpak: bool, debug_build: bool) -> bo
 fn deliver(app: &AppHandle, url: String) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let state = app.state::<AppState>();
-        match state.core.complete_authorization(&url).await {
-            Ok(account) => {
-                tracing::info!(account = %account.id, "sign-in completed");
-                let _ = app.emit("connect-succeeded", to_dto(&state, &account));
-            }
-            Err(e) => {
-                tracing::warn!(connection = ?e.connection.as_ref().map(|c| c.as_str()), "sign-in response refused: {}", e.error);
-                let _ = app.emit(
-                    "connect-failed",
-                    ConnectFailedDto {
-                        connection_id: e.connection.map(|c| c.to_string()),
-                        account_id: e.account.map(|a| a.id.to_string()),
-                        code: e.error.code().as_str(),
-                        message: e.error.to_string(),
-                    },
-                );
-            }
-        }
-        emit_accounts(&app, &state);
-        if let Some(window) = app.get_webview_window("main") {
-            let _ = window.set_focus();
-        }
+        let core = app.state::<AppState>().core.clone();
+        let result = core.complete_authorization(&url).await;
+        report_sign_in(&app, result);
     });
+}
+
+/// Tells the window how a sign-in ended (deep link or loopback), and brings it to the front.
+pub fn report_sign_in(
+    app: &AppHandle,
+    result: Result<latchkey_core::model::Account, latchkey_core::CallbackError>,
+) {
+    let state = app.state::<AppState>();
+    match result {
+        // The user gave up on it in the window, which knows.
+        Err(e) if matches!(e.error, latchkey_core::Error::Cancelled) => {}
+        Ok(account) => {
+            tracing::info!(account = %account.id, "sign-in completed");
+            let _ = app.emit("connect-succeeded", to_dto(&state, &account));
+        }
+        Err(e) => {
+            tracing::warn!(connection = ?e.connection.as_ref().map(|c| c.as_str()), "sign-in response refused: {}", e.error);
+            let _ = app.emit(
+                "connect-failed",
+                ConnectFailedDto {
+                    connection_id: e.connection.map(|c| c.to_string()),
+                    account_id: e.account.map(|a| a.id.to_string()),
+                    code: e.error.code().as_str(),
+                    message: e.error.to_string(),
+                },
+            );
+        }
+    }
+    emit_accounts(app, &state);
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.set_focus();
+    }
 }
 
 #[cfg(test)]

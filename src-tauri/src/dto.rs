@@ -54,26 +54,116 @@ impl From<ConnectionStatus> for ConnectionStatusDto {
 pub struct ConnectionDto {
     pub id: String,
     pub name: String,
+    /// The catalog's provider (grouping, icon), or the connection's own name.
+    pub provider: String,
+    /// The catalog entry's one-line description.
+    pub description: Option<String>,
     pub kind: ConnectionKindDto,
     pub status: ConnectionStatusDto,
     /// Why the status is "error", as a sentence.
     pub error: Option<String>,
+    pub enabled: bool,
     pub scopes: Vec<String>,
+    /// Every scope the catalog knows for this provider (and any other requested one), each with a
+    /// plain-language description and whether the connection requests it.
+    pub scope_choices: Vec<ScopeChoiceDto>,
     pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    /// The provider needs a client secret (kept in the keychain, never sent back to the UI).
+    pub needs_client_secret: bool,
+    /// The provider takes a client secret at all (public clients take none).
+    pub takes_client_secret: bool,
+    pub client_secret_stored: bool,
+    /// Where the user creates their own client, and what to do there.
+    pub client_setup_url: Option<String>,
+    pub client_setup: Option<String>,
+    /// `deep-link`, `loopback` or `loopback-localhost`.
+    pub redirect: Option<String>,
+    /// The redirect URI to register at the provider.
+    pub redirect_uri: Option<String>,
+    /// `rfc7009`, `github-grant`, `bearer` or `none`.
+    pub revocation: Option<String>,
+}
+
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct ScopeChoiceDto {
+    pub name: String,
+    pub description: Option<String>,
+    pub requested: bool,
 }
 
 impl ConnectionDto {
-    pub fn new(c: &Connection, status: ConnectionStatus, error: Option<String>) -> Self {
+    pub fn new(
+        c: &Connection,
+        status: ConnectionStatus,
+        error: Option<String>,
+        client_secret_stored: bool,
+        scheme: &str,
+    ) -> Self {
+        use latchkey_core::protocol::SecretNeed;
+        let entry = c.entry();
+        let oauth = c.oauth();
+        let mut scope_choices: Vec<ScopeChoiceDto> = entry
+            .map(|e| {
+                e.scopes
+                    .iter()
+                    .map(|s| ScopeChoiceDto {
+                        name: s.name.clone(),
+                        description: Some(s.description.clone()),
+                        requested: c.scopes().contains(&s.name),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        for s in c.scopes() {
+            if !scope_choices.iter().any(|x| &x.name == s) {
+                scope_choices.push(ScopeChoiceDto { name: s.clone(), description: None, requested: true });
+            }
+        }
         ConnectionDto {
             id: c.id.to_string(),
             name: c.name.clone(),
+            provider: c.provider().to_owned(),
+            description: entry.map(|e| e.description.clone()),
             kind: (&c.kind).into(),
             status: status.into(),
             error,
+            enabled: c.enabled,
             scopes: c.scopes().to_vec(),
+            scope_choices,
             issuer: c.issuer_hint().map(str::to_owned),
+            client_id: oauth.and_then(|o| o.client_id.clone()),
+            needs_client_secret: oauth.is_some_and(|o| o.protocol.client_secret == SecretNeed::Required),
+            takes_client_secret: oauth.is_some_and(|o| o.protocol.client_secret != SecretNeed::None),
+            client_secret_stored,
+            client_setup_url: entry.and_then(|e| e.client_setup_url.as_ref().map(|u| u.to_string())),
+            client_setup: entry.and_then(|e| e.client_setup.clone()),
+            redirect: oauth.map(|o| o.redirect.as_str().to_owned()),
+            redirect_uri: oauth.map(|o| o.redirect.registered_uri(scheme, c.id.as_str())),
+            revocation: oauth.map(|o| o.protocol.revocation.as_str().to_owned()),
         }
     }
+}
+
+/// A provider page the UI may ask the backend to open.
+#[derive(Deserialize, Clone, Copy, Debug, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderPageDto {
+    Setup,
+    ConnectedApps,
+}
+
+/// A change to a connection's configuration from Settings → Connections. The client secret is the
+/// one value that crosses IPC towards the backend (typed by the user); it is never sent back.
+#[derive(Deserialize, Clone, Debug, Default, TS)]
+pub struct ConnectionChangeDto {
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Deletes the stored client secret.
+    #[serde(default)]
+    pub clear_client_secret: bool,
+    pub scopes: Option<Vec<String>>,
+    pub enabled: Option<bool>,
 }
 
 /// The six account states. (A new core state fails to compile here until the UI learns it.)
@@ -251,6 +341,8 @@ pub struct RevokeDto {
     pub account: AccountDto,
     pub provider_confirmed: bool,
     pub message: String,
+    /// Where the user can remove Latchkey's access by hand when the provider did not confirm.
+    pub connected_apps_url: Option<String>,
 }
 
 /// The keychain backend and whether it answers.
@@ -416,7 +508,8 @@ pub mod bindings {
         Visit(cfg, out).visit::<T>();
     }
 
-    const EVENTS: [&str; 3] = ["accounts-changed", "connect-succeeded", "connect-failed"];
+    const EVENTS: [&str; 4] =
+        ["accounts-changed", "connect-succeeded", "connect-failed", "connections-changed"];
 
     fn event_types(cfg: &Config) -> Vec<(&'static str, String, Vec<String>)> {
         fn one<T: TS + 'static>(cfg: &Config, name: &'static str) -> (&'static str, String, Vec<String>) {
@@ -428,6 +521,7 @@ pub mod bindings {
             one::<Vec<AccountDto>>(cfg, EVENTS[0]),
             one::<AccountDto>(cfg, EVENTS[1]),
             one::<ConnectFailedDto>(cfg, EVENTS[2]),
+            one::<()>(cfg, EVENTS[3]),
         ];
         assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), EVENTS);
         events
@@ -492,6 +586,8 @@ pub mod bindings {
         AccountDto::export_all(&cfg).expect("AccountDto");
         AccountDetailDto::export_all(&cfg).expect("AccountDetailDto");
         ConnectionDto::export_all(&cfg).expect("ConnectionDto");
+        ConnectionChangeDto::export_all(&cfg).expect("ConnectionChangeDto");
+        ProviderPageDto::export_all(&cfg).expect("ProviderPageDto");
         AuditFilterDto::export_all(&cfg).expect("AuditFilterDto");
         ExportFormatDto::export_all(&cfg).expect("ExportFormatDto");
         ExportDto::export_all(&cfg).expect("ExportDto");

@@ -70,6 +70,8 @@ pub enum Error {
          sign in as {expected} to reconnect it, or add {got} as a new account."
     )]
     IdentityMismatch { provider: String, expected: String, got: String },
+    #[error("The sign-in was cancelled, or replaced by a newer one.")]
+    Cancelled,
     #[error("You declined access at {provider}. Nothing was stored; connect again when you are ready.")]
     Denied { provider: String },
     #[error("{provider} refused the request: {detail}")]
@@ -102,6 +104,7 @@ impl Error {
                 ErrorCode::InvalidInput
             }
             Error::Denied { .. } => ErrorCode::ReauthNeeded,
+            Error::Cancelled => ErrorCode::InvalidInput,
             Error::Provider { .. } => ErrorCode::ProviderError,
             Error::Network { .. } => ErrorCode::Network,
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,

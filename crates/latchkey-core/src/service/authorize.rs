@@ -98,6 +98,11 @@ impl Latchkey {
     /// closes when this returns.
     pub async fn finish_loopback(&self, wait: LoopbackWait) -> Result<Account, CallbackError> {
         let LoopbackWait { mut listener, connection, account } = wait;
+        let fail = |error: Error| CallbackError {
+            connection: Some(connection.clone()),
+            account: self.store().account(&account).ok(),
+            error,
+        };
         let deadline = Instant::now() + FLOW_TTL;
         let pending = loop {
             // Short waits, so a cancelled sign-in closes its port promptly.
@@ -113,21 +118,17 @@ impl Latchkey {
             listener = back;
             match got {
                 Ok(Some(pending)) => break pending,
-                Ok(None) if !self.pending.is_pending(&account) => {
-                    return Err(CallbackError::plain(Error::InvalidInput(
-                        "The sign-in was cancelled or replaced by a newer one.".into(),
-                    )));
-                }
+                Ok(None) if !self.pending.is_pending(&account) => return Err(fail(Error::Cancelled)),
                 Ok(None) if Instant::now() >= deadline => {
                     self.cancel_authorization(&account);
-                    return Err(CallbackError::plain(Error::InvalidInput(
+                    return Err(fail(Error::InvalidInput(
                         "The sign-in was not finished within 10 minutes. Start the connection again.".into(),
                     )));
                 }
                 Ok(None) => {}
                 Err(e) => {
                     self.cancel_authorization(&account);
-                    return Err(CallbackError::plain(e));
+                    return Err(fail(e));
                 }
             }
         };

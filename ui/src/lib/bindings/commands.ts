@@ -6,21 +6,25 @@ import type { AccountDto } from "./AccountDto";
 import type { AuditEntryDto } from "./AuditEntryDto";
 import type { AuditFilterDto } from "./AuditFilterDto";
 import type { ConnectFailedDto } from "./ConnectFailedDto";
+import type { ConnectionChangeDto } from "./ConnectionChangeDto";
 import type { ConnectionDto } from "./ConnectionDto";
 import type { ExportDto } from "./ExportDto";
 import type { ExportFormatDto } from "./ExportFormatDto";
 import type { IdentityDto } from "./IdentityDto";
 import type { KeychainDto } from "./KeychainDto";
 import type { PreferencesDto } from "./PreferencesDto";
+import type { ProviderPageDto } from "./ProviderPageDto";
 import type { RevokeDto } from "./RevokeDto";
 
 /** Every command: its arguments (as `invoke` takes them) and its result. */
 export type Commands = {
   list_connections: { args: Record<string, never>; result: Array<ConnectionDto> };
+  configure_connection: { args: { connectionId: string; change: ConnectionChangeDto }; result: ConnectionDto };
   list_accounts: { args: Record<string, never>; result: Array<AccountDto> };
   get_account: { args: { accountId: string }; result: AccountDetailDto };
   connect: { args: { connectionId: string; identifier: string | null }; result: AccountDto };
   reopen_sign_in: { args: { accountId: string }; result: null };
+  open_provider_page: { args: { connectionId: string; page: ProviderPageDto }; result: null };
   cancel_sign_in: { args: { accountId: string }; result: AccountDto };
   revoke: { args: { accountId: string }; result: RevokeDto };
   suspend_account: { args: { accountId: string }; result: AccountDto };
@@ -42,4 +46,5 @@ export type Events = {
   "accounts-changed": Array<AccountDto>;
   "connect-succeeded": AccountDto;
   "connect-failed": ConnectFailedDto;
+  "connections-changed": null;
 };
