@@ -100,11 +100,65 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConnectionsCmd {
-    /// List the configured connections.
+    /// List the connections: the catalog's providers and your own.
     List {
         #[arg(long)]
         json: bool,
     },
+    /// Add a custom connection (OAuth 2.0 / OpenID Connect, API key or basic auth).
+    Add {
+        name: String,
+        /// oauth2, api-key or basic-auth.
+        #[arg(long = "type", value_name = "TYPE", default_value = "oauth2")]
+        kind: String,
+        /// The display name (default: NAME).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// The issuer: endpoints come from its discovery document, `issuer` checked.
+        #[arg(long, conflicts_with_all = ["authorize_url", "token_url"])]
+        issuer: Option<String>,
+        #[arg(long, requires = "token_url")]
+        authorize_url: Option<String>,
+        #[arg(long, requires = "authorize_url")]
+        token_url: Option<String>,
+        #[arg(long)]
+        revoke_url: Option<String>,
+        #[arg(long)]
+        userinfo_url: Option<String>,
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Read the client secret from standard input (it goes to the keychain).
+        #[arg(long)]
+        client_secret_stdin: bool,
+        /// Space-separated scopes.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// loopback (the default: works from this command and from the app), loopback-localhost
+        /// or deep-link (the app only).
+        #[arg(long, default_value = "loopback")]
+        redirect: String,
+    },
+    /// Configure a connection, for example a catalog entry: `latchkey connections set gmail --client-id …`.
+    Set {
+        name: String,
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Read the client secret from standard input (it goes to the keychain).
+        #[arg(long)]
+        client_secret_stdin: bool,
+        /// Delete the stored client secret.
+        #[arg(long, conflicts_with = "client_secret_stdin")]
+        clear_client_secret: bool,
+        /// Space-separated scopes (accounts then need re-authorization).
+        #[arg(long)]
+        scopes: Option<String>,
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Remove a custom connection that has no accounts.
+    Remove { name: String },
 }
 
 #[derive(Subcommand)]
@@ -190,6 +244,19 @@ async fn open_core(cli: &Cli) -> Result<Latchkey, Error> {
     Ok(core)
 }
 
+/// A secret from standard input: its first line, without the line ending. Never echoed.
+fn read_secret() -> Result<latchkey_core::secret::Secret, Error> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        Error::InvalidInput(format!("Could not read the client secret from standard input: {e}"))
+    })?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+    if secret.trim().is_empty() {
+        return Err(Error::InvalidInput("The client secret on standard input is empty.".into()));
+    }
+    Ok(latchkey_core::secret::Secret::new(secret))
+}
+
 /// The caller, for the audit trail: the parent process's name and pid.
 fn caller() -> Actor {
     #[cfg(unix)]
@@ -219,6 +286,83 @@ async fn run(cli: Cli) -> Result<(), Error> {
     let actor = caller();
     match cli.command {
         Command::Connections(ConnectionsCmd::List { json }) => render::connections(&core, json),
+        Command::Connections(ConnectionsCmd::Add {
+            name,
+            kind,
+            display_name,
+            issuer,
+            authorize_url,
+            token_url,
+            revoke_url,
+            userinfo_url,
+            client_id,
+            client_secret_stdin,
+            scopes,
+            redirect,
+        }) => {
+            let oauth = kind == "oauth2";
+            let new = latchkey_core::NewConnection {
+                id: name,
+                name: display_name,
+                kind,
+                issuer,
+                authorize_url,
+                token_url,
+                revocation_url: revoke_url,
+                userinfo_url,
+                client_id,
+                client_secret: if client_secret_stdin { Some(read_secret()?) } else { None },
+                scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
+                redirect: oauth.then_some(redirect),
+            };
+            let conn = core.add_connection(new, &actor).await?;
+            let (status, _) = core.connection_status(&conn)?;
+            println!("Added {} ({}); it is {}.", conn.id, conn.kind.as_str(), status.as_str());
+            if let Some(o) = conn.oauth() {
+                println!(
+                    "Register this redirect URI at the provider: {}",
+                    o.redirect.registered_uri(paths::IDENTIFIER, conn.id.as_str())
+                );
+            }
+            Ok(())
+        }
+        Command::Connections(ConnectionsCmd::Set {
+            name,
+            client_id,
+            client_secret_stdin,
+            clear_client_secret,
+            scopes,
+            enable,
+            disable,
+        }) => {
+            let change = latchkey_core::ConnectionChange {
+                client_id: client_id.map(|c| Some(c).filter(|c| !c.trim().is_empty())),
+                client_secret: if clear_client_secret {
+                    Some(None)
+                } else if client_secret_stdin {
+                    Some(Some(read_secret()?))
+                } else {
+                    None
+                },
+                scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
+                enabled: if enable {
+                    Some(true)
+                } else if disable {
+                    Some(false)
+                } else {
+                    None
+                },
+            };
+            let conn = core.configure_connection(&name, change, &actor).await?;
+            let (status, _) = core.connection_status(&conn)?;
+            println!("{} is {}.", conn.id, status.as_str());
+            Ok(())
+        }
+        Command::Connections(ConnectionsCmd::Remove { name }) => {
+            core.remove_connection(&name, &actor).await?;
+            println!("Removed {name}.");
+            Ok(())
+        }
         Command::Accounts(AccountsCmd::List { connection, status, json }) => {
             let filter = AccountFilter {
                 connection: connection.map(|c| core.connection(&c).map(|c| c.id.clone())).transpose()?,

@@ -68,9 +68,30 @@ impl Env {
         serde_json::from_str(&self.expect(args, 0)).expect("json")
     }
 
+    /// Runs with `input` on standard input; expects `code`, returns stdout.
+    fn expect_with_input(&self, args: &[&str], input: &str, code: i32) -> String {
+        use std::io::Write;
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+        let out = child.wait_with_output().expect("wait");
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(code), "latchkey {args:?}\nstdout: {stdout}\nstderr: {stderr}");
+        stdout.into_owned()
+    }
+
     /// `latchkey connect test --no-browser --json`, driven by the scripted browser.
     fn connect(&self, provider: &Provider, identifier: Option<&str>) -> Value {
-        let mut args = vec!["connect", "test", "--no-browser", "--json"];
+        self.connect_to("test", provider, identifier)
+    }
+
+    fn connect_to(&self, connection: &str, provider: &Provider, identifier: Option<&str>) -> Value {
+        let mut args = vec!["connect", connection, "--no-browser", "--json"];
         if let Some(i) = identifier {
             args.extend(["--identifier", i]);
         }
@@ -196,4 +217,74 @@ async fn bad_references_flags_and_a_locked_keychain_get_their_exit_codes() {
     assert_eq!(code, Some(5), "{stderr}");
     assert!(stderr.contains("keychain"), "{stderr}");
     env.expect(&["delete", "test:work"], 0);
+}
+
+/// `connections set / add / remove` against the real keychain, and a custom OpenID Connect
+/// connection (discovery, loopback) added from the command line and used at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_configured_from_the_command_line() {
+    let provider = Provider::start();
+    let env = Env::new(&provider);
+    std::fs::write(&env.connections, "# my connections\n").expect("write");
+    let status = |id: &str| -> String {
+        let all = env.json(&["connections", "list", "--json"]);
+        let c = all.as_array().expect("array").iter().find(|c| c["id"] == id).cloned().expect(id);
+        c["status"].as_str().expect("status").to_owned()
+    };
+
+    // A catalog entry: pending until its client id and (Google) client secret are set.
+    assert_eq!(status("gmail"), "pending");
+    let err = env.expect(&["connect", "gmail", "--no-browser"], 1);
+    assert!(err.is_empty());
+    env.expect(&["connections", "set", "gmail", "--client-id", "123.apps.googleusercontent.com"], 0);
+    assert_eq!(status("gmail"), "pending", "the secret is still missing");
+    env.expect_with_input(&["connections", "set", "gmail", "--client-secret-stdin"], "GOCSPX-secret\n", 0);
+    assert_eq!(status("gmail"), "active");
+    let gmail = env.json(&["connections", "list", "--json"]);
+    let gmail = gmail.as_array().expect("array").iter().find(|c| c["id"] == "gmail").cloned().expect("gmail");
+    assert_eq!(gmail["client_id"], "123.apps.googleusercontent.com");
+    assert_eq!(gmail["client_secret_stored"], true);
+    assert_eq!(gmail["redirect"], "loopback");
+    let file = std::fs::read_to_string(&env.connections).expect("file");
+    assert!(file.contains("# my connections"), "comments are kept: {file}");
+    assert!(file.contains("123.apps.googleusercontent.com") && !file.contains("GOCSPX"), "{file}");
+    env.expect(&["connections", "set", "gmail", "--disable"], 0);
+    assert_eq!(status("gmail"), "inactive");
+    env.expect(&["connections", "set", "gmail", "--clear-client-secret", "--enable"], 0);
+    assert_eq!(status("gmail"), "pending");
+    env.expect(&["connections", "remove", "gmail"], 1);
+
+    // A custom OpenID Connect connection through discovery, signed in through the loopback.
+    env.expect(
+        &[
+            "connections",
+            "add",
+            "demo",
+            "--issuer",
+            &provider.issuer,
+            "--client-id",
+            "latchkey",
+            "--scopes",
+            "openid email",
+        ],
+        0,
+    );
+    assert_eq!(status("demo"), "active");
+    env.expect(&["connections", "add", "demo", "--issuer", &provider.issuer], 1);
+    let account = env.connect_to("demo", &provider, None);
+    assert_eq!(account["status"], "active");
+    assert_eq!(account["connection"], "demo");
+    env.expect(&["connections", "remove", "demo"], 1);
+    let reference = account["ref"].as_str().expect("ref").to_owned();
+    env.expect(&["delete", &reference], 0);
+    env.expect(&["connections", "remove", "demo"], 0);
+    assert!(
+        !std::fs::read_to_string(&env.connections).expect("file").contains("[[connection]]\nid = \"demo\"")
+    );
+
+    let audit = env.expect(&["audit", "--json"], 0);
+    for action in ["connection.configured", "connection.added", "connection.removed"] {
+        assert!(audit.contains(action), "{action} audited");
+    }
+    assert!(!audit.contains("GOCSPX"), "the secret is not in the audit trail");
 }

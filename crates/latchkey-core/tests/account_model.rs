@@ -341,3 +341,45 @@ async fn the_audit_trail_exports_as_json_lines_and_csv() {
     assert!(!jsonl.contains("crm-key-9") && !csv.contains("crm-key-9"));
     h.core.delete_connected_account(&a.id, &cli).await.expect("clean up");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthorizing_as_someone_else_is_refused_and_changes_nothing() {
+    let provider = Provider::start();
+    let h = core(&provider, &["openid", "email"]).await;
+    let user = Actor::User;
+    let link = h.core.get_authorization_link("test", Some("mine"), &user).await.expect("link");
+    let alice = h
+        .core
+        .complete_authorization(&browse(&provider, link.url.as_str(), Decision::As("alice")))
+        .await
+        .expect("alice connects");
+    let before = h.keychain.get(&format!("{}/access", alice.id)).expect("keychain").expect("token");
+
+    let link = h.core.get_authorization_link("test", Some("mine"), &user).await.expect("reauth link");
+    let err = h
+        .core
+        .complete_authorization(&browse(&provider, link.url.as_str(), Decision::As("bob")))
+        .await
+        .expect_err("another person");
+    assert!(matches!(err.error, latchkey_core::Error::IdentityMismatch { .. }), "{}", err.error);
+    let text = err.error.to_string();
+    assert!(text.contains("alice") && text.contains("bob"), "{text}");
+    let after = h.core.get_account(&alice.id).expect("account");
+    assert_eq!(after.status, AccountStatus::Active);
+    assert_eq!(after.identity, alice.identity, "the identity is the one that consented first");
+    assert_eq!(after.token_version, alice.token_version, "no new tokens were stored");
+    let now = h.keychain.get(&format!("{}/access", alice.id)).expect("keychain").expect("token");
+    assert_eq!(now.expose(), before.expose(), "alice's token is untouched");
+    let trail = h.core.audit_trail(&Default::default()).expect("audit");
+    assert!(trail.iter().any(|e| e.action == "authorization.failed" && e.detail.contains("bob")));
+
+    // Signing in as alice again works.
+    let link = h.core.get_authorization_link("test", Some("mine"), &user).await.expect("link");
+    let again = h
+        .core
+        .complete_authorization(&browse(&provider, link.url.as_str(), Decision::As("alice")))
+        .await
+        .expect("alice again");
+    assert_eq!(again.id, alice.id);
+    assert!(again.token_version > alice.token_version);
+}

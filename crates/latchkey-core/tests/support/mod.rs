@@ -181,6 +181,8 @@ pub enum Decision<'a> {
     Approve,
     Deny,
     Grant(&'a str),
+    /// Approve, signed in as this user (the provider knows any name; the default is alice).
+    As(&'a str),
 }
 
 /// Plays the user in a browser: follows `url` through sign-in and consent and returns the redirect
@@ -207,6 +209,9 @@ pub fn browse(provider: &Provider, url: &str, decision: Decision<'_>) -> String 
         }
         Decision::Grant(scopes) => {
             cmd.env("LATCHKEY_TEST_GRANT", scopes);
+        }
+        Decision::As(login) => {
+            cmd.env("LATCHKEY_TEST_LOGIN", login);
         }
     }
     let status = cmd.status().unwrap();
