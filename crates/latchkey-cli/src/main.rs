@@ -47,7 +47,7 @@ struct Cli {
 enum Command {
     /// The configured connections.
     #[command(subcommand)]
-    Connections(ConnectionsCmd),
+    Connections(Box<ConnectionsCmd>),
     /// Connected accounts.
     #[command(subcommand)]
     Accounts(AccountsCmd),
@@ -244,6 +244,90 @@ async fn open_core(cli: &Cli) -> Result<Latchkey, Error> {
     Ok(core)
 }
 
+/// `latchkey connections …`
+async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Result<(), Error> {
+    match cmd {
+        ConnectionsCmd::List { json } => render::connections(core, json),
+        ConnectionsCmd::Add {
+            name,
+            kind,
+            display_name,
+            issuer,
+            authorize_url,
+            token_url,
+            revoke_url,
+            userinfo_url,
+            client_id,
+            client_secret_stdin,
+            scopes,
+            redirect,
+        } => {
+            let oauth = kind == "oauth2";
+            let new = latchkey_core::NewConnection {
+                id: name,
+                name: display_name,
+                kind,
+                issuer,
+                authorize_url,
+                token_url,
+                revocation_url: revoke_url,
+                userinfo_url,
+                client_id,
+                client_secret: if client_secret_stdin { Some(read_secret()?) } else { None },
+                scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
+                redirect: oauth.then_some(redirect),
+            };
+            let conn = core.add_connection(new, actor).await?;
+            let (status, _) = core.connection_status(&conn)?;
+            println!("Added {} ({}); it is {}.", conn.id, conn.kind.as_str(), status.as_str());
+            if let Some(o) = conn.oauth() {
+                println!(
+                    "Register this redirect URI at the provider: {}",
+                    o.redirect.registered_uri(paths::IDENTIFIER, conn.id.as_str())
+                );
+            }
+            Ok(())
+        }
+        ConnectionsCmd::Set {
+            name,
+            client_id,
+            client_secret_stdin,
+            clear_client_secret,
+            scopes,
+            enable,
+            disable,
+        } => {
+            let change = latchkey_core::ConnectionChange {
+                client_id: client_id.map(|c| Some(c).filter(|c| !c.trim().is_empty())),
+                client_secret: if clear_client_secret {
+                    Some(None)
+                } else if client_secret_stdin {
+                    Some(Some(read_secret()?))
+                } else {
+                    None
+                },
+                scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
+                enabled: if enable {
+                    Some(true)
+                } else if disable {
+                    Some(false)
+                } else {
+                    None
+                },
+            };
+            let conn = core.configure_connection(&name, change, actor).await?;
+            let (status, _) = core.connection_status(&conn)?;
+            println!("{} is {}.", conn.id, status.as_str());
+            Ok(())
+        }
+        ConnectionsCmd::Remove { name } => {
+            core.remove_connection(&name, actor).await?;
+            println!("Removed {name}.");
+            Ok(())
+        }
+    }
+}
+
 /// A secret from standard input: its first line, without the line ending. Never echoed.
 fn read_secret() -> Result<latchkey_core::secret::Secret, Error> {
     let mut line = String::new();
@@ -285,84 +369,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
     let core = open_core(&cli).await?;
     let actor = caller();
     match cli.command {
-        Command::Connections(ConnectionsCmd::List { json }) => render::connections(&core, json),
-        Command::Connections(ConnectionsCmd::Add {
-            name,
-            kind,
-            display_name,
-            issuer,
-            authorize_url,
-            token_url,
-            revoke_url,
-            userinfo_url,
-            client_id,
-            client_secret_stdin,
-            scopes,
-            redirect,
-        }) => {
-            let oauth = kind == "oauth2";
-            let new = latchkey_core::NewConnection {
-                id: name,
-                name: display_name,
-                kind,
-                issuer,
-                authorize_url,
-                token_url,
-                revocation_url: revoke_url,
-                userinfo_url,
-                client_id,
-                client_secret: if client_secret_stdin { Some(read_secret()?) } else { None },
-                scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
-                redirect: oauth.then_some(redirect),
-            };
-            let conn = core.add_connection(new, &actor).await?;
-            let (status, _) = core.connection_status(&conn)?;
-            println!("Added {} ({}); it is {}.", conn.id, conn.kind.as_str(), status.as_str());
-            if let Some(o) = conn.oauth() {
-                println!(
-                    "Register this redirect URI at the provider: {}",
-                    o.redirect.registered_uri(paths::IDENTIFIER, conn.id.as_str())
-                );
-            }
-            Ok(())
-        }
-        Command::Connections(ConnectionsCmd::Set {
-            name,
-            client_id,
-            client_secret_stdin,
-            clear_client_secret,
-            scopes,
-            enable,
-            disable,
-        }) => {
-            let change = latchkey_core::ConnectionChange {
-                client_id: client_id.map(|c| Some(c).filter(|c| !c.trim().is_empty())),
-                client_secret: if clear_client_secret {
-                    Some(None)
-                } else if client_secret_stdin {
-                    Some(Some(read_secret()?))
-                } else {
-                    None
-                },
-                scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
-                enabled: if enable {
-                    Some(true)
-                } else if disable {
-                    Some(false)
-                } else {
-                    None
-                },
-            };
-            let conn = core.configure_connection(&name, change, &actor).await?;
-            let (status, _) = core.connection_status(&conn)?;
-            println!("{} is {}.", conn.id, status.as_str());
-            Ok(())
-        }
-        Command::Connections(ConnectionsCmd::Remove { name }) => {
-            core.remove_connection(&name, &actor).await?;
-            println!("Removed {name}.");
-            Ok(())
-        }
+        Command::Connections(cmd) => connections(&core, *cmd, &actor).await,
         Command::Accounts(AccountsCmd::List { connection, status, json }) => {
             let filter = AccountFilter {
                 connection: connection.map(|c| core.connection(&c).map(|c| c.id.clone())).transpose()?,
