@@ -64,6 +64,10 @@ pub fn parse(scheme: &str, raw: &str) -> Result<Callback> {
         return Err(not_ours());
     };
     let connection = ConnectionId::new(conn).map_err(|_| not_ours())?;
+    // Percent-escapes that decode to something other than UTF-8 are malformed, not "repaired".
+    if !url.query().is_none_or(decodes_to_utf8) {
+        return Err(not_ours());
+    }
 
     let (mut state, mut code, mut iss, mut error, mut description) = (None, None, None, None, None);
     for (k, v) in url.query_pairs() {
@@ -89,6 +93,27 @@ pub fn parse(scheme: &str, raw: &str) -> Result<Callback> {
     let mut base = url.clone();
     base.set_query(None);
     Ok(Callback { connection, state, iss, outcome, redirect_base: base.to_string() })
+}
+
+/// Whether every percent-escaped byte sequence in `query` is UTF-8.
+fn decodes_to_utf8(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).and_then(|&b| hex(b)), bytes.get(i + 2).and_then(|&b| hex(b))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
 }
 
 #[cfg(test)]
@@ -150,9 +175,19 @@ mod tests {
             "io.latchkey.desktop:/oauth/demo/callback?code=a&error=x&state=b",
             "io.latchkey.desktop:/oauth/demo/callback?code=a&state=b#frag",
             "other.scheme:/oauth/demo/callback?code=a&state=b",
+            "io.latchkey.desktop:/oauth/demo/callback?code=%FF%FE&state=b",
+            "io.latchkey.desktop:/oauth/demo/callback?code=a&state=%C3",
+            "io.latchkey.desktop:/oauth/demo/callback?code=a&state=b&iss=%E2%82",
         ] {
             let err = parse(S, bad).expect_err(bad);
             assert_eq!(err.code(), crate::error::ErrorCode::InvalidInput, "{bad}");
         }
+        // Oversize: a whole callback over 8 KiB, or one huge value.
+        let huge = format!("io.latchkey.desktop:/oauth/demo/callback?code={}&state=b", "a".repeat(9000));
+        assert!(parse(S, &huge).is_err());
+        // UTF-8 that is escaped properly is fine.
+        let cb = parse(S, "io.latchkey.desktop:/oauth/demo/callback?code=a&state=b&error_description=%C3%A9")
+            .expect("ok");
+        assert_eq!(cb.state, "b");
     }
 }
