@@ -14,8 +14,8 @@ use tauri_plugin_opener::OpenerExt;
 
 use crate::dto::{
     AboutDto, AccountDetailDto, AccountDto, AuditEntryDto, AuditFilterDto, ConnectionChangeDto,
-    ConnectionDto, ErrorDto, ExportDto, ExportFormatDto, IdentityDto, KeychainDto, PreferencesDto,
-    ProviderPageDto, RevokeDto,
+    ConnectionDto, ConnectionKindInputDto, ErrorDto, ExportDto, ExportFormatDto, IdentityDto, KeychainDto,
+    NewConnectionDto, PreferencesDto, ProviderPageDto, RevokeDto,
 };
 use crate::setup::AppState;
 
@@ -160,6 +160,49 @@ pub async fn connect(
     }
     emit_accounts(&app, &state);
     Ok(to_dto(&state, &link.account))
+}
+
+/// Adds a custom connection: OpenID Connect by issuer (loopback redirect, so it works from the
+/// command line too), an API key or a basic-auth service.
+#[tauri::command]
+pub async fn add_connection(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    connection: NewConnectionDto,
+) -> CmdResult<ConnectionDto> {
+    let kind = match connection.kind {
+        ConnectionKindInputDto::Oauth2 => "oauth2",
+        ConnectionKindInputDto::ApiKey => "api-key",
+        ConnectionKindInputDto::BasicAuth => "basic-auth",
+    };
+    let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let new = latchkey_core::NewConnection {
+        id: connection.id.trim().to_owned(),
+        name: blank(connection.name),
+        kind: kind.to_owned(),
+        issuer: blank(connection.issuer),
+        client_id: blank(connection.client_id),
+        client_secret: blank(connection.client_secret).map(latchkey_core::secret::Secret::new),
+        scopes: connection.scopes,
+        redirect: (kind == "oauth2").then(|| "loopback".to_owned()),
+        ..Default::default()
+    };
+    let conn = state.core.add_connection(new, &Actor::User).await?;
+    tracing::info!(connection = %conn.id, "connection added");
+    let _ = app.emit("connections-changed", ());
+    connection_dto(&app, &state, &conn)
+}
+
+/// Removes a custom connection that has no accounts.
+#[tauri::command]
+pub async fn remove_connection(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    connection_id: String,
+) -> CmdResult<()> {
+    state.core.remove_connection(&connection_id, &Actor::User).await?;
+    let _ = app.emit("connections-changed", ());
+    Ok(())
 }
 
 /// Opens one of a connection's provider pages in the browser: where the user creates their own
@@ -480,6 +523,8 @@ macro_rules! commands {
 commands! {
     list_connections() -> Vec<ConnectionDto>;
     configure_connection(connection_id: String, change: ConnectionChangeDto) -> ConnectionDto;
+    add_connection(connection: NewConnectionDto) -> ConnectionDto;
+    remove_connection(connection_id: String) -> ();
     list_accounts() -> Vec<AccountDto>;
     get_account(account_id: String) -> AccountDetailDto;
     connect(connection_id: String, identifier: Option<String>) -> AccountDto;

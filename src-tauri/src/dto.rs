@@ -145,6 +145,30 @@ impl ConnectionDto {
     }
 }
 
+/// A custom connection to add (Add account → Custom OAuth / OpenID Connect, API key, basic auth).
+#[derive(Deserialize, Clone, Debug, Default, TS)]
+pub struct NewConnectionDto {
+    /// The connection's name in lowercase letters, digits and dashes (used in the redirect path).
+    pub id: String,
+    pub name: Option<String>,
+    pub kind: ConnectionKindInputDto,
+    /// OpenID Connect / RFC 8414 discovery.
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    /// Typed by the user, stored in the keychain, never sent back.
+    pub client_secret: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Clone, Copy, Debug, Default, TS)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectionKindInputDto {
+    #[default]
+    Oauth2,
+    ApiKey,
+    BasicAuth,
+}
+
 /// A provider page the UI may ask the backend to open.
 #[derive(Deserialize, Clone, Copy, Debug, TS)]
 #[serde(rename_all = "kebab-case")]
@@ -588,6 +612,7 @@ pub mod bindings {
         ConnectionDto::export_all(&cfg).expect("ConnectionDto");
         ConnectionChangeDto::export_all(&cfg).expect("ConnectionChangeDto");
         ProviderPageDto::export_all(&cfg).expect("ProviderPageDto");
+        NewConnectionDto::export_all(&cfg).expect("NewConnectionDto");
         AuditFilterDto::export_all(&cfg).expect("AuditFilterDto");
         ExportFormatDto::export_all(&cfg).expect("ExportFormatDto");
         ExportDto::export_all(&cfg).expect("ExportDto");

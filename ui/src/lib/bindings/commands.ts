@@ -12,6 +12,7 @@ import type { ExportDto } from "./ExportDto";
 import type { ExportFormatDto } from "./ExportFormatDto";
 import type { IdentityDto } from "./IdentityDto";
 import type { KeychainDto } from "./KeychainDto";
+import type { NewConnectionDto } from "./NewConnectionDto";
 import type { PreferencesDto } from "./PreferencesDto";
 import type { ProviderPageDto } from "./ProviderPageDto";
 import type { RevokeDto } from "./RevokeDto";
@@ -20,6 +21,8 @@ import type { RevokeDto } from "./RevokeDto";
 export type Commands = {
   list_connections: { args: Record<string, never>; result: Array<ConnectionDto> };
   configure_connection: { args: { connectionId: string; change: ConnectionChangeDto }; result: ConnectionDto };
+  add_connection: { args: { connection: NewConnectionDto }; result: ConnectionDto };
+  remove_connection: { args: { connectionId: string }; result: null };
   list_accounts: { args: Record<string, never>; result: Array<AccountDto> };
   get_account: { args: { accountId: string }; result: AccountDetailDto };
   connect: { args: { connectionId: string; identifier: string | null }; result: AccountDto };
