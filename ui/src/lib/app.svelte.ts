@@ -1,10 +1,12 @@
 // The window's state and the actions that change it. Backend data arrives from commands and events
-// (`accounts-changed`, `connect-succeeded`, `connect-failed`); screens read this state and call
+// (`accounts-changed`, `connections-changed`, `connect-succeeded`, `connect-failed`); screens read this state and call
 // these actions. One instance per window, handed to components through Svelte context.
 import { getContext, setContext } from 'svelte';
 import type { AccountDto } from './bindings/AccountDto';
 import type { ConnectFailedDto } from './bindings/ConnectFailedDto';
+import type { ConnectionChangeDto } from './bindings/ConnectionChangeDto';
 import type { ConnectionDto } from './bindings/ConnectionDto';
+import type { ProviderPageDto } from './bindings/ProviderPageDto';
 import type { RevokeDto } from './bindings/RevokeDto';
 import { CommandError, invoke, isTauriAvailable, listen, messageOf, UNAVAILABLE } from './ipc';
 import { displayName } from './status';
@@ -42,7 +44,18 @@ export type SignIn = {
 
 export type Tone = 'success' | 'warning' | 'danger' | 'neutral';
 export type Notice = { id: number; tone: Tone; title: string; text: string };
-export type RevokeResult = { accountId: string; name: string; ok: boolean; confirmed: boolean; text: string };
+export type RevokeResult = {
+  accountId: string;
+  name: string;
+  ok: boolean;
+  confirmed: boolean;
+  text: string;
+  connectionId: string;
+  /** The provider's name, for "Open <provider>'s connected apps page". */
+  provider: string;
+  /** Set when the provider did not confirm: where the user removes access by hand. */
+  connectedAppsUrl: string | null;
+};
 
 const APP = Symbol('latchkey-app');
 
@@ -77,6 +90,7 @@ export class AppState {
   revokeResults = $state<Record<string, RevokeResult>>({});
 
   #accountsVersion = 0;
+  #connectionsVersion = 0;
   #noticeId = 0;
   #stops: (() => void)[] = [];
 
@@ -108,6 +122,7 @@ export class AppState {
     // Subscribe first, so no change is missed between the first load and the listeners.
     const subscriptions = await Promise.allSettled([
       listen('accounts-changed', (list) => this.#onAccountsChanged(list)),
+      listen('connections-changed', () => void this.refreshConnections()),
       listen('connect-succeeded', (account) => this.#onConnectSucceeded(account)),
       listen('connect-failed', (failure) => this.#onConnectFailed(failure)),
     ]);
@@ -129,11 +144,58 @@ export class AppState {
   }
 
   async loadConnections(): Promise<void> {
+    const version = ++this.#connectionsVersion;
     this.connections = { status: 'loading' };
     try {
-      this.connections = { status: 'ready', value: await invoke('list_connections') };
+      const list = await invoke('list_connections');
+      if (version === this.#connectionsVersion) this.connections = { status: 'ready', value: list };
     } catch (e) {
-      this.connections = failed(e, 'Latchkey could not load your connections.');
+      if (version === this.#connectionsVersion) this.connections = failed(e, 'Latchkey could not load your connections.');
+    }
+  }
+
+  /**
+   * Loads the connections again without showing "Loading…" in their place (forms being edited
+   * stay), after `connections-changed`.
+   */
+  async refreshConnections(): Promise<void> {
+    if (this.connections.status !== 'ready') return this.loadConnections();
+    const version = ++this.#connectionsVersion;
+    try {
+      const list = await invoke('list_connections');
+      if (version === this.#connectionsVersion) this.connections = { status: 'ready', value: list };
+    } catch (e) {
+      if (version === this.#connectionsVersion) this.notify('danger', 'Latchkey could not refresh your connections', messageOf(e));
+    }
+  }
+
+  /**
+   * Changes a connection's configuration (only the fields given); resolves with the connection as
+   * it is now, rejects with a `CommandError`. A client secret passed here is sent once and never
+   * kept.
+   */
+  async configureConnection(connectionId: string, change: Partial<ConnectionChangeDto>): Promise<ConnectionDto> {
+    const full: ConnectionChangeDto = {
+      client_id: null,
+      client_secret: null,
+      clear_client_secret: false,
+      scopes: null,
+      enabled: null,
+      ...change,
+    };
+    const updated = await invoke('configure_connection', { connectionId, change: full });
+    this.#upsertConnection(updated);
+    return updated;
+  }
+
+  /** Opens a provider's page in the browser; resolves with a sentence when that failed, else null. */
+  async openProviderPage(connectionId: string, page: ProviderPageDto): Promise<string | null> {
+    try {
+      await invoke('open_provider_page', { connectionId, page });
+      this.announce('Opened the page in your browser.');
+      return null;
+    } catch (e) {
+      return messageOf(e);
     }
   }
 
@@ -262,13 +324,23 @@ export class AppState {
     for (const accountId of ids) {
       const account = this.account(accountId);
       const name = account ? displayName(account) : 'The account';
+      const connectionId = account?.connection_id ?? '';
+      const provider = this.connection(connectionId)?.provider ?? account?.connection_name ?? 'the provider';
+      const base = { accountId, name, connectionId, provider };
       let result: RevokeResult;
       try {
         const outcome: RevokeDto = await invoke('revoke', { accountId });
         this.#upsert(outcome.account);
-        result = { accountId, name, ok: true, confirmed: outcome.provider_confirmed, text: outcome.message };
+        result = {
+          ...base,
+          connectionId: outcome.account.connection_id,
+          ok: true,
+          confirmed: outcome.provider_confirmed,
+          text: outcome.message,
+          connectedAppsUrl: outcome.connected_apps_url,
+        };
       } catch (e) {
-        result = { accountId, name, ok: false, confirmed: false, text: messageOf(e) };
+        result = { ...base, ok: false, confirmed: false, text: messageOf(e), connectedAppsUrl: null };
       }
       this.revokeResults = { ...this.revokeResults, [accountId]: result };
       results.push(result);
@@ -309,6 +381,19 @@ export class AppState {
     const held = Date.parse(list[i]!.updated_at);
     if (Date.parse(account.updated_at) < held) return;
     this.accounts = { status: 'ready', value: list.map((a, j) => (j === i ? account : a)) };
+  }
+
+  /** Replaces one connection in the list with the copy a command returned. */
+  #upsertConnection(connection: ConnectionDto): void {
+    if (this.connections.status !== 'ready') return;
+    // A list request already on its way may predate this change.
+    this.#connectionsVersion += 1;
+    const list = this.connections.value;
+    const known = list.some((c) => c.id === connection.id);
+    this.connections = {
+      status: 'ready',
+      value: known ? list.map((c) => (c.id === connection.id ? connection : c)) : [...list, connection],
+    };
   }
 
   #onAccountsChanged(list: AccountDto[]): void {

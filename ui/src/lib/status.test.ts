@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { account } from '../test/backend';
+import { account, connection, demo, gmail } from '../test/backend';
 import type { AccountStatusDto } from './bindings/AccountStatusDto';
-import { actionWords, actorWords, attentionFor, BADGES, badgeFor, canReconnect, identityLine, scopeRows } from './status';
+import {
+  actionWords,
+  actorWords,
+  attentionFor,
+  BADGES,
+  badgeFor,
+  canReconnect,
+  connectionProblem,
+  identityLine,
+  needsSetup,
+  revocationWords,
+  scopeRows,
+  splitRedirectUri,
+} from './status';
 
 const STATUSES: AccountStatusDto[] = ['pending', 'active', 'expired', 'revoked', 'error', 'suspended'];
 
@@ -52,5 +65,19 @@ describe('status table', () => {
   it('does not repeat the identifier in the identity line', () => {
     expect(identityLine(account())).toBe('Alice Example');
     expect(identityLine(account({ identifier: 'work' }))).toBe('Alice Example · alice@example.test');
+  });
+
+  it('says what a connection is missing, and how revoking works at its provider', () => {
+    expect(connectionProblem(demo())).toBeNull();
+    expect(connectionProblem(gmail())).toBe('Gmail needs the client ID and client secret of your own Google client first.');
+    expect(connectionProblem(gmail({ client_id: 'x' }))).toBe('Gmail needs the client secret of your Google client too.');
+    expect(connectionProblem(gmail({ status: 'inactive' }))).toMatch(/^Gmail is turned off\./);
+    expect(needsSetup(gmail())).toBe(true);
+    expect(needsSetup(connection({ kind: 'api-key', status: 'pending' }))).toBe(false);
+    expect(revocationWords(gmail())).toMatch(/^Revoking asks Google to end access/);
+    expect(revocationWords(demo())).toMatch(/^Demo has no way for apps to revoke access: Latchkey deletes the tokens and links you to its page/);
+    expect(revocationWords(connection({ revocation: null }))).toBeNull();
+    expect(splitRedirectUri('http://127.0.0.1/oauth/gmail/callback (any port)')).toEqual({ uri: 'http://127.0.0.1/oauth/gmail/callback', note: 'any port' });
+    expect(splitRedirectUri('io.latchkey.desktop:/oauth/x/callback')).toEqual({ uri: 'io.latchkey.desktop:/oauth/x/callback', note: null });
   });
 });

@@ -98,36 +98,62 @@ export function reconnectLabel(account: AccountDto): string {
   return 'Reconnect';
 }
 
-export const CONNECTION_STATUS: Record<ConnectionStatusDto, Badge & { reason: string | null }> = {
-  active: { label: 'Ready', tone: 'success', description: 'Ready to connect accounts.', reason: null },
-  inactive: {
-    label: 'Turned off',
-    tone: 'neutral',
-    description: 'Disabled in the configuration.',
-    reason: 'This connection is turned off. Set enabled = true for it in connections.toml and restart Latchkey.',
-  },
-  pending: {
-    label: 'Not set up',
-    tone: 'pending',
-    description: 'It has no client id yet.',
-    reason: 'This connection has no client id yet. Add its client_id in connections.toml and restart Latchkey.',
-  },
-  error: {
-    label: 'Error',
-    tone: 'danger',
-    description: 'The provider rejected Latchkey’s client.',
-    reason: 'The provider rejected this connection. Check its client_id at the provider, then try again.',
-  },
+export const CONNECTION_STATUS: Record<ConnectionStatusDto, Badge> = {
+  active: { label: 'Ready', tone: 'success', description: 'Ready to connect accounts.' },
+  inactive: { label: 'Turned off', tone: 'neutral', description: 'Turned off in Settings → Connections.' },
+  pending: { label: 'Not set up', tone: 'pending', description: 'It needs your own client from the provider first.' },
+  error: { label: 'Error', tone: 'danger', description: 'The provider rejected Latchkey’s client.' },
 };
 
-/** Why Connect is unavailable for a connection, as a sentence with a next step; null when ready. */
+/**
+ * What is missing before a connection can connect accounts, as a sentence with a next step; null
+ * when it is ready.
+ */
 export function connectionProblem(connection: ConnectionDto): string | null {
-  if (connection.status === 'active') return null;
-  const meta = CONNECTION_STATUS[connection.status];
-  if (connection.status === 'error' && connection.error) {
-    return `${connection.error} Check its client_id at the provider, then try again.`;
+  switch (connection.status) {
+    case 'active':
+      return null;
+    case 'inactive':
+      return `${connection.name} is turned off. Turn it on in Settings → Connections to connect accounts.`;
+    case 'error':
+      return `${connection.error?.trim() || `${connection.provider} rejected this connection’s client.`} Check its client ID${connection.takes_client_secret ? ' and secret' : ''}, then try again.`;
+    case 'pending':
+      if (connection.kind !== 'oauth2') return `${connection.name} is not set up yet.`;
+      if (!connection.client_id?.trim()) {
+        return connection.needs_client_secret
+          ? `${connection.name} needs the client ID and client secret of your own ${connection.provider} client first.`
+          : `${connection.name} needs the client ID of your own ${connection.provider} client first.`;
+      }
+      if (connection.needs_client_secret && !connection.client_secret_stored) {
+        return `${connection.name} needs the client secret of your ${connection.provider} client too.`;
+      }
+      return `${connection.name} is not set up yet.`;
   }
-  return meta.reason;
+}
+
+/** Whether the setup form (client id and secret) is the way forward for this connection. */
+export function needsSetup(connection: ConnectionDto): boolean {
+  return connection.kind === 'oauth2' && (connection.status === 'pending' || connection.status === 'error');
+}
+
+/** How revoking works at this connection's provider, in plain words; null when not known. */
+export function revocationWords(connection: ConnectionDto): string | null {
+  if (!connection.revocation) return null;
+  if (connection.revocation === 'none') {
+    return `${connection.provider} has no way for apps to revoke access: Latchkey deletes the tokens and links you to its page, where you remove Latchkey’s access yourself.`;
+  }
+  return `Revoking asks ${connection.provider} to end access, then Latchkey deletes the tokens from this device.`;
+}
+
+/** The redirect URI to register, split from a note such as "(any port)". */
+export function splitRedirectUri(uri: string): { uri: string; note: string | null } {
+  const m = /^(\S+)\s+\((.+)\)$/.exec(uri.trim());
+  return m ? { uri: m[1]!, note: m[2]! } : { uri: uri.trim(), note: null };
+}
+
+/** Catalog order: by provider, then by name. */
+export function byProvider(a: ConnectionDto, b: ConnectionDto): number {
+  return a.provider.localeCompare(b.provider) || a.name.localeCompare(b.name);
 }
 
 export const CONNECTION_KIND: Record<ConnectionKindDto, string> = {

@@ -145,7 +145,7 @@ describe('Account detail screen', () => {
   it('revokes after a confirmation that says what happens at the provider; Escape cancels', async () => {
     const revoked = { ...alice, status: 'revoked' as const, updated_at: new Date().toISOString() };
     const { backend } = open(alice, {
-      revoke: () => ({ account: revoked, provider_confirmed: true, message: 'Access revoked: Test provider confirmed the tokens are invalid, and they were deleted from this device.' }),
+      revoke: () => ({ account: revoked, provider_confirmed: true, message: 'Access revoked: Test provider confirmed the tokens are invalid, and they were deleted from this device.', connected_apps_url: null }),
     });
     const revoke = await screen.findByTestId('revoke');
     await userEvent.click(revoke);
@@ -173,7 +173,7 @@ describe('Account detail screen', () => {
       revoke: () =>
         ++n === 1
           ? fail('keychain_unavailable', 'The system keychain is not available (locked). Unlock it or start a Secret Service, then try again.')
-          : { account: { ...alice, status: 'revoked' }, provider_confirmed: false, message: 'Removed from this device; not confirmed by Test provider (timeout).' },
+          : { account: { ...alice, status: 'revoked' }, provider_confirmed: false, message: 'Removed from this device; not confirmed by Test provider (timeout).', connected_apps_url: null },
     });
     await userEvent.click(await screen.findByTestId('revoke'));
     await userEvent.click(screen.getByTestId('confirm-revoke'));
@@ -181,6 +181,23 @@ describe('Account detail screen', () => {
     await userEvent.click(screen.getByTestId('revoke'));
     await userEvent.click(screen.getByTestId('confirm-revoke'));
     await waitFor(() => expect(screen.getByTestId('revoke-message')).toHaveTextContent('not confirmed by Test provider'));
+  });
+
+  it('offers the provider’s connected apps page after a revoke it could not confirm', async () => {
+    const { backend } = open(alice, {
+      revoke: () => ({
+        account: { ...alice, status: 'revoked' },
+        provider_confirmed: false,
+        message: 'Removed from this device; Test provider could not confirm. Remove Latchkey on its connected apps page too.',
+        connected_apps_url: 'https://login.example.test/apps',
+      }),
+      open_provider_page: () => null,
+    });
+    await userEvent.click(await screen.findByTestId('revoke'));
+    await userEvent.click(screen.getByTestId('confirm-revoke'));
+    const message = await screen.findByTestId('revoke-message');
+    await userEvent.click(within(message).getByRole('button', { name: "Open Test provider's connected apps page" }));
+    expect(backend.callsOf('open_provider_page')).toEqual([{ connectionId: 'test', page: 'connected-apps' }]);
   });
 
   it('keeps Tab inside the dialog', async () => {

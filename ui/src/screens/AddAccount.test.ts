@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { AccountDto } from '../lib/bindings/AccountDto';
 import type { ConnectionDto } from '../lib/bindings/ConnectionDto';
-import { account, connection, deferred, fail, renderApp } from '../test/backend';
+import { account, catalog, connection, deferred, demo, fail, gmail, renderApp } from '../test/backend';
 
 const ADD = { name: 'add' } as const;
 const pending = account({ status: 'pending', signing_in: true, identifier: 'new-1a2b3c4d', identity: null, granted_scopes: [] });
@@ -40,12 +40,12 @@ describe('Add account screen', () => {
     expect(await screen.findByTestId('empty')).toHaveTextContent('connections.toml');
   });
 
-  it('disables Connect for a connection that is not ready, saying what to do', async () => {
-    renderApp(
+  it('offers Set up for a connection that is not set up, and says why others cannot connect', async () => {
+    const { app } = renderApp(
       {
         list_connections: () => [
           connection({ id: 'off', name: 'Off', status: 'inactive' }),
-          connection({ id: 'new', name: 'New', status: 'pending' }),
+          connection({ id: 'new', name: 'New', status: 'pending', client_id: null }),
           connection({ id: 'bad', name: 'Bad', status: 'error', error: 'Bad rejected the client (invalid_client).' }),
           connection({ id: 'key', name: 'Key', kind: 'api-key', scopes: [] }),
         ],
@@ -54,13 +54,17 @@ describe('Add account screen', () => {
     );
     await screen.findAllByTestId('connection');
     expect(within(card('off')).getByTestId('connect')).toBeDisabled();
-    expect(within(card('off')).getByTestId('connection-problem')).toHaveTextContent('turned off');
+    expect(within(card('off')).getByTestId('connection-problem')).toHaveTextContent('Off is turned off. Turn it on in Settings → Connections');
     expect(within(card('new')).getByTestId('connection-status')).toHaveTextContent('Not set up');
-    expect(within(card('new')).getByTestId('connection-problem')).toHaveTextContent('client_id');
-    expect(within(card('bad')).getByTestId('connection-problem')).toHaveTextContent('Bad rejected the client (invalid_client). Check its client_id');
-    expect(within(card('bad')).getByTestId('connect')).toHaveAccessibleDescription(/rejected the client/);
+    expect(within(card('new')).getByTestId('connection-problem')).toHaveTextContent('needs the client ID of your own New client');
+    expect(within(card('new')).queryByTestId('connect')).not.toBeInTheDocument();
+    expect(within(card('new')).getByTestId('set-up')).toHaveAccessibleName('Set up New');
+    expect(within(card('bad')).getByTestId('connection-problem')).toHaveTextContent('Bad rejected the client (invalid_client). Check its client ID and secret');
+    expect(within(card('bad')).getByTestId('set-up')).toHaveAccessibleDescription(/rejected the client/);
     expect(within(card('key')).queryByTestId('connect')).not.toBeInTheDocument();
     expect(card('key')).toHaveTextContent('API key accounts are added from the command line for now.');
+    await userEvent.click(within(card('off')).getByTestId('open-settings'));
+    expect(app.route).toEqual({ name: 'settings', section: 'connections' });
   });
 
   it('connects: opening, then waiting with "Open the link again" and Cancel', async () => {
@@ -179,5 +183,179 @@ describe('Add account screen', () => {
     input.focus();
     await userEvent.keyboard('personal{Enter}');
     await waitFor(() => expect(backend.callsOf('connect')).toEqual([{ connectionId: 'test', identifier: 'personal' }]));
+  });
+
+  describe('catalog and setup', () => {
+    const SECRET = 'GOCSPX-very-secret-value';
+    const ids = () => screen.getAllByTestId('connection').map((c) => c.dataset.connectionId);
+
+    it('lists the catalog by provider with descriptions and status, and the search filters it', async () => {
+      renderApp({}, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      expect(ids()).toEqual(['demo', 'gmail', 'slack']);
+      expect(card('gmail')).toHaveTextContent('Google');
+      expect(within(card('gmail')).getByTestId('connection-description')).toHaveTextContent('Mail in your Google account.');
+      expect(within(card('gmail')).getByTestId('connection-status')).toHaveTextContent('Not set up');
+      expect(within(card('demo')).getByTestId('connection-status')).toHaveTextContent('Ready');
+      expect(within(card('slack')).getByTestId('connection-status')).toHaveTextContent('Turned off');
+
+      const search = screen.getByRole('searchbox', { name: 'Search services' });
+      await userEvent.type(search, 'MAIL');
+      expect(ids()).toEqual(['gmail']);
+      expect(screen.getByText('1 of 3 services shown')).toHaveAttribute('role', 'status');
+      await userEvent.clear(search);
+      await userEvent.type(search, 'google');
+      expect(ids()).toEqual(['gmail']);
+      await userEvent.clear(search);
+      await userEvent.type(search, 'nothing like it');
+      const none = screen.getByTestId('no-matches');
+      expect(none).toHaveTextContent('No service matches');
+      await userEvent.click(within(none).getByRole('button', { name: 'Clear search' }));
+      expect(ids()).toEqual(['demo', 'gmail', 'slack']);
+      expect(search).toHaveFocus();
+    });
+
+    it('connects a ready catalog entry in one click', async () => {
+      const { backend } = renderApp({ connect: () => account({ connection_id: 'demo', status: 'pending', signing_in: true }) }, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      await userEvent.click(within(card('demo')).getByTestId('connect'));
+      expect(backend.callsOf('connect')).toEqual([{ connectionId: 'demo', identifier: null }]);
+      expect(screen.getByTestId('sign-in')).toBeInTheDocument();
+    });
+
+    it('shows a disabled entry as turned off, with where to turn it on', async () => {
+      renderApp({}, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      expect(within(card('slack')).getByTestId('connect')).toBeDisabled();
+      expect(within(card('slack')).getByTestId('connection-problem')).toHaveTextContent('Slack is turned off. Turn it on in Settings → Connections');
+      expect(within(card('slack')).getByTestId('open-settings')).toHaveAccessibleName('Open Settings → Connections to turn on Slack');
+    });
+
+    it('opens the setup form of a pending entry: instructions, developer page, redirect URI, client fields', async () => {
+      const { backend } = renderApp({}, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      await userEvent.click(within(card('gmail')).getByTestId('set-up'));
+      const setup = screen.getByTestId('setup');
+      const title = within(setup).getByRole('heading', { level: 2, name: 'Set up Gmail' });
+      await waitFor(() => expect(title).toHaveFocus());
+      expect(within(setup).getByTestId('setup-instructions')).toHaveTextContent('create an OAuth client ID of type “Desktop app”');
+      expect(screen.queryByTestId('connection')).not.toBeInTheDocument();
+
+      await userEvent.click(within(setup).getByRole('button', { name: "Open Google's developer page" }));
+      expect(backend.callsOf('open_provider_page')).toEqual([{ connectionId: 'gmail', page: 'setup' }]);
+
+      const redirect = within(setup).getByLabelText('Redirect URI');
+      expect(redirect).toHaveValue('http://127.0.0.1/oauth/gmail/callback');
+      expect(redirect).toHaveAttribute('readonly');
+      expect(redirect).toHaveAccessibleDescription('Any port.');
+
+      expect(within(setup).getByLabelText('Client ID')).toHaveValue('');
+      const secret = within(setup).getByLabelText(/Client secret/);
+      expect(secret).toHaveAttribute('type', 'password');
+      expect(secret).toBeRequired();
+      expect(within(setup).getByText('(required)')).toBeInTheDocument();
+
+      await userEvent.click(screen.getByTestId('back-to-catalog'));
+      await waitFor(() => expect(within(card('gmail')).getByTestId('set-up')).toHaveFocus());
+    });
+
+    it('says what is missing instead of saving an empty form', async () => {
+      const { backend } = renderApp({}, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      await userEvent.click(within(card('gmail')).getByTestId('set-up'));
+      await userEvent.click(screen.getByTestId('save-setup'));
+      const clientId = screen.getByLabelText('Client ID');
+      expect(clientId).toHaveAttribute('aria-invalid', 'true');
+      expect(clientId).toHaveAccessibleDescription('Enter the client ID that Google gave you.');
+      expect(clientId).toHaveFocus();
+      expect(screen.getByLabelText(/Client secret/)).toHaveAccessibleDescription(/Enter the client secret too: Google requires it\./);
+      expect(backend.callsOf('configure_connection')).toEqual([]);
+    });
+
+    it('saves the typed client id and secret; the entry becomes connectable, and Connect now signs in', async () => {
+      const { backend, app } = renderApp({ connect: () => account({ connection_id: 'gmail', status: 'pending', signing_in: true }) }, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      await userEvent.click(within(card('gmail')).getByTestId('set-up'));
+      await userEvent.type(screen.getByLabelText('Client ID'), '  1234.apps.googleusercontent.com ');
+      await userEvent.type(screen.getByLabelText(/Client secret/), SECRET);
+      await userEvent.click(screen.getByTestId('save-setup'));
+      await waitFor(() =>
+        expect(backend.callsOf('configure_connection')).toEqual([
+          {
+            connectionId: 'gmail',
+            change: { client_id: '1234.apps.googleusercontent.com', client_secret: SECRET, clear_client_secret: false, scopes: null, enabled: null },
+          },
+        ]),
+      );
+      const result = await screen.findByTestId('setup-result');
+      expect(result).toHaveAttribute('data-status', 'active');
+      expect(result).toHaveTextContent('Gmail is set up.');
+      await waitFor(() => expect(result).toHaveFocus());
+      expect(app.connection('gmail')?.status).toBe('active');
+
+      // Back in the catalog, Gmail now connects.
+      await userEvent.click(screen.getByTestId('back-to-catalog'));
+      expect(within(card('gmail')).getByTestId('connection-status')).toHaveTextContent('Ready');
+      expect(within(card('gmail')).getByTestId('connect')).toBeEnabled();
+    });
+
+    it('offers Connect now once the connection is set up', async () => {
+      const { backend } = renderApp({ connect: () => account({ connection_id: 'gmail', status: 'pending', signing_in: true }) }, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      await userEvent.click(within(card('gmail')).getByTestId('set-up'));
+      await userEvent.type(screen.getByLabelText('Client ID'), 'id-1');
+      await userEvent.type(screen.getByLabelText(/Client secret/), SECRET);
+      await userEvent.keyboard('{Enter}');
+      const connectNow = await screen.findByRole('button', { name: 'Connect now to Gmail' });
+      await userEvent.click(connectNow);
+      expect(backend.callsOf('connect')).toEqual([{ connectionId: 'gmail', identifier: null }]);
+      await waitFor(() => expect(screen.getByTestId('sign-in')).toHaveAttribute('data-phase', 'waiting'));
+    });
+
+    it('never renders the client secret back, saved or not', async () => {
+      let n = 0;
+      const { backend, connections } = renderApp({}, ADD, catalog());
+      const configure = connections.handlers().configure_connection!;
+      backend.handlers.configure_connection = (args) =>
+        ++n === 1 ? fail('keychain_unavailable', 'The system keychain is not available (locked). Unlock it, then try again.') : configure(args);
+      await screen.findAllByTestId('connection');
+      await userEvent.click(within(card('gmail')).getByTestId('set-up'));
+      await userEvent.type(screen.getByLabelText('Client ID'), 'id-1');
+      const secret = screen.getByLabelText(/Client secret/);
+      await userEvent.type(secret, SECRET);
+      await userEvent.click(screen.getByTestId('save-setup'));
+      expect(await screen.findByTestId('setup-error')).toHaveTextContent('Unlock it, then try again. Type the client secret again to retry.');
+      expect(secret).toHaveValue('');
+      expect(document.body.innerHTML).not.toContain(SECRET);
+
+      await userEvent.type(secret, SECRET);
+      await userEvent.click(screen.getByTestId('save-setup'));
+      await screen.findByTestId('setup-result');
+      expect(secret).toHaveValue('');
+      expect(document.body.innerHTML).not.toContain(SECRET);
+      expect(JSON.stringify(window.__latchkeyIpc)).not.toContain(SECRET);
+      expect(backend.callsOf('configure_connection').map((c) => (c.change as { client_secret: string }).client_secret)).toEqual([SECRET, SECRET]);
+    });
+
+    it('says what is still missing when saving did not make the connection ready', async () => {
+      renderApp({}, ADD, [gmail({ client_id: 'old-id' }), demo()]);
+      await screen.findAllByTestId('connection');
+      expect(within(card('gmail')).getByTestId('connection-problem')).toHaveTextContent('Gmail needs the client secret of your Google client too.');
+      await userEvent.click(within(card('gmail')).getByTestId('set-up'));
+      expect(screen.getByLabelText('Client ID')).toHaveValue('old-id');
+      // A secret is required: the form will not send without it.
+      await userEvent.click(screen.getByTestId('save-setup'));
+      expect(screen.getByLabelText(/Client secret/)).toHaveFocus();
+    });
+
+    it('refreshes the catalog when the connections change elsewhere', async () => {
+      const { backend, connections } = renderApp({}, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      expect(within(card('gmail')).getByTestId('connection-status')).toHaveTextContent('Not set up');
+      connections.list = connections.list.map((c) => (c.id === 'gmail' ? { ...c, status: 'active', client_id: 'x', client_secret_stored: true } : c));
+      await backend.emit('connections-changed', null);
+      await waitFor(() => expect(within(card('gmail')).getByTestId('connection-status')).toHaveTextContent('Ready'));
+      expect(screen.queryByTestId('loading')).not.toBeInTheDocument();
+    });
   });
 });

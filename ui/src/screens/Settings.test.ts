@@ -5,7 +5,7 @@ import type { SettingsSection } from '../lib/app.svelte';
 import type { AccountDto } from '../lib/bindings/AccountDto';
 import type { AuditEntryDto } from '../lib/bindings/AuditEntryDto';
 import type { KeychainDto } from '../lib/bindings/KeychainDto';
-import { account, connection, deferred, fail, renderApp, type Handlers } from '../test/backend';
+import { account, catalog, connection, deferred, fail, gmail, renderApp, type Handlers } from '../test/backend';
 
 const settings = (section: SettingsSection) => ({ name: 'settings', section }) as const;
 const alice = account();
@@ -33,7 +33,7 @@ function revoking(list: AccountDto[], extra: Handlers = {}) {
         const a = current.find((x) => x.id === accountId)!;
         const revoked = { ...a, status: 'revoked' as const, updated_at: new Date().toISOString() };
         current = current.map((x) => (x.id === accountId ? revoked : x));
-        return { account: revoked, provider_confirmed: true, message: `Access revoked: ${a.connection_name} confirmed the tokens are invalid, and they were deleted from this device.` };
+        return { account: revoked, provider_confirmed: true, message: `Access revoked: ${a.connection_name} confirmed the tokens are invalid, and they were deleted from this device.`, connected_apps_url: null };
       },
       ...extra,
     },
@@ -113,7 +113,7 @@ describe('Settings', () => {
         revoke: ({ accountId }) =>
           accountId === bob.id
             ? fail('network', 'Latchkey could not reach Test provider (timeout). Check your network and try again.')
-            : { account: { ...alice, status: 'revoked' }, provider_confirmed: false, message: 'Removed from this device; not confirmed by Test provider (no revocation endpoint).' },
+            : { account: { ...alice, status: 'revoked' }, provider_confirmed: false, message: 'Removed from this device; not confirmed by Test provider (no revocation endpoint).', connected_apps_url: null },
       });
       await screen.findAllByTestId('settings-account');
       await userEvent.click(screen.getByTestId('select-all'));
@@ -126,6 +126,41 @@ describe('Settings', () => {
       expect(b).toHaveAttribute('data-ok', 'false');
       expect(b).toHaveTextContent('Check your network and try again.');
       await waitFor(() => expect(screen.getByTestId('live')).toHaveTextContent('1 of 2 accounts revoked.'));
+    });
+
+    it('links to the provider’s connected apps page when the provider did not confirm', async () => {
+      const { backend } = revoking([alice, bob], {
+        revoke: ({ accountId }) =>
+          accountId === alice.id
+            ? {
+                account: { ...alice, status: 'revoked' },
+                provider_confirmed: false,
+                message: 'Removed from this device; Test provider has no way for apps to revoke access. Remove Latchkey there too.',
+                connected_apps_url: 'https://login.example.test/connected-apps',
+              }
+            : { account: { ...bob, status: 'revoked' }, provider_confirmed: true, message: 'Access revoked.', connected_apps_url: null },
+      });
+      await screen.findAllByTestId('settings-account');
+      await userEvent.click(screen.getByTestId('select-all'));
+      await userEvent.click(screen.getByTestId('revoke-selected'));
+      await userEvent.click(screen.getByTestId('confirm-revoke'));
+      await waitFor(() => expect(screen.getAllByTestId('revoke-message')).toHaveLength(2));
+      const [a, b] = screen.getAllByTestId('revoke-message');
+      const open = within(a!).getByRole('button', { name: "Open Test provider's connected apps page" });
+      expect(within(b!).queryByTestId('open-connected-apps')).not.toBeInTheDocument();
+      await userEvent.click(open);
+      expect(backend.callsOf('open_provider_page')).toEqual([{ connectionId: 'test', page: 'connected-apps' }]);
+    });
+
+    it('says why the connected apps page could not be opened', async () => {
+      revoking([alice], {
+        revoke: () => ({ account: { ...alice, status: 'revoked' }, provider_confirmed: false, message: 'Not confirmed.', connected_apps_url: 'https://login.example.test/apps' }),
+        open_provider_page: () => fail('internal', 'Latchkey could not open your web browser. Check that a default browser is set.'),
+      });
+      await userEvent.click(await screen.findByTestId('revoke'));
+      await userEvent.click(screen.getByTestId('confirm-revoke'));
+      await userEvent.click(await screen.findByTestId('open-connected-apps'));
+      expect(await within(screen.getByTestId('revoke-message')).findByRole('alert')).toHaveTextContent('Check that a default browser is set.');
     });
 
     it('has an empty state, and a loading error', async () => {
@@ -145,26 +180,163 @@ describe('Settings', () => {
   });
 
   describe('Connections', () => {
-    it('lists each connection read-only: type, status with its error sentence, scopes', async () => {
+    function item(id: string): HTMLElement {
+      return screen.getAllByTestId('settings-connection').find((c) => c.dataset.connectionId === id)!;
+    }
+
+    async function configure(id: string): Promise<HTMLElement> {
+      await screen.findAllByTestId('settings-connection');
+      const button = within(item(id)).getByTestId('configure');
+      expect(button).toHaveAttribute('aria-expanded', 'false');
+      await userEvent.click(button);
+      expect(button).toHaveAttribute('aria-expanded', 'true');
+      return within(item(id)).getByTestId('connection-settings');
+    }
+
+    it('lists each connection with its status and what is missing, closed until configured', async () => {
       renderApp(
         {
           list_connections: () => [
             connection(),
             connection({ id: 'bad', name: 'Bad', status: 'error', error: 'Bad rejected the client (invalid_client).', scopes: [] }),
-            connection({ id: 'key', name: 'Key', kind: 'api-key', status: 'active', issuer: null, scopes: [] }),
+            connection({ id: 'key', name: 'Key', kind: 'api-key', status: 'active', issuer: null, scopes: [], redirect_uri: null, revocation: null }),
+            gmail(),
           ],
         },
         settings('connections'),
       );
       const items = await screen.findAllByTestId('settings-connection');
-      expect(items).toHaveLength(3);
-      expect(items[0]).toHaveTextContent('OAuth 2.0 sign-in');
-      expect(within(items[0]!).getAllByTestId('scope')).toHaveLength(4);
-      expect(within(items[1]!).getByTestId('connection-status')).toHaveTextContent('Error');
-      expect(within(items[1]!).getByTestId('connection-problem')).toHaveTextContent('Bad rejected the client (invalid_client).');
-      expect(items[1]).toHaveTextContent('No scopes configured.');
-      expect(items[2]).toHaveTextContent('API key');
+      expect(items.map((i) => i.dataset.connectionId)).toEqual(['bad', 'gmail', 'key', 'test']);
+      expect(item('test')).toHaveTextContent('OAuth 2.0 sign-in');
+      expect(within(item('bad')).getByTestId('connection-status')).toHaveTextContent('Error');
+      expect(within(item('bad')).getByTestId('connection-problem')).toHaveTextContent('Bad rejected the client (invalid_client).');
+      expect(item('gmail')).toHaveTextContent('Google · gmail');
+      expect(within(item('gmail')).getByTestId('connection-problem')).toHaveTextContent('Gmail needs the client ID and client secret of your own Google client first.');
+      expect(screen.queryByTestId('connection-settings')).not.toBeInTheDocument();
+      expect(within(item('gmail')).getByTestId('configure')).toHaveAccessibleName('Configure Gmail');
+      const key = await configure('key');
+      expect(key).toHaveTextContent('API key connections have no client or scopes to set here.');
       expect(screen.queryByTestId('connect')).not.toBeInTheDocument();
+    });
+
+    it('edits the client id, and keeps the client secret write-only', async () => {
+      const SECRET = 'shh-new-secret';
+      const { backend } = renderApp({}, settings('connections'), [gmail({ client_id: 'old-id', client_secret_stored: true, status: 'active' })]);
+      const panel = await configure('gmail');
+      expect(within(panel).getByTestId('secret-stored')).toHaveTextContent('A client secret is stored in the keychain.');
+      const secret = within(panel).getByLabelText('Replace the client secret');
+      expect(secret).toHaveAttribute('type', 'password');
+      expect(secret).toHaveValue('');
+      const save = within(panel).getByTestId('save-client');
+      expect(save).toBeDisabled();
+
+      const clientId = within(panel).getByLabelText('Client ID');
+      expect(clientId).toHaveValue('old-id');
+      await userEvent.clear(clientId);
+      await userEvent.type(clientId, 'new-id');
+      await userEvent.type(secret, SECRET);
+      await userEvent.click(save);
+      await waitFor(() =>
+        expect(backend.callsOf('configure_connection')).toEqual([
+          { connectionId: 'gmail', change: { client_id: 'new-id', client_secret: SECRET, clear_client_secret: false, scopes: null, enabled: null } },
+        ]),
+      );
+      expect(await within(panel).findByTestId('client-message')).toHaveTextContent('Saved the client ID and client secret. Gmail is ready to connect accounts.');
+      expect(secret).toHaveValue('');
+      expect(document.body.innerHTML).not.toContain(SECRET);
+      expect(clientId).toHaveValue('new-id');
+      expect(save).toBeDisabled();
+    });
+
+    it('removes the stored client secret after confirming', async () => {
+      const { backend } = renderApp({}, settings('connections'), [gmail({ client_id: 'id', client_secret_stored: true, status: 'active' })]);
+      const panel = await configure('gmail');
+      await userEvent.click(within(panel).getByTestId('remove-secret'));
+      const dialog = screen.getByTestId('remove-secret-dialog');
+      expect(dialog).toHaveAccessibleName('Remove the client secret of Gmail?');
+      expect(dialog).toHaveTextContent('Google requires it');
+      await userEvent.click(within(dialog).getByTestId('confirm-remove-secret'));
+      await waitFor(() =>
+        expect(backend.callsOf('configure_connection')).toEqual([
+          { connectionId: 'gmail', change: { client_id: null, client_secret: null, clear_client_secret: true, scopes: null, enabled: null } },
+        ]),
+      );
+      expect(await within(panel).findByTestId('secret-missing')).toHaveTextContent('No client secret stored. Google requires one.');
+      expect(within(item('gmail')).getByTestId('connection-status')).toHaveTextContent('Not set up');
+      expect(within(panel).queryByTestId('remove-secret')).not.toBeInTheDocument();
+    });
+
+    it('turns a connection on and off', async () => {
+      const { backend } = renderApp({}, settings('connections'), catalog());
+      const panel = await configure('slack');
+      const box = within(panel).getByRole('checkbox', { name: 'Turned on' });
+      expect(box).not.toBeChecked();
+      await userEvent.click(box);
+      await waitFor(() => expect(backend.callsOf('configure_connection')).toEqual([
+        { connectionId: 'slack', change: { client_id: null, client_secret: null, clear_client_secret: false, scopes: null, enabled: true } },
+      ]));
+      expect(await within(panel).findByText('Slack is turned on.')).toHaveAttribute('role', 'status');
+      expect(box).toBeChecked();
+      expect(within(item('slack')).getByTestId('connection-status')).toHaveTextContent('Not set up');
+    });
+
+    it('saves the scopes chosen from their descriptions, saying accounts need re-authorization', async () => {
+      const { backend } = renderApp(
+        { list_accounts: () => [account({ connection_id: 'gmail', connection_name: 'Gmail' })] },
+        settings('connections'),
+        [gmail({ client_id: 'id', client_secret_stored: true, status: 'active' })],
+      );
+      const panel = await configure('gmail');
+      const save = within(panel).getByTestId('save-scopes');
+      expect(save).toBeDisabled();
+      const send = within(panel).getByRole('checkbox', { name: /Send email on your behalf/ });
+      expect(send).not.toBeChecked();
+      expect(within(panel).getByRole('checkbox', { name: /Read your email and settings/ })).toBeChecked();
+      await userEvent.click(send);
+      await userEvent.click(within(panel).getByRole('checkbox', { name: /See your email address/ }));
+      expect(save).toBeEnabled();
+      await userEvent.click(save);
+      await waitFor(() =>
+        expect(backend.callsOf('configure_connection')).toEqual([
+          {
+            connectionId: 'gmail',
+            change: {
+              client_id: null,
+              client_secret: null,
+              clear_client_secret: false,
+              scopes: ['openid', 'https://www.googleapis.com/auth/gmail.readonly', 'https://www.googleapis.com/auth/gmail.send'],
+              enabled: null,
+            },
+          },
+        ]),
+      );
+      const message = await within(panel).findByTestId('scopes-message');
+      expect(message).toHaveTextContent('Scopes saved. The account connected to Gmail need');
+      expect(message).toHaveTextContent('re-authorized');
+      expect(send).toBeChecked();
+      expect(save).toBeDisabled();
+    });
+
+    it('shows the redirect URI to register and how revoking works, in words', async () => {
+      const { backend } = renderApp({}, settings('connections'), catalog());
+      const gmailPanel = await configure('gmail');
+      expect(within(gmailPanel).getByLabelText('Redirect URI to register')).toHaveValue('http://127.0.0.1/oauth/gmail/callback');
+      expect(within(gmailPanel).getByTestId('revocation')).toHaveTextContent('Revoking asks Google to end access');
+      await userEvent.click(within(gmailPanel).getByRole('button', { name: "Open Google's developer page" }));
+      expect(backend.callsOf('open_provider_page')).toEqual([{ connectionId: 'gmail', page: 'setup' }]);
+      const demoPanel = await configure('demo');
+      expect(within(demoPanel).getByTestId('revocation')).toHaveTextContent(
+        'Demo has no way for apps to revoke access: Latchkey deletes the tokens and links you to its page',
+      );
+    });
+
+    it('says why a change was not saved', async () => {
+      renderApp({ configure_connection: () => fail('internal', 'Latchkey could not write connections.toml (read-only file system).') }, settings('connections'), catalog());
+      const panel = await configure('demo');
+      await userEvent.click(within(panel).getByRole('checkbox', { name: /Change your demo data/ }));
+      await userEvent.click(within(panel).getByTestId('save-scopes'));
+      expect(await within(panel).findByRole('alert')).toHaveTextContent('read-only file system');
+      expect(within(panel).getByTestId('save-scopes')).toBeEnabled();
     });
 
     it('has an empty state and a load error', async () => {

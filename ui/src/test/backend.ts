@@ -45,16 +45,139 @@ export function account(overrides: Partial<AccountDto> = {}): AccountDto {
 }
 
 export function connection(overrides: Partial<ConnectionDto> = {}): ConnectionDto {
+  const scopes = overrides.scopes ?? ['openid', 'email', 'profile', 'demo.read'];
   return {
     id: 'test',
     name: 'Test provider',
+    provider: overrides.name ?? 'Test provider',
+    description: null,
     kind: 'oauth2',
     status: 'active',
     error: null,
-    scopes: ['openid', 'email', 'profile', 'demo.read'],
+    enabled: overrides.status !== 'inactive',
+    scopes,
+    scope_choices: scopes.map((name) => ({ name, description: null, requested: true })),
     issuer: 'https://login.example.test',
+    client_id: 'latchkey-test',
+    needs_client_secret: false,
+    takes_client_secret: true,
+    client_secret_stored: false,
+    client_setup_url: null,
+    client_setup: null,
+    redirect: 'deep-link',
+    redirect_uri: `io.latchkey.desktop:/oauth/${overrides.id ?? 'test'}/callback`,
+    revocation: 'rfc7009',
     ...overrides,
   };
+}
+
+/** Catalog entries as the backend lists them: Gmail not set up (it needs a secret), demo ready. */
+export function gmail(overrides: Partial<ConnectionDto> = {}): ConnectionDto {
+  return connection({
+    id: 'gmail',
+    name: 'Gmail',
+    provider: 'Google',
+    description: 'Mail in your Google account.',
+    status: 'pending',
+    scopes: ['openid', 'email', 'https://www.googleapis.com/auth/gmail.readonly'],
+    scope_choices: [
+      { name: 'openid', description: 'Know that it is you', requested: true },
+      { name: 'email', description: 'See your email address', requested: true },
+      { name: 'https://www.googleapis.com/auth/gmail.readonly', description: 'Read your email and settings', requested: true },
+      { name: 'https://www.googleapis.com/auth/gmail.send', description: 'Send email on your behalf', requested: false },
+    ],
+    issuer: 'https://accounts.google.com',
+    client_id: null,
+    needs_client_secret: true,
+    takes_client_secret: true,
+    client_setup_url: 'https://console.cloud.google.com/apis/credentials',
+    client_setup: 'In the Google Cloud console, create an OAuth client ID of type “Desktop app”. Paste its client ID and client secret here.',
+    redirect: 'loopback',
+    redirect_uri: 'http://127.0.0.1/oauth/gmail/callback (any port)',
+    revocation: 'rfc7009',
+    ...overrides,
+  });
+}
+
+export function demo(overrides: Partial<ConnectionDto> = {}): ConnectionDto {
+  return connection({
+    id: 'demo',
+    name: 'Demo',
+    provider: 'Demo',
+    description: 'A demo service that is ready to connect.',
+    scopes: ['openid', 'demo.read'],
+    scope_choices: [
+      { name: 'openid', description: 'Know that it is you', requested: true },
+      { name: 'demo.read', description: 'Read your demo data', requested: true },
+      { name: 'demo.write', description: 'Change your demo data', requested: false },
+    ],
+    issuer: 'https://demo.example.test',
+    client_id: 'demo-client',
+    revocation: 'none',
+    ...overrides,
+  });
+}
+
+/** A few catalog connections: Gmail (pending, needs a secret), Demo (active), Slack (turned off). */
+export function catalog(): ConnectionDto[] {
+  return [
+    gmail(),
+    demo(),
+    connection({
+      id: 'slack',
+      name: 'Slack',
+      provider: 'Slack',
+      description: 'Messages and channels in your Slack workspaces.',
+      status: 'inactive',
+      enabled: false,
+      scopes: ['users:read'],
+      client_id: null,
+      issuer: null,
+    }),
+  ];
+}
+
+/**
+ * The connection commands over a list the test can read back: `configure_connection` applies the
+ * change and works out the status as the backend does (off → inactive; no client id, or no secret
+ * where one is needed → pending), and `open_provider_page` records nothing but the call. A client
+ * secret is reduced to `client_secret_stored` at once, like the real backend.
+ */
+export class FakeConnections {
+  list: ConnectionDto[];
+  constructor(list: ConnectionDto[]) {
+    this.list = list.map((c) => ({ ...c }));
+  }
+
+  static status(c: ConnectionDto): ConnectionDto['status'] {
+    if (!c.enabled) return 'inactive';
+    if (c.kind !== 'oauth2') return 'active';
+    if (!c.client_id || (c.needs_client_secret && !c.client_secret_stored)) return 'pending';
+    return c.status === 'error' ? 'error' : 'active';
+  }
+
+  handlers(): Handlers {
+    return {
+      list_connections: () => this.list.map((c) => ({ ...c })),
+      configure_connection: ({ connectionId, change }) => {
+        const c = this.list.find((x) => x.id === connectionId);
+        if (!c) fail('not_found', `There is no connection named “${connectionId}”.`);
+        const next: ConnectionDto = { ...c };
+        if (change.client_id !== null) next.client_id = change.client_id.trim() || null;
+        if (change.clear_client_secret) next.client_secret_stored = false;
+        else if (change.client_secret?.trim()) next.client_secret_stored = true;
+        if (change.scopes !== null) {
+          next.scopes = [...change.scopes];
+          next.scope_choices = c.scope_choices.map((s) => ({ ...s, requested: change.scopes!.includes(s.name) }));
+        }
+        if (change.enabled !== null) next.enabled = change.enabled;
+        next.status = FakeConnections.status({ ...next, status: c.status === 'error' && change.client_id === null ? 'error' : 'active' });
+        this.list = this.list.map((x) => (x.id === connectionId ? next : x));
+        return { ...next };
+      },
+      open_provider_page: () => null,
+    };
+  }
 }
 
 export class FakeBackend {
@@ -86,17 +209,21 @@ export function fail(code: string, message: string): never {
   throw { code, message };
 }
 
-/** Renders the whole window on `route` against a fake backend with these handlers. */
-export function renderApp(handlers: Handlers, route: Route = { name: 'accounts' }) {
+/**
+ * Renders the whole window on `route` against a fake backend with these handlers; the connection
+ * commands work over `connections` (by default the one test connection; `catalog()` for more).
+ */
+export function renderApp(handlers: Handlers, route: Route = { name: 'accounts' }, connections: ConnectionDto[] = [connection()]) {
+  const fake = new FakeConnections(connections);
   const backend = new FakeBackend({
-    list_connections: () => [connection()],
+    ...fake.handlers(),
     list_accounts: () => [],
     ...handlers,
   });
   const app = new AppState();
   app.route = route;
   const result = render(App, { props: { app } });
-  return { ...result, app, backend };
+  return { ...result, app, backend, connections: fake };
 }
 
 export function resetBackend(): void {
