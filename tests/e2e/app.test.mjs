@@ -67,10 +67,14 @@ before(async () => {
   provider = await startProvider({ tls: true });
   work = mkdtempSync(join(process.env.LATCHKEY_SESSION_DIR ?? tmpdir(), 'e2e-'));
 
-  // The app's configuration: one connection to the test provider; its own data folder.
+  // The app's configuration: connections to the test provider, one returning through the deep
+  // link, one through a loopback listener (as Google's desktop clients do); its own data folder.
+  // The catalog's providers (Gmail, GitHub, …) are there too, pending.
   writeFileSync(join(work, 'connections.toml'), [
     '[[connection]]', 'id = "test"', 'name = "Test provider"', `issuer = "${provider.issuer}"`,
     'client_id = "latchkey"', `scopes = ${JSON.stringify(SCOPES)}`, '',
+    '[[connection]]', 'id = "demo"', 'name = "Loopback provider"', `issuer = "${provider.issuer}"`,
+    'client_id = "latchkey"', `scopes = ${JSON.stringify(SCOPES)}`, 'redirect = "loopback"', '',
   ].join('\n'));
   // The app trusts the system roots plus the throw-away CA, the ordinary OpenSSL way.
   writeFileSync(join(work, 'roots.pem'),
@@ -454,6 +458,48 @@ test('screenshots of each screen, light and dark', async () => {
   const bg = await browser.execute(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(bg, 'rgb(20, 21, 24)');
   assert.equal(light.length, dark.length);
+});
+
+test('Gmail asks for your own Google client first; a loopback provider connects in the window', async () => {
+  await clickId('nav-add');
+  const search = await $id('catalog-search');
+  await search.waitForDisplayed({ timeout: 10000 });
+  await search.setValue('gmail');
+  const gmail = await browser.$('[data-testid="connection"][data-connection-id="gmail"]');
+  await gmail.waitForDisplayed({ timeout: 10000 });
+  assert.equal((await browser.$$('[data-testid="connection"]')).length, 1, 'the search narrows the catalog');
+  await gmail.$('[data-testid="set-up"]').click();
+  await (await $id('setup')).waitForDisplayed({ timeout: 10000 });
+  assert.match(await (await $id('setup-instructions')).getText(), /Desktop app/);
+  console.log('screenshot:', await shot('09-gmail-setup'));
+  await (await $id('client-id')).setValue('1234-e2e.apps.googleusercontent.com');
+  await (await $id('client-secret')).setValue('GOCSPX-e2e-client-secret');
+  await clickId('save-setup');
+  await browser.$('[data-testid="setup-result"][data-status="active"]').waitForExist({ timeout: 10000 });
+  assert.equal(await (await $id('client-secret')).getValue().catch(() => ''), '', 'the secret is not shown again');
+  console.log('screenshot:', await shot('10-gmail-ready'));
+  // The client id in the file, the secret in the keychain only.
+  const file = readFileSync(join(work, 'connections.toml'), 'utf8');
+  assert.match(file, /1234-e2e\.apps\.googleusercontent\.com/);
+  assert.doesNotMatch(file, /GOCSPX/);
+  assert.equal(secretToolLookup('client/gmail/secret'), 'GOCSPX-e2e-client-secret');
+  assert.doesNotMatch(readFileSync(join(work, 'data/logs/latchkey.log'), 'utf8'), /GOCSPX/);
+
+  // The loopback provider: the browser comes back to a one-shot listener on 127.0.0.1.
+  await clickId('back-to-catalog');
+  const box = await $id('catalog-search');
+  await box.clearValue();
+  await box.setValue('loopback');
+  const card = await browser.$('[data-testid="connection"][data-connection-id="demo"]');
+  await card.waitForDisplayed({ timeout: 10000 });
+  await card.$('[data-testid="connect"]').click();
+  const accountId = await waitForConnected();
+  const log = readFileSync(join(work, 'browser.log'), 'utf8');
+  assert.match(log, /"deliver":"loopback"/, 'the browser delivered the callback to the loopback listener');
+  await clickId('nav-accounts');
+  await browser.$(`[data-testid="account"][data-account-id="${accountId}"][data-status="active"]`)
+    .waitForExist({ timeout: 10000 });
+  console.log('screenshot:', await shot('11-loopback-connected'));
 });
 
 test('closing the window keeps Latchkey in the tray with its page destroyed; opening it again makes a new one', async () => {
