@@ -6,6 +6,7 @@ import type { AccountDto } from './bindings/AccountDto';
 import type { ConnectFailedDto } from './bindings/ConnectFailedDto';
 import type { ConnectionChangeDto } from './bindings/ConnectionChangeDto';
 import type { ConnectionDto } from './bindings/ConnectionDto';
+import type { NewConnectionDto } from './bindings/NewConnectionDto';
 import type { ProviderPageDto } from './bindings/ProviderPageDto';
 import type { RevokeDto } from './bindings/RevokeDto';
 import { CommandError, invoke, isTauriAvailable, listen, messageOf, UNAVAILABLE } from './ipc';
@@ -186,6 +187,32 @@ export class AppState {
     const updated = await invoke('configure_connection', { connectionId, change: full });
     this.#upsertConnection(updated);
     return updated;
+  }
+
+  /**
+   * Adds a custom connection (OpenID Connect by issuer, API key or basic auth); resolves with it
+   * as the backend now lists it, rejects with a `CommandError`. A client secret passed here is
+   * sent once and never kept.
+   */
+  async addConnection(connection: NewConnectionDto): Promise<ConnectionDto> {
+    const added = await invoke('add_connection', { connection });
+    this.#upsertConnection(added);
+    void this.refreshConnections();
+    return added;
+  }
+
+  /** Removes a custom connection that has no accounts; rejects with a `CommandError` when refused. */
+  async removeConnection(connectionId: string): Promise<void> {
+    const name = this.connection(connectionId)?.name ?? connectionId;
+    await invoke('remove_connection', { connectionId });
+    if (this.connections.status === 'ready') {
+      this.#connectionsVersion += 1;
+      this.connections = { status: 'ready', value: this.connections.value.filter((c) => c.id !== connectionId) };
+    }
+    void this.refreshConnections();
+    const text = `${name} was removed from Latchkey.`;
+    this.notify('success', 'Connection removed', text);
+    this.announce(text);
   }
 
   /** Opens a provider's page in the browser; resolves with a sentence when that failed, else null. */

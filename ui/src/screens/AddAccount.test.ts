@@ -358,4 +358,159 @@ describe('Add account screen', () => {
       expect(screen.queryByTestId('loading')).not.toBeInTheDocument();
     });
   });
+
+  describe('custom connections', () => {
+    const SECRET = 'acme-client-secret-value';
+    const ids = () => screen.getAllByTestId('connection').map((c) => c.dataset.connectionId);
+    const ISSUER_DOWN = 'Latchkey could not read the OpenID Connect discovery document of https://login.acme.test (timeout). Check the issuer URL and your network.';
+
+    async function openCustom() {
+      await screen.findAllByTestId('connection');
+      const entry = screen.getByTestId('custom-entry');
+      expect(within(entry).getByRole('heading')).toHaveTextContent('Custom…');
+      await userEvent.click(within(entry).getByRole('button', { name: 'Add a custom connection' }));
+      const panel = screen.getByTestId('custom-connection');
+      await waitFor(() => expect(within(panel).getByRole('heading', { level: 2, name: 'Add a custom connection' })).toHaveFocus());
+      return panel;
+    }
+
+    async function fillOidc() {
+      await userEvent.type(screen.getByLabelText(/Display name/), 'Acme SSO');
+      await userEvent.type(screen.getByLabelText('Issuer URL'), 'https://login.acme.test');
+      await userEvent.type(screen.getByLabelText('Client ID'), ' acme-client ');
+      await userEvent.type(screen.getByLabelText(/Client secret/), SECRET);
+      const scopes = screen.getByLabelText('Scopes');
+      await userEvent.clear(scopes);
+      await userEvent.type(scopes, 'openid  email offline_access email');
+    }
+
+    it('adds an OpenID Connect connection with the typed values, shows the redirect URI and connects now', async () => {
+      const { backend, app } = renderApp({ connect: () => account({ connection_id: 'acme-sso', status: 'pending', signing_in: true }) }, ADD, catalog());
+      const panel = await openCustom();
+      expect(within(panel).getByRole('radio', { name: 'OAuth / OpenID Connect (by issuer URL)' })).toBeChecked();
+      expect(within(panel).getByLabelText('Scopes')).toHaveValue('openid email profile');
+      const secret = within(panel).getByLabelText(/Client secret/);
+      expect(secret).toHaveAttribute('type', 'password');
+      await fillOidc();
+      // The name is suggested from the display name.
+      expect(screen.getByLabelText('Name')).toHaveValue('acme-sso');
+      await userEvent.click(screen.getByTestId('add-connection'));
+      await waitFor(() =>
+        expect(backend.callsOf('add_connection')).toEqual([
+          {
+            connection: {
+              id: 'acme-sso',
+              name: 'Acme SSO',
+              kind: 'oauth2',
+              issuer: 'https://login.acme.test',
+              client_id: 'acme-client',
+              client_secret: SECRET,
+              scopes: ['openid', 'email', 'offline_access'],
+            },
+          },
+        ]),
+      );
+      const result = await screen.findByTestId('custom-result');
+      expect(result).toHaveTextContent('Acme SSO was added.');
+      await waitFor(() => expect(result).toHaveFocus());
+      const redirect = screen.getByLabelText('Redirect URI');
+      expect(redirect).toHaveValue('http://127.0.0.1/oauth/acme-sso/callback');
+      expect(redirect).toHaveAttribute('readonly');
+      expect(redirect).toHaveAccessibleDescription('Any port.');
+      expect(app.connection('acme-sso')?.status).toBe('active');
+
+      // The secret is gone from the window once sent.
+      expect(screen.queryByLabelText(/Client secret/)).not.toBeInTheDocument();
+      expect(document.body.innerHTML).not.toContain(SECRET);
+      expect(JSON.stringify(window.__latchkeyIpc)).not.toContain(SECRET);
+
+      await userEvent.click(screen.getByRole('button', { name: 'Connect now to Acme SSO' }));
+      expect(backend.callsOf('connect')).toEqual([{ connectionId: 'acme-sso', identifier: null }]);
+      await waitFor(() => expect(screen.getByTestId('sign-in')).toHaveAttribute('data-phase', 'waiting'));
+    });
+
+    it('lists the new connection in the catalog', async () => {
+      renderApp({}, ADD, catalog());
+      await openCustom();
+      await fillOidc();
+      await userEvent.keyboard('{Enter}');
+      await screen.findByTestId('custom-result');
+      await userEvent.click(screen.getByTestId('custom-done'));
+      expect(ids()).toEqual(['acme-sso', 'demo', 'gmail', 'slack']);
+      expect(within(card('acme-sso')).getByRole('heading')).toHaveTextContent('Acme SSO');
+      expect(within(card('acme-sso')).getByTestId('connection-status')).toHaveTextContent('Ready');
+      await waitFor(() => expect(within(card('acme-sso')).getByTestId('identifier')).toHaveFocus());
+    });
+
+    it('refuses an invalid name in the form, with a sentence and a suggestion, without calling the backend', async () => {
+      const { backend } = renderApp({}, ADD, catalog());
+      await openCustom();
+      const name = screen.getByLabelText('Name');
+      await userEvent.type(name, 'Acme SSO');
+      await userEvent.type(screen.getByLabelText('Issuer URL'), 'http://login.acme.test');
+      await userEvent.click(screen.getByTestId('add-connection'));
+      expect(name).toHaveAttribute('aria-invalid', 'true');
+      expect(name).toHaveFocus();
+      expect(name).toHaveAccessibleDescription(
+        /“Acme SSO” cannot be used as a name: use only lowercase letters, digits and dashes, starting with a letter or digit\. Try “acme-sso”\./,
+      );
+      expect(screen.getByLabelText('Issuer URL')).toHaveAccessibleDescription(/The issuer URL must start with https:\/\//);
+      expect(screen.getByLabelText('Client ID')).toHaveAccessibleDescription('Enter the client ID of the client you created at the provider.');
+      expect(backend.callsOf('add_connection')).toEqual([]);
+
+      // A name already in use is refused too.
+      await userEvent.clear(name);
+      await userEvent.type(name, 'gmail');
+      await userEvent.click(screen.getByTestId('add-connection'));
+      expect(name).toHaveAccessibleDescription(/There already is a connection named “gmail”\./);
+      expect(backend.callsOf('add_connection')).toEqual([]);
+    });
+
+    it('shows the backend’s sentence when it refuses, and keeps no secret', async () => {
+      const { backend } = renderApp({ add_connection: () => fail('network', ISSUER_DOWN) }, ADD, catalog());
+      await openCustom();
+      await fillOidc();
+      await userEvent.click(screen.getByTestId('add-connection'));
+      const error = await screen.findByTestId('custom-error');
+      expect(error).toHaveRole('alert');
+      expect(error).toHaveTextContent(`${ISSUER_DOWN} Type the client secret again to retry.`);
+      await waitFor(() => expect(error).toHaveFocus());
+      expect(screen.getByLabelText(/Client secret/)).toHaveValue('');
+      expect(document.body.innerHTML).not.toContain(SECRET);
+      // The rest of the form stays as typed, ready to retry.
+      expect(screen.getByLabelText('Issuer URL')).toHaveValue('https://login.acme.test');
+      expect(backend.callsOf('add_connection')).toHaveLength(1);
+    });
+
+    it('adds an API key connection with its names only', async () => {
+      const { backend } = renderApp({}, ADD, catalog());
+      const panel = await openCustom();
+      await userEvent.click(within(panel).getByRole('radio', { name: 'API key' }));
+      expect(within(panel).queryByLabelText('Issuer URL')).not.toBeInTheDocument();
+      expect(within(panel).queryByLabelText(/Client secret/)).not.toBeInTheDocument();
+      expect(within(panel).getByTestId('custom-cli-note')).toHaveTextContent('API key accounts are added from the command line for now.');
+      await userEvent.type(screen.getByLabelText(/Display name/), 'Weather (Pro)');
+      expect(screen.getByLabelText('Name')).toHaveValue('weather-pro');
+      await userEvent.click(screen.getByTestId('add-connection'));
+      await waitFor(() =>
+        expect(backend.callsOf('add_connection')).toEqual([
+          { connection: { id: 'weather-pro', name: 'Weather (Pro)', kind: 'api-key', issuer: null, client_id: null, client_secret: null, scopes: null } },
+        ]),
+      );
+      const result = await screen.findByTestId('custom-result');
+      expect(result).toHaveTextContent('Weather (Pro) was added. API key accounts are added from the command line for now.');
+      expect(screen.queryByTestId('connect-now')).not.toBeInTheDocument();
+      expect(screen.queryByLabelText('Redirect URI')).not.toBeInTheDocument();
+    });
+
+    it('is offered when the search finds nothing, and Back returns to it', async () => {
+      renderApp({}, ADD, catalog());
+      await screen.findAllByTestId('connection');
+      await userEvent.type(screen.getByRole('searchbox', { name: 'Search services' }), 'acme');
+      await userEvent.click(within(screen.getByTestId('no-matches')).getByTestId('add-custom'));
+      expect(screen.getByTestId('custom-connection')).toBeInTheDocument();
+      await userEvent.click(screen.getByTestId('back-to-catalog'));
+      await waitFor(() => expect(within(screen.getByTestId('no-matches')).getByTestId('add-custom')).toHaveFocus());
+    });
+  });
 });

@@ -339,6 +339,57 @@ describe('Settings', () => {
       expect(within(panel).getByTestId('save-scopes')).toBeEnabled();
     });
 
+    it('removes a custom connection after confirming; catalog entries have no Remove', async () => {
+      const acme = connection({ id: 'acme', name: 'Acme', issuer: 'https://login.acme.test' });
+      const { backend } = renderApp({}, settings('connections'), [gmail(), acme]);
+      await screen.findAllByTestId('settings-connection');
+      expect(within(item('gmail')).queryByTestId('remove-connection')).not.toBeInTheDocument();
+      const remove = within(item('acme')).getByRole('button', { name: 'Remove Acme' });
+
+      // Cancel removes nothing and gives focus back.
+      await userEvent.click(remove);
+      await userEvent.click(within(screen.getByTestId('remove-connection-dialog')).getByTestId('cancel'));
+      expect(screen.queryByTestId('remove-connection-dialog')).not.toBeInTheDocument();
+      expect(remove).toHaveFocus();
+      expect(backend.callsOf('remove_connection')).toEqual([]);
+
+      await userEvent.click(remove);
+      const dialog = screen.getByTestId('remove-connection-dialog');
+      expect(dialog).toHaveAccessibleName('Remove Acme?');
+      expect(dialog).toHaveTextContent('Latchkey deletes acme from connections.toml');
+      expect(within(dialog).getByTestId('confirm-remove-connection')).toHaveFocus();
+      await userEvent.keyboard('{Enter}');
+      await waitFor(() => expect(backend.callsOf('remove_connection')).toEqual([{ connectionId: 'acme' }]));
+      await waitFor(() => expect(screen.getAllByTestId('settings-connection').map((i) => i.dataset.connectionId)).toEqual(['gmail']));
+      expect(screen.queryByTestId('remove-connection-dialog')).not.toBeInTheDocument();
+      expect(within(item('gmail')).getByTestId('configure')).toHaveFocus();
+      expect(await screen.findByTestId('notice')).toHaveTextContent('Acme was removed from Latchkey.');
+    });
+
+    it('shows the backend’s sentence when it refuses to remove a connection', async () => {
+      const refusal = 'Acme still has 1 account(s): revoke or delete them first.';
+      const { backend } = renderApp(
+        {
+          list_accounts: () => [account({ connection_id: 'acme', connection_name: 'Acme' })],
+          remove_connection: () => fail('invalid_input', refusal),
+        },
+        settings('connections'),
+        [connection({ id: 'acme', name: 'Acme' })],
+      );
+      await screen.findAllByTestId('settings-connection');
+      const remove = within(item('acme')).getByTestId('remove-connection');
+      await userEvent.click(remove);
+      await waitFor(() => expect(screen.getByTestId('remove-connection-accounts')).toHaveTextContent('It still has an account'));
+      await userEvent.click(screen.getByTestId('confirm-remove-connection'));
+      const error = await within(item('acme')).findByTestId('remove-connection-error');
+      expect(error).toHaveRole('alert');
+      expect(error).toHaveTextContent(refusal);
+      expect(backend.callsOf('remove_connection')).toEqual([{ connectionId: 'acme' }]);
+      expect(screen.queryByTestId('remove-connection-dialog')).not.toBeInTheDocument();
+      expect(remove).toHaveFocus();
+      expect(remove).toHaveAccessibleDescription(refusal);
+    });
+
     it('has an empty state and a load error', async () => {
       renderApp({ list_connections: () => fail('internal', 'connections.toml line 3: expected a string.') }, settings('connections'));
       expect(await screen.findByTestId('load-error')).toHaveTextContent('connections.toml line 3');

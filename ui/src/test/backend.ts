@@ -140,8 +140,10 @@ export function catalog(): ConnectionDto[] {
 /**
  * The connection commands over a list the test can read back: `configure_connection` applies the
  * change and works out the status as the backend does (off → inactive; no client id, or no secret
- * where one is needed → pending), and `open_provider_page` records nothing but the call. A client
- * secret is reduced to `client_secret_stored` at once, like the real backend.
+ * where one is needed → pending), `add_connection` adds a custom connection (refusing an invalid
+ * or taken name, as the backend does), `remove_connection` removes one (refusing a catalog entry),
+ * and `open_provider_page` records nothing but the call. A client secret is reduced to
+ * `client_secret_stored` at once, like the real backend.
  */
 export class FakeConnections {
   list: ConnectionDto[];
@@ -174,6 +176,48 @@ export class FakeConnections {
         next.status = FakeConnections.status({ ...next, status: c.status === 'error' && change.client_id === null ? 'error' : 'active' });
         this.list = this.list.map((x) => (x.id === connectionId ? next : x));
         return { ...next };
+      },
+      add_connection: ({ connection: n }) => {
+        const id = n.id.trim();
+        if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(id)) {
+          fail('invalid_input', `“${id}” is not a valid connection name: use lowercase letters, digits and dashes.`);
+        }
+        if (this.list.some((c) => c.id === id)) fail('invalid_input', `There already is a connection named “${id}”.`);
+        const oauth = n.kind === 'oauth2';
+        const name = n.name?.trim() || id;
+        const scopes = oauth ? (n.scopes ?? ['openid', 'email', 'profile']) : [];
+        const added: ConnectionDto = {
+          id,
+          name,
+          provider: name,
+          description: null,
+          kind: n.kind,
+          status: 'active',
+          error: null,
+          enabled: true,
+          scopes,
+          scope_choices: scopes.map((s) => ({ name: s, description: null, requested: true })),
+          issuer: oauth ? n.issuer : null,
+          client_id: oauth ? n.client_id?.trim() || null : null,
+          needs_client_secret: false,
+          takes_client_secret: oauth,
+          client_secret_stored: oauth && !!n.client_secret?.trim(),
+          client_setup_url: null,
+          client_setup: null,
+          redirect: oauth ? 'loopback' : null,
+          redirect_uri: oauth ? `http://127.0.0.1/oauth/${id}/callback (any port)` : null,
+          revocation: oauth ? 'rfc7009' : null,
+        };
+        added.status = FakeConnections.status(added);
+        this.list = [...this.list, added];
+        return { ...added };
+      },
+      remove_connection: ({ connectionId }) => {
+        const c = this.list.find((x) => x.id === connectionId);
+        if (!c) fail('not_found', `There is no connection named “${connectionId}”.`);
+        if (c.description !== null) fail('invalid_input', `${c.name} is built into Latchkey and cannot be removed; disable it instead.`);
+        this.list = this.list.filter((x) => x.id !== connectionId);
+        return null;
       },
       open_provider_page: () => null,
     };
