@@ -412,6 +412,7 @@ pub fn emit_accounts(app: &AppHandle, state: &AppState) {
     match account_dtos(state) {
         Ok(list) => {
             crate::tray::show_summary(app, &list);
+            crate::notify::on_accounts(app, &list);
             let _ = app.emit("accounts-changed", list);
         }
         Err(e) => tracing::error!("cannot list accounts: {}", e.message),

@@ -5,6 +5,7 @@ mod background;
 mod commands;
 mod deep_link;
 mod dto;
+mod notify;
 mod setup;
 
 use tauri::{Manager, RunEvent};
@@ -17,6 +18,8 @@ pub fn run() {
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::open_window(app)))
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
+        .manage(notify::Notifier::default())
         .setup(|app| {
             let state = setup::open(app.handle())?;
             app.manage(state);
@@ -57,7 +60,7 @@ mod tray {
     use tauri::tray::TrayIconBuilder;
     use tauri::{AppHandle, Manager, Wry};
 
-    use crate::dto::{AccountDto, AccountStatusDto, PreferencesDto};
+    use crate::dto::{AccountDto, PreferencesDto};
 
     const WINDOW: &str = "main";
 
@@ -108,13 +111,7 @@ mod tray {
 
     /// The same rule as the window's attention banner (`ui/src/lib/status.ts`).
     pub fn summary(accounts: &[AccountDto]) -> String {
-        let needs = accounts
-            .iter()
-            .filter(|a| {
-                matches!(a.status, AccountStatusDto::Expired | AccountStatusDto::Error)
-                    || (a.status == AccountStatusDto::Active && a.reauth_needed)
-            })
-            .count();
+        let needs = accounts.iter().filter(|a| crate::notify::needs_attention(a)).count();
         match (accounts.len(), needs) {
             (0, _) => "No accounts connected".to_owned(),
             (_, 0) => "All accounts are fine".to_owned(),

@@ -14,8 +14,8 @@
 // Run inside tests/with-session (scripts/test does). Screenshots go to tests/artifacts/e2e/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, existsSync, mkdtempSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, existsSync, mkdtempSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, dirname, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -500,6 +500,51 @@ test('Gmail asks for your own Google client first; a loopback provider connects 
   await browser.$(`[data-testid="account"][data-account-id="${accountId}"][data-status="active"]`)
     .waitForExist({ timeout: 10000 });
   console.log('screenshot:', await shot('11-loopback-connected'));
+});
+
+test('an account the provider drops: a notification, the banner, reconnect from it, a recovery notification', async () => {
+  // Notifications go to org.freedesktop.Notifications on the session bus; watch them go by.
+  const seen = join(work, 'notifications.txt');
+  const monitor = spawn('dbus-monitor', ['--session', "interface='org.freedesktop.Notifications',member='Notify'"],
+    { stdio: ['ignore', openSync(seen, 'w'), 'ignore'] });
+  const notices = () => (existsSync(seen) ? readFileSync(seen, 'utf8') : '');
+  const until = async (what, check, ms = 15000) => {
+    for (let t = 0; t < ms; t += 200) { if (check()) return; await new Promise((r) => setTimeout(r, 200)); }
+    assert.fail(`timed out waiting until ${what}; app log:\n${driverLog.slice(-3000)}`);
+  };
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const env = { ...process.env, ...appEnv() };
+    const [demo] = JSON.parse(execFileSync(CLI, ['accounts', 'list', '--connection', 'demo', '--json'], { env, encoding: 'utf8' }));
+    assert.equal(demo.status, 'active');
+    // The user removed the app at the provider; the next refresh (a script asking for a fresh token)
+    // is refused with invalid_grant and the account becomes Expired.
+    await provider.control('revoke-grants', { account: 'alice' });
+    const refused = spawnSync(CLI, ['token', demo.ref, '--min-valid', '999999'], { env, encoding: 'utf8' });
+    assert.equal(refused.status, 4, refused.stderr);
+    await clickId('nav-accounts');
+    const item = await browser.$(`[data-testid="attention-item"][data-account-id="${demo.id}"]`);
+    await item.waitForDisplayed({ timeout: 15000, timeoutMsg: 'no banner for the expired account' });
+    await until('a notification says the account needs the user', () => notices().includes('needs you'));
+    console.log('screenshot:', await shot('12-expired-banner'));
+
+    // Reconnect from the banner: the browser signs in again and the same account is Active.
+    await item.$('button').click();
+    assert.equal(await waitForConnected(), demo.id, 'the same account');
+    await clickId('nav-accounts');
+    await browser.$(`[data-testid="account"][data-account-id="${demo.id}"][data-status="active"]`)
+      .waitForExist({ timeout: 10000 });
+    assert.equal((await browser.$$(`[data-testid="attention-item"][data-account-id="${demo.id}"]`)).length, 0,
+      'the banner is gone');
+    await until('a notification says it works again', () => notices().includes('works again'));
+    const count = (s) => notices().split(s).length - 1;
+    const who = `${demo.connection_name} — ${demo.identifier}`;
+    assert.equal(count(`${who} needs you`), 1, `one notification for the incident:\n${notices()}`);
+    assert.equal(count(`${who} works again`), 1, `one for the recovery:\n${notices()}`);
+    console.log('screenshot:', await shot('13-reconnected'));
+  } finally {
+    monitor.kill();
+  }
 });
 
 test('closing the window keeps Latchkey in the tray with its page destroyed; opening it again makes a new one', async () => {
