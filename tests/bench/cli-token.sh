@@ -13,7 +13,7 @@ node tests/provider/server.mjs < /dev/null > "$work/ready" 2>/dev/null &
 provider=$!
 for _ in $(seq 50); do [ -s "$work/ready" ] && break; sleep 0.1; done
 issuer=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).issuer)' "$work/ready")
-printf '[[connection]]\nid = "test"\nissuer = "%s"\nclient_id = "latchkey"\nscopes = ["openid", "email"]\n' "$issuer" > "$work/connections.toml"
+printf '[[connection]]\nid = "test"\nissuer = "%s"\nclient_id = "latchkey"\nscopes = ["openid", "email"]\nredirect = "loopback"\n' "$issuer" > "$work/connections.toml"
 export LATCHKEY_DATA_DIR=$work/data LATCHKEY_CONNECTIONS=$work/connections.toml LATCHKEY_KEYCHAIN_SERVICE=latchkey-bench
 coproc CONNECT { "$bin" connect test --identifier bench --no-browser --json; }
 connect_pid=$CONNECT_PID

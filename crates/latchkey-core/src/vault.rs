@@ -216,6 +216,13 @@ impl Vault {
         blocking(move || store.get(&key(&account, "access"))).await
     }
 
+    /// The refresh token alone.
+    pub async fn refresh_token(&self, account: &AccountId) -> Result<Option<Secret>> {
+        let store = self.store.clone();
+        let account = account.clone();
+        blocking(move || store.get(&key(&account, "refresh"))).await
+    }
+
     /// The OAuth tokens, `None` when there is no access token.
     pub async fn tokens(&self, account: &AccountId) -> Result<Option<TokenSet>> {
         Ok(match self.get(account, CredentialKind::OAuth).await? {

@@ -135,10 +135,12 @@ impl Latchkey {
                 retry_at: rfc3339(retry_at),
             });
         }
-        let Some(tokens) = self.vault.tokens(id).await? else {
-            return Err(self.credentials_missing(&account)?);
-        };
-        let Some(refresh_token) = tokens.refresh_token else {
+        // Only the refresh token is needed (one keychain read, not two); without one, the access
+        // token tells a grant that never had one from credentials gone missing.
+        let Some(refresh_token) = self.vault.refresh_token(id).await? else {
+            if self.vault.access_token(id).await?.is_none() {
+                return Err(self.credentials_missing(&account)?);
+            }
             let sentence =
                 "The provider gave no refresh token, so the expired sign-in cannot be renewed. Reconnect it.";
             self.fail_refresh(&account, AccountStatus::Expired, sentence)?;
