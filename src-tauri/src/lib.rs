@@ -11,6 +11,7 @@ mod setup;
 use tauri::{Manager, RunEvent};
 
 pub fn run() {
+    setup::started();
     let builder = tauri::Builder::default()
         // First, so a second process started with a callback URL hands it over and exits before
         // anything else runs (Linux and Windows start a new process per deep link). Starting

@@ -10,6 +10,12 @@ use latchkey_core::{Latchkey, Options, paths};
 use tauri::AppHandle;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 
+/// When the process started (the first call, made first thing in `run`).
+pub fn started() -> std::time::Instant {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
 pub struct AppState {
     /// Shared with the background refresher (background.rs).
     pub core: Arc<Latchkey>,

@@ -1,7 +1,7 @@
 // The window's state and the actions that change it. Backend data arrives from commands and events
 // (`accounts-changed`, `connections-changed`, `connect-succeeded`, `connect-failed`); screens read this state and call
 // these actions. One instance per window, handed to components through Svelte context.
-import { getContext, setContext } from 'svelte';
+import { getContext, setContext, tick } from 'svelte';
 import type { AccountDto } from './bindings/AccountDto';
 import type { ConnectFailedDto } from './bindings/ConnectFailedDto';
 import type { ConnectionChangeDto } from './bindings/ConnectionChangeDto';
@@ -118,6 +118,7 @@ export class AppState {
       this.accounts = { status: 'unavailable' };
       return;
     }
+    const began = performance.now();
     const timer = setInterval(() => (this.now = Date.now()), 30_000);
     this.#stops.push(() => clearInterval(timer));
     // Subscribe first, so no change is missed between the first load and the listeners.
@@ -132,6 +133,20 @@ export class AppState {
       else this.liveUpdatesOff = true;
     }
     await Promise.all([this.loadConnections(), this.loadAccounts()]);
+    void this.#reportFirstPaint(began);
+  }
+
+  /** Tells the backend when the first account list is on screen (its log, and the start-up
+   * benchmark): the time from `start` to the frame after the list rendered. */
+  async #reportFirstPaint(began: number): Promise<void> {
+    if (this.accounts.status !== 'ready' || typeof requestAnimationFrame !== 'function') return;
+    const accounts = this.accounts.value.length;
+    await tick();
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        invoke('window_painted', { accounts, renderMs: performance.now() - began }).catch(() => {});
+      }),
+    );
   }
 
   stop(): void {

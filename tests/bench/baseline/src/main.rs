@@ -1,0 +1,19 @@
+//! A bare Tauri 2 window: the baseline of tests/bench/desktop.sh. Its page calls `window_painted`
+//! after its first frame, which prints the same line Latchkey prints under `LATCHKEY_BENCH_PAINT`.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+#[tauri::command]
+fn window_painted() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    println!("LATCHKEY_PAINTED {} 0", now.as_nanos());
+}
+
+fn main() {
+    if let Err(e) = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![window_painted])
+        .run(tauri::generate_context!())
+    {
+        eprintln!("the baseline window failed: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Latchkey against the floor of its stack, in one run: a bare Tauri 2 window (tests/bench/baseline)
+# and Latchkey, both built now with the same release profile and Tauri, started alternately under
+# the same Xvfb session, several times each; prints medians and ratios.
+#
+#   tests/with-session tests/bench/desktop.sh [RUNS]     (default 7; results also in
+#                                                        tests/artifacts/bench/desktop.md)
+#
+# Measured per start (LATCHKEY_BENCH_PAINT makes both print `LATCHKEY_PAINTED <unix ns> <ms>` once
+# their first frame with content is on screen):
+#   - start to first paint: from just before exec to that line (Latchkey: its account list, 50
+#     accounts in the data folder, real keychain; the baseline: "Hello");
+#   - RSS of the whole process tree (the WebKit web and network processes included) 5 s after start;
+#   - Latchkey only: the process tree's RSS 5 s after its window was closed (tray, refresher running);
+#   - Latchkey with 1,000 accounts: the window's own time from start to the painted list.
+# Plus the release binaries' sizes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-7}
+out=tests/artifacts/bench
+mkdir -p "$out"
+
+echo "==> building (release profile, custom-protocol as the bundles ship)"
+npm --prefix ui run --silent build -- --logLevel warn
+cargo build --release --locked --quiet -p latchkey-desktop --features tauri/custom-protocol
+cargo build --release --locked --quiet -p latchkey-bench-baseline --features tauri/custom-protocol
+cargo build --release --locked --quiet -p latchkey-core --example seed
+app=$PWD/target/release/latchkey-desktop
+base=$PWD/target/release/latchkey-bench-baseline
+
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+export LATCHKEY_CONNECTIONS=$work/connections.toml LATCHKEY_KEYCHAIN_SERVICE=latchkey-bench-$$
+export LATCHKEY_BENCH_PAINT=1 NO_AT_BRIDGE=1
+printf '[[connection]]\nid = "crm"\nname = "CRM"\ntype = "api-key"\n' > "$LATCHKEY_CONNECTIONS"
+LATCHKEY_DATA_DIR=$work/data50 target/release/examples/seed 50
+LATCHKEY_DATA_DIR=$work/data1000 target/release/examples/seed 1000
+
+tree() { echo "$1"; local c; for c in $(pgrep -P "$1" || true); do tree "$c"; done; }
+rss_kib() { # the process tree's resident memory, KiB
+  local sum=0 p r
+  for p in $(tree "$1"); do
+    r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+    sum=$((sum + ${r:-0}))
+  done
+  echo "$sum"
+}
+webkit_children() { tree "$1" | xargs -r ps -o comm= -p | grep -c WebKit || true; }
+
+# run BINARY DATA_DIR CLOSE → "paint_ms render_ms rss_kib tray_kib webkit_after_close"
+run() {
+  local bin=$1 data=$2 close=$3 t0 line painted
+  : > "$work/stdout"
+  t0=$(date +%s%N)
+  LATCHKEY_DATA_DIR=$data "$bin" > "$work/stdout" 2> "$work/stderr" &
+  pid=$!
+  for _ in $(seq 600); do
+    line=$(grep -m1 '^LATCHKEY_PAINTED ' "$work/stdout" || true)
+    [ -n "$line" ] && break
+    sleep 0.02
+  done
+  if [ -z "$line" ]; then echo "no first paint from $bin" >&2; tail -20 "$work/stderr" >&2; exit 1; fi
+  read -r _ painted render <<< "$line"
+  sleep "$(awk -v t0="$t0" -v now="$(date +%s%N)" 'BEGIN { s = 5 - (now - t0) / 1e9; print (s > 0 ? s : 0) }')"
+  local rss tray=0 left=0
+  rss=$(rss_kib "$pid")
+  if [ "$close" = close ]; then
+    python3 tests/e2e/x11-windows.py close > /dev/null
+    sleep 5
+    kill -0 "$pid" 2>/dev/null || { echo "Latchkey quit instead of staying in the tray" >&2; exit 1; }
+    tray=$(rss_kib "$pid")
+    left=$(webkit_children "$pid")
+  fi
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  pid=
+  sleep 1
+  echo "$(( (painted - t0) / 1000000 )) $render $rss $tray $left"
+}
+
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+: > "$work/base" ; : > "$work/app" ; : > "$work/app1000"
+for i in $(seq "$runs"); do
+  echo "==> run $i of $runs"
+  run "$base" "$work/data50" keep >> "$work/base"
+  run "$app" "$work/data50" close >> "$work/app"
+  run "$app" "$work/data1000" keep >> "$work/app1000"
+done
+
+col() { awk -v c="$2" '{print $c}' "$1" | median; }
+b_paint=$(col "$work/base" 1); b_rss=$(col "$work/base" 3)
+a_paint=$(col "$work/app" 1); a_rss=$(col "$work/app" 3); a_tray=$(col "$work/app" 4)
+a_left=$(awk '{print $5}' "$work/app" | sort -n | tail -1)
+a_render=$(col "$work/app" 2); k_paint=$(col "$work/app1000" 1); k_render=$(col "$work/app1000" 2)
+b_size=$(stat -c %s "$base"); a_size=$(stat -c %s "$app")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+{
+  echo "| measure (median of $runs) | bare Tauri 2 window | Latchkey | ratio | target |"
+  echo "|---|---|---|---|---|"
+  echo "| start to first paint (50 accounts) | ${b_paint} ms | ${a_paint} ms | $(ratio "$a_paint" "$b_paint") | ≤ 1.15x |"
+  echo "| RSS of all processes, 5 s after start | $(mib "$b_rss") | $(mib "$a_rss") | $(ratio "$a_rss" "$b_rss") | ≤ 1.15x |"
+  echo "| release binary | $(mib $((b_size / 1024))) | $(mib $((a_size / 1024))) | $(ratio "$a_size" "$b_size") | ≤ 1.5x |"
+  echo "| RSS in the tray, window closed (WebKit processes left: $a_left) | | $(mib "$a_tray") | | < 40 MiB |"
+  echo "| window: start() to painted list, 50 accounts | | ${a_render} ms | | |"
+  echo "| window: start() to painted list, 1,000 accounts | | ${k_render} ms | | < 100 ms |"
+  echo "| start to first paint, 1,000 accounts | | ${k_paint} ms | | |"
+} | tee "$out/desktop.md"
+echo "raw runs (paint_ms render_ms rss_kib tray_kib webkit_left):" >> "$out/desktop.md"
+for f in base app app1000; do { echo "$f:"; sed 's/^/  /' "$work/$f"; } >> "$out/desktop.md"; done
