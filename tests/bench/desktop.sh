@@ -67,7 +67,7 @@ run() {
   local rss tray=0 left=0
   rss=$(rss_kib "$pid")
   if [ "$close" = close ]; then
-    python3 tests/e2e/x11-windows.py close > /dev/null
+    /usr/bin/python3 tests/e2e/x11-windows.py close > /dev/null
     sleep 5
     kill -0 "$pid" 2>/dev/null || { echo "Latchkey quit instead of staying in the tray" >&2; exit 1; }
     tray=$(rss_kib "$pid")
