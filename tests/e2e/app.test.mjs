@@ -559,8 +559,16 @@ test('closing the window keeps Latchkey in the tray with its page destroyed; ope
   const prefs = join(process.env.XDG_CONFIG_HOME, 'io.latchkey.desktop', 'preferences.json');
   writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: true }));
   const windows = (cmd = 'count') => Number(execFileSync('/usr/bin/python3', [join(ROOT, 'tests/e2e/x11-windows.py'), cmd], { encoding: 'utf8' }).trim());
+  // Web processes of this app only (another WebKit program on the machine must not count).
   const pages = () => {
-    try { return execFileSync('pgrep', ['-f', 'WebKitWebProcess'], { encoding: 'utf8' }).trim().split('\n').length; } catch { return 0; }
+    const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,comm='], { encoding: 'utf8' }).trim().split('\n')
+      .map((l) => l.trim().split(/\s+/)).map(([pid, ppid, comm]) => ({ pid: Number(pid), ppid: Number(ppid), comm }));
+    const mine = new Set([app.pid]);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const r of rows) if (mine.has(r.ppid) && !mine.has(r.pid)) { mine.add(r.pid); grew = true; }
+    }
+    return rows.filter((r) => mine.has(r.pid) && r.comm.startsWith('WebKitWebProces')).length;
   };
   const until = async (what, check) => {
     for (let i = 0; i < 100; i++) { if (check()) return; await new Promise((r) => setTimeout(r, 100)); }
