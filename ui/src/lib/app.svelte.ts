@@ -76,8 +76,10 @@ export function appContext(app: AppState): Map<symbol, AppState> {
 }
 
 export class AppState {
-  connections = $state<Load<ConnectionDto[]>>({ status: 'loading' });
-  accounts = $state<Load<AccountDto[]>>({ status: 'loading' });
+  // Raw: lists from the backend are replaced whole, never changed in place, so deep proxies would
+  // only cost time (a signal per field read of every account on every render).
+  connections = $state.raw<Load<ConnectionDto[]>>({ status: 'loading' });
+  accounts = $state.raw<Load<AccountDto[]>>({ status: 'loading' });
   route = $state<Route>({ name: 'accounts' });
   signIn = $state<SignIn | null>(null);
   notices = $state<Notice[]>([]);
@@ -104,11 +106,11 @@ export class AppState {
   }
 
   account(id: string): AccountDto | undefined {
-    return this.accountList.find((a) => a.id === id);
+    return byId(this.accountList).get(id);
   }
 
   connection(id: string): ConnectionDto | undefined {
-    return this.connectionList.find((c) => c.id === id);
+    return byId(this.connectionList).get(id);
   }
 
   /** Subscribes to the backend's events, then loads connections and accounts. */
@@ -137,7 +139,9 @@ export class AppState {
   }
 
   /** Tells the backend when the first account list is on screen (its log, and the start-up
-   * benchmark): the time from `start` to the frame after the list rendered. */
+   * benchmark): the time from `start` to the frame after the list rendered. A long list renders
+   * its first screenful first and appends the rest after that frame (Accounts.svelte), so this is
+   * when the first screen of the list was painted. */
   async #reportFirstPaint(began: number): Promise<void> {
     if (this.accounts.status !== 'ready' || typeof requestAnimationFrame !== 'function') return;
     const accounts = this.accounts.value.length;
@@ -247,7 +251,7 @@ export class AppState {
     try {
       const list = await invoke('list_accounts');
       // An `accounts-changed` that arrived meanwhile is at least as fresh.
-      if (version === this.#accountsVersion) this.accounts = { status: 'ready', value: list };
+      if (version === this.#accountsVersion) this.#setAccounts(list);
     } catch (e) {
       if (this.accounts.status === 'ready') this.notify('danger', 'Latchkey could not refresh your accounts', messageOf(e));
       else this.accounts = failed(e, 'Latchkey could not load your accounts.');
@@ -441,7 +445,18 @@ export class AppState {
   #onAccountsChanged(list: AccountDto[]): void {
     if (!Array.isArray(list)) return;
     this.#accountsVersion += 1;
-    this.accounts = { status: 'ready', value: list };
+    this.#setAccounts(list);
+  }
+
+  /**
+   * A whole list from the backend. Accounts that did not change stay the objects already held (and
+   * the held list stays when nothing changed), so a change to one account of 1,000 re-renders one
+   * row, not all of them.
+   */
+  #setAccounts(list: AccountDto[]): void {
+    const held = this.accounts.status === 'ready' ? this.accounts.value : null;
+    const value = held ? reuseUnchanged(held, list) : list;
+    if (value !== held) this.accounts = { status: 'ready', value };
   }
 
   #onConnectSucceeded(account: AccountDto): void {
@@ -464,6 +479,50 @@ export class AppState {
     }
     this.announce(message);
   }
+}
+
+const indexes = new WeakMap<readonly { id: string }[], Map<string, { id: string }>>();
+
+/** A list's items by id, built once per list (lists are replaced, never changed in place). */
+function byId<T extends { id: string }>(list: readonly T[]): Map<string, T> {
+  let index = indexes.get(list);
+  if (!index) {
+    index = new Map();
+    for (const item of list) if (!index.has(item.id)) index.set(item.id, item);
+    indexes.set(list, index);
+  }
+  return index as Map<string, T>;
+}
+
+function reuseUnchanged<T extends { id: string }>(held: T[], fresh: T[]): T[] {
+  const index = byId(held);
+  let same = held.length === fresh.length;
+  const list = fresh.map((item, i) => {
+    const old = index.get(item.id);
+    if (old === undefined || !sameData(old, item)) {
+      same = false;
+      return item;
+    }
+    if (held[i] !== old) same = false;
+    return old;
+  });
+  return same ? held : list;
+}
+
+/** Deep equality of data as it arrives over IPC (JSON: objects, arrays, primitives). */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameData(x, b[i]));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const keys = Object.keys(x);
+  return (
+    keys.length === Object.keys(y).length &&
+    keys.every((k) => Object.prototype.hasOwnProperty.call(y, k) && sameData(x[k], y[k]))
+  );
 }
 
 function failed(e: unknown, fallback: string): Load<never> {

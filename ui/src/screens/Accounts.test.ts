@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { account, connection, deferred, fail, renderApp } from '../test/backend';
+import { account, allAccountRows, connection, deferred, fail, renderApp } from '../test/backend';
 import type { AccountDto } from '../lib/bindings/AccountDto';
 
 const bob = account({
@@ -200,5 +200,95 @@ describe('Accounts screen', () => {
     const { app } = renderApp({ list_accounts: () => [account()], get_account: () => ({ account: account(), history: [] }) });
     await userEvent.click(await screen.findByTestId('open-account'));
     expect(app.route).toEqual({ name: 'account', id: account().id });
+  });
+
+  describe('with 1,000 accounts', () => {
+    // Two providers; three accounts need attention. Identifiers are numbered so that display order
+    // (by provider, then by name) is easy to state.
+    const MANY: AccountDto[] = Array.from({ length: 1000 }, (_, i) => {
+      const gh = i % 4 === 0;
+      return account({
+        id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        connection_id: gh ? 'gh' : 'test',
+        connection_name: gh ? 'GitHub' : 'Test provider',
+        identifier: `user-${String(i).padStart(4, '0')}@example.test`,
+        identity: null,
+        status: i === 998 || i === 999 || i === 3 ? 'expired' : 'active',
+        labels: i === 999 ? ['last'] : [],
+      });
+    }).reverse();
+    /** Fresh copies, as each backend answer is. */
+    const many = (): AccountDto[] => MANY.map((a) => ({ ...a, labels: [...a.labels] }));
+    const displayOrder = (list: AccountDto[]) =>
+      [...list]
+        .sort((a, b) => a.connection_name.localeCompare(b.connection_name) || a.identifier.localeCompare(b.identifier))
+        .map((a) => a.identifier);
+    const setup = () =>
+      renderApp({
+        list_connections: () => [connection(), connection({ id: 'gh', name: 'GitHub' })],
+        list_accounts: () => many(),
+      });
+
+    it('renders the first screenful at once, then every row, in display order', async () => {
+      setup();
+      await screen.findAllByTestId('account');
+      // The first render: a screenful (the three attention items count), not a thousand rows.
+      const first = rows().length;
+      expect(first).toBeGreaterThan(5);
+      expect(first).toBeLessThanOrEqual(40);
+      const list = screen.getByTestId('account-list');
+      expect(list).toHaveAttribute('aria-busy', 'true');
+      expect(rows().map((r) => r.dataset.identifier)).toEqual(displayOrder(many()).slice(0, first));
+      // Group headings count every account from the start.
+      expect(screen.getAllByTestId('provider-group')[0]!.querySelector('.count')).toHaveTextContent('250');
+
+      const all = await allAccountRows();
+      expect(all).toHaveLength(1000);
+      expect(all.map((r) => r.dataset.identifier)).toEqual(displayOrder(many()));
+      expect(list).not.toHaveAttribute('aria-busy');
+      expect(screen.getAllByTestId('provider-group').map((g) => g.querySelectorAll('[data-testid="account"]').length)).toEqual([250, 750]);
+      expect(screen.getAllByTestId('attention-item')).toHaveLength(3);
+    }, 20_000);
+
+    it('searches and filters over all accounts while rows are still being added', async () => {
+      setup();
+      await screen.findAllByTestId('account');
+      expect(screen.getByTestId('account-list')).toHaveAttribute('aria-busy', 'true');
+      // The last account in display order is not rendered yet; the search finds it anyway.
+      expect(rows().some((r) => r.dataset.identifier === 'user-0999@example.test')).toBe(false);
+      await userEvent.type(screen.getByLabelText('Search'), 'LAST');
+      expect(rows().map((r) => r.dataset.identifier)).toEqual(['user-0999@example.test']);
+      expect(screen.getByText('1 of 1000 accounts shown')).toHaveAttribute('role', 'status');
+
+      await userEvent.clear(screen.getByLabelText('Search'));
+      await userEvent.selectOptions(screen.getByLabelText('Status'), 'Expired — reconnect');
+      expect((await allAccountRows()).map((r) => r.dataset.identifier)).toEqual([
+        'user-0003@example.test',
+        'user-0998@example.test',
+        'user-0999@example.test',
+      ]);
+
+      await userEvent.selectOptions(screen.getByLabelText('Status'), '');
+      await userEvent.selectOptions(screen.getByLabelText('Provider'), 'gh');
+      const gh = await allAccountRows();
+      expect(gh).toHaveLength(250);
+      expect(gh.every((r) => r.dataset.connectionId === 'gh')).toBe(true);
+    }, 20_000);
+
+    it('keeps the accounts that did not change when the whole list arrives again', async () => {
+      const { app, backend } = setup();
+      await screen.findAllByTestId('account');
+      const before = app.accountList;
+      const row = rows().find((r) => r.dataset.identifier === 'user-0004@example.test')!;
+
+      await backend.emit('accounts-changed', many());
+      expect(app.accountList).toBe(before);
+
+      const changed = many().map((a) => (a.identifier === 'user-0004@example.test' ? { ...a, status: 'revoked' as const } : a));
+      await backend.emit('accounts-changed', changed);
+      await waitFor(() => expect(row).toHaveAttribute('data-status', 'revoked'));
+      expect(app.accountList.filter((a, i) => a !== before[i]).map((a) => a.identifier)).toEqual(['user-0004@example.test']);
+      expect(await allAccountRows()).toHaveLength(1000);
+    }, 20_000);
   });
 });

@@ -1,7 +1,7 @@
 // A fake backend for component tests: `mockIPC` from @tauri-apps/api answers each command from the
 // handlers given (an unmocked command fails the way a backend error would, so it cannot pass
 // unnoticed), records every call, and emits events through Tauri's own event mock.
-import { render } from '@testing-library/svelte';
+import { render, screen } from '@testing-library/svelte';
 import { emit } from '@tauri-apps/api/event';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from '../App.svelte';
@@ -269,6 +269,24 @@ export function renderApp(handlers: Handlers, route: Route = { name: 'accounts' 
   app.route = route;
   const result = render(App, { props: { app } });
   return { ...result, app, backend, connections: fake };
+}
+
+/**
+ * Waits until the account list shows every row: a long list renders its first screenful at once
+ * and appends the rest a batch per frame, with `aria-busy` on the list until it is complete.
+ * Returns the rows, in document order. (It polls the list's attribute rather than using `waitFor`,
+ * whose query of the whole document after each batch slows rendering 1,000 rows down a lot.)
+ */
+export async function allAccountRows(timeout = 10_000): Promise<HTMLElement[]> {
+  const until = Date.now() + timeout;
+  let list = await screen.findByTestId('account-list');
+  for (;;) {
+    if (!list.isConnected) list = await screen.findByTestId('account-list');
+    if (list.getAttribute('aria-busy') !== 'true') break;
+    if (Date.now() > until) throw new Error(`The account list was still being rendered after ${timeout} ms.`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return screen.queryAllByTestId('account');
 }
 
 export function resetBackend(): void {
