@@ -337,6 +337,24 @@ test('Connect again, then revoke from Settings: select the account, confirm', as
   assert.equal(await waitForConnected(), accountId, 'connecting again re-authorizes the same account');
   const tokens = rememberTokens(accountId);
 
+  // The account's page: Test asks the provider who the token belongs to; Suspend and Resume.
+  await clickId('nav-accounts');
+  await browser.$(`[data-testid="account"][data-account-id="${accountId}"] [data-testid="open-account"]`).click();
+  const detail = (status) => browser.$(`[data-testid="account-detail"][data-account-id="${accountId}"][data-status="${status}"]`);
+  await detail('active').waitForExist({ timeout: 10000 });
+  assert.equal(await $id('revoke-message').then((m) => m.isExisting()), false, 'the old revoke is still shown');
+  await clickId('test-account');
+  const action = await $id('action-message');
+  await action.waitForDisplayed({ timeout: 15000 });
+  assert.match(await action.getText(), /^Test passed: Test provider knows this token as .*alice@example\.test/);
+  await clickId('suspend');
+  await detail('suspended').waitForExist({ timeout: 10000, timeoutMsg: 'Suspend did not suspend the account' });
+  assert.match(await $id('action-message').then((m) => m.getText()), /^Suspended: Latchkey keeps the tokens/);
+  console.log('screenshot:', await shot('03a-suspended'));
+  await clickId('resume');
+  await detail('active').waitForExist({ timeout: 10000, timeoutMsg: 'Resume did not make the account active' });
+  assert.match(await $id('action-message').then((m) => m.getText()), /^Resumed: the account is active again/);
+
   // The `latchkey` CLI on the same data: its suspend and resume show up in the window by themselves.
   await clickId('nav-accounts');
   const cli = (...args) => execFileSync(CLI, args, { encoding: 'utf8', env: { ...process.env, ...appEnv() } });

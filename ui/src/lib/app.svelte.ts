@@ -461,6 +461,11 @@ export class AppState {
 
   #onConnectSucceeded(account: AccountDto): void {
     this.#upsert(account);
+    // A revoke's outcome is news about tokens this sign-in replaced.
+    if (account.id in this.revokeResults) {
+      const { [account.id]: _, ...rest } = this.revokeResults;
+      this.revokeResults = rest;
+    }
     const s = this.signIn;
     if (s && (s.accountId === account.id || (s.phase === 'opening' && s.connectionId === account.connection_id))) {
       this.signIn = { ...s, accountId: account.id, phase: 'succeeded', account, message: null };

@@ -183,6 +183,23 @@ describe('Account detail screen', () => {
     await waitFor(() => expect(screen.getByTestId('revoke-message')).toHaveTextContent('not confirmed by Test provider'));
   });
 
+  it('forgets a revoke once the account is connected again', async () => {
+    const { backend } = open(alice, {
+      revoke: () => ({
+        account: { ...alice, status: 'revoked' },
+        provider_confirmed: true,
+        message: 'Access revoked: Test provider confirmed the tokens are invalid.',
+        connected_apps_url: null,
+      }),
+    });
+    await userEvent.click(await screen.findByTestId('revoke'));
+    await userEvent.click(screen.getByTestId('confirm-revoke'));
+    expect(await screen.findByTestId('revoke-message')).toHaveTextContent('confirmed the tokens are invalid');
+    await backend.emit('connect-succeeded', { ...alice, status: 'active', updated_at: new Date().toISOString() });
+    await waitFor(() => expect(screen.queryByTestId('revoke-message')).not.toBeInTheDocument());
+    expect(screen.getByTestId('account-detail')).toHaveAttribute('data-status', 'active');
+  });
+
   it('offers the provider’s connected apps page after a revoke it could not confirm', async () => {
     const { backend } = open(alice, {
       revoke: () => ({
