@@ -12,19 +12,41 @@ use crate::setup::AppState;
 /// How often the data is checked for another process's changes: one `PRAGMA data_version`.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 
+/// The running background tasks, stopped when Latchkey exits or replaces itself (rest.rs).
+#[derive(Default)]
+pub struct Background(std::sync::Mutex<Option<Running>>);
+
+struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
+}
+
+impl Background {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Running>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Starts the refresher and the watch (again, after [`stop`]); does nothing if they run.
 pub fn start(app: &AppHandle) {
+    app.manage(Background::default());
+    let background = app.state::<Background>();
+    let mut running = background.lock();
+    if running.is_some() {
+        return;
+    }
     let core = app.state::<AppState>().core.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    app.manage(Stop(stop));
 
     let on_change = {
         let app = app.clone();
         move |_: &[latchkey_core::model::AccountId]| emit_accounts(&app, &app.state::<AppState>())
     };
-    tauri::async_runtime::spawn(latchkey_core::run_refresher(core.clone(), on_change, stopped.clone()));
+    let refresher =
+        tauri::async_runtime::spawn(latchkey_core::run_refresher(core.clone(), on_change, stopped.clone()));
 
     let app = app.clone();
-    tauri::async_runtime::spawn(async move {
+    let watch = tauri::async_runtime::spawn(async move {
         let mut seen = core.data_version().ok();
         let file = latchkey_core::paths::connections_file().ok();
         let modified = |f: &Option<std::path::PathBuf>| {
@@ -56,13 +78,21 @@ pub fn start(app: &AppHandle) {
             }
         }
     });
+    *running = Some(Running { stop, tasks: vec![refresher, watch] });
 }
 
-/// Ends the background tasks when Latchkey exits.
-pub struct Stop(tokio::sync::watch::Sender<bool>);
+/// Stops the background tasks and waits until they have ended (a refresh under way finishes first).
+pub async fn stop(app: &AppHandle) {
+    let Some(running) = app.try_state::<Background>().and_then(|b| b.lock().take()) else { return };
+    let _ = running.stop.send(true);
+    for task in running.tasks {
+        let _ = task.await;
+    }
+}
 
-impl Stop {
-    pub fn stop(&self) {
-        let _ = self.0.send(true);
+/// Tells the background tasks to end, without waiting (Latchkey is exiting).
+pub fn stop_now(app: &AppHandle) {
+    if let Some(running) = app.try_state::<Background>().and_then(|b| b.lock().take()) {
+        let _ = running.stop.send(true);
     }
 }

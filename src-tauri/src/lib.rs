@@ -6,6 +6,7 @@ mod commands;
 mod deep_link;
 mod dto;
 mod notify;
+mod rest;
 mod setup;
 
 use tauri::{Manager, RunEvent};
@@ -22,12 +23,24 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .manage(notify::Notifier::default())
         .setup(|app| {
+            // The tray and the window first: the window's web process starts while the data opens
+            // (its calls wait for the event loop, which runs after this).
+            let tray = tray::create(app.handle());
+            if tray {
+                rest::tray_ready();
+            }
+            // `--background` (a login item, or Latchkey resting in the tray, rest.rs): no window,
+            // unless there is no tray to open it from.
+            if !(tray && rest::started_in_background()) {
+                tray::open_window(app.handle());
+            }
             let state = setup::open(app.handle())?;
             app.manage(state);
             app.manage(commands::SignInLinks::default());
             deep_link::listen(app)?;
-            tray::create(app.handle());
             background::start(app.handle());
+            // The tray's summary and the notifications' starting point.
+            commands::emit_accounts(app.handle(), &app.state::<setup::AppState>());
             Ok(())
         })
         .invoke_handler(commands::handler());
@@ -41,12 +54,11 @@ pub fn run() {
     app.run(|app, event| match event {
         // The last window closed (its webview is destroyed with it): stay in the tray unless the
         // user turned that off or there is no tray to come back from. Quit (code 0) always exits.
-        RunEvent::ExitRequested { code: None, api, .. } if tray::keeps_running(app) => api.prevent_exit(),
-        RunEvent::Exit => {
-            if let Some(stop) = app.try_state::<background::Stop>() {
-                stop.stop();
-            }
+        RunEvent::ExitRequested { code: None, api, .. } if tray::keeps_running(app) => {
+            api.prevent_exit();
+            rest::window_closed(app);
         }
+        RunEvent::Exit => background::stop_now(app),
         // macOS: a click on the Dock icon with no window open.
         #[cfg(target_os = "macos")]
         RunEvent::Reopen { has_visible_windows: false, .. } => tray::open_window(app),
@@ -70,9 +82,14 @@ mod tray {
         summary: MenuItem<Wry>,
     }
 
-    pub fn create(app: &AppHandle) {
-        if let Err(e) = try_create(app) {
-            tracing::warn!("no tray icon ({e}); closing the window will quit Latchkey");
+    /// Whether there is a tray icon.
+    pub fn create(app: &AppHandle) -> bool {
+        match try_create(app) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("no tray icon ({e}); closing the window will quit Latchkey");
+                false
+            }
         }
     }
 
@@ -94,9 +111,6 @@ mod tray {
         }
         tray.build(app)?;
         app.manage(Tray { summary });
-        if let Some(state) = app.try_state::<crate::setup::AppState>() {
-            crate::commands::emit_accounts(app, &state);
-        }
         Ok(())
     }
 
@@ -121,8 +135,13 @@ mod tray {
         }
     }
 
-    /// Shows the window, making it (and its webview) again if it was closed.
+    /// Shows the window, making it (and its webview) again if it was closed. The light process
+    /// (rest.rs) makes no webview: it hands over to a process that does.
     pub fn open_window(app: &AppHandle) {
+        if crate::rest::is_light() {
+            crate::rest::wake(app, Vec::new());
+            return;
+        }
         if let Some(window) = app.get_webview_window(WINDOW) {
             let _ = window.unminimize();
             let _ = window.show();

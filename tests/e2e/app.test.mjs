@@ -588,6 +588,11 @@ test('closing the window keeps Latchkey in the tray with its page destroyed; ope
     }
     return rows.filter((r) => mine.has(r.pid) && r.comm.startsWith('WebKitWebProces')).length;
   };
+  // Every WebKit process of this app (the network process included).
+  const webkit = () => execFileSync('ps', ['-e', '-o', 'ppid=,comm='], { encoding: 'utf8' }).trim().split('\n')
+    .map((l) => l.trim().split(/\s+/)).filter(([ppid, comm]) => Number(ppid) === app.pid && comm.startsWith('WebKit')).length;
+  const cmdline = () => readFileSync(`/proc/${app.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const maps = () => readFileSync(`/proc/${app.pid}/maps`, 'utf8');
   const until = async (what, check) => {
     for (let i = 0; i < 100; i++) { if (check()) return; await new Promise((r) => setTimeout(r, 100)); }
     assert.fail(`timed out waiting until ${what}`);
@@ -605,9 +610,20 @@ test('closing the window keeps Latchkey in the tray with its page destroyed; ope
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(exited, false, 'Latchkey quit instead of staying in the tray');
 
+    // Idle, it rests: the same process (pid) replaced by a `--background` start that never made a
+    // webview, so no WebKit process at all and no GL driver.
+    await until('Latchkey rests in a light process', () => cmdline().includes('--background') && webkit() === 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(exited, false, 'Latchkey quit while resting');
+    assert.equal(webkit(), 0, 'a WebKit process runs beside the resting tray');
+    assert.equal(windows(), 0);
+    assert.doesNotMatch(maps(), /libLLVM|_dri\.so/, 'the resting process loaded a GL driver');
+    assert.match(driverLog, /Latchkey replaces its process to="tray"/);
+
     // Starting Latchkey again (as the launcher or the tray's Open does) brings a new window.
     execFileSync(APP, [], { env, timeout: 10000 });
     await until('a new window and page exist', () => windows() === 1 && pages() === 1);
+    assert.ok(!cmdline().includes('--background'), 'the window runs in a normal start');
 
     // With the setting off, closing the window quits.
     writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: false }));

@@ -53,9 +53,17 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// Removes the lock file; the lock is released when the file handle closes (the process ends
+    /// or replaces itself). Nothing may record this instance as an operation's owner afterwards.
+    pub fn release(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 impl Drop for Instance {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        self.release();
     }
 }
 

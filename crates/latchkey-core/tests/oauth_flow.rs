@@ -15,8 +15,10 @@ async fn connect_stores_tokens_in_the_keychain_and_records_scopes_and_identity()
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
 
+    assert!(h.core.is_idle());
     let link = h.core.get_authorization_link("test", None, &Actor::User).await.expect("link");
     assert_eq!(link.account.status, AccountStatus::Pending);
+    assert!(!h.core.is_idle(), "a sign-in waiting for its callback is work under way");
     let query: std::collections::HashMap<_, _> = link.url.query_pairs().into_owned().collect();
     assert_eq!(query["code_challenge_method"], "S256");
     assert!(query["state"].len() >= 22, "high-entropy state");
@@ -26,6 +28,7 @@ async fn connect_stores_tokens_in_the_keychain_and_records_scopes_and_identity()
     let account = h.core.complete_authorization(&callback).await.expect("completed");
     assert_eq!(account.id, link.account.id);
     assert_eq!(account.status, AccountStatus::Active);
+    assert!(h.core.is_idle());
     assert_eq!(account.granted_scopes, SCOPES);
     let identity = account.identity.clone().expect("identity from userinfo");
     assert_eq!(identity.email.as_deref(), Some("alice@example.test"));
@@ -96,6 +99,8 @@ async fn deny_at_consent_stores_nothing_and_says_so() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
     let link = h.core.get_authorization_link("test", Some("denied"), &Actor::User).await.expect("link");
+    let other = h.core.get_authorization_link("test", Some("given up"), &Actor::User).await.expect("link");
+    assert!(h.core.cancel_authorization(&other.account.id));
     let callback = browse(&provider, link.url.as_str(), Decision::Deny);
     let err = h.core.complete_authorization(&callback).await.expect_err("denied");
     assert!(matches!(err.error, Error::Denied { .. }), "{err}");
@@ -106,6 +111,7 @@ async fn deny_at_consent_stores_nothing_and_says_so() {
     assert!(account.last_error.is_some_and(|e| e.contains("declined")));
     assert!(h.keychain.get(&format!("{}/access", account.id)).expect("read").is_none());
     assert!(!provider.request_paths().await.iter().any(|p| p == "/token"), "no code was redeemed");
+    assert!(h.core.is_idle(), "a refused and a cancelled sign-in leave nothing under way");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,11 @@ impl PendingFlows {
         flows.len() != before
     }
 
+    /// Whether any sign-in is still waiting (within its lifetime).
+    pub fn any(&self) -> bool {
+        self.lock().values().any(|f| f.created.elapsed() < FLOW_TTL)
+    }
+
     pub fn is_pending(&self, account: &AccountId) -> bool {
         self.lock().values().any(|f| &f.account == account && f.created.elapsed() < FLOW_TTL)
     }

@@ -97,6 +97,7 @@ impl Latchkey {
     /// or it is cancelled), completes the sign-in and tells the browser how it went. The listener
     /// closes when this returns.
     pub async fn finish_loopback(&self, wait: LoopbackWait) -> Result<Account, CallbackError> {
+        let _working = self.working();
         let LoopbackWait { mut listener, connection, account } = wait;
         let fail = |error: Error| CallbackError {
             connection: Some(connection.clone()),
@@ -149,6 +150,7 @@ impl Latchkey {
         actor: &Actor,
         open: impl FnOnce(&Url) -> Result<()>,
     ) -> Result<Account, CallbackError> {
+        let _working = self.working();
         let link =
             self.get_authorization_link(connection, identifier, actor).await.map_err(CallbackError::plain)?;
         let Some(wait) = link.loopback else {
@@ -257,6 +259,7 @@ impl Latchkey {
     /// Handles the redirect the browser delivered (deep link or loopback): checks it against the
     /// pending sign-in, redeems the code, stores the tokens and moves the account to Active.
     pub async fn complete_authorization(&self, raw_url: &str) -> Result<Account, CallbackError> {
+        let _working = self.working();
         let fail = |connection: Option<ConnectionId>, account: Option<Account>, error: Error| CallbackError {
             connection,
             account,

@@ -119,6 +119,7 @@ impl Latchkey {
         change: ConnectionChange,
         actor: &Actor,
     ) -> Result<Connection> {
+        let _working = self.working();
         let conn = self.connection(id)?;
         let mut said = Vec::new();
         let edits_file = change.client_id.is_some() || change.scopes.is_some() || change.enabled.is_some();
@@ -180,6 +181,7 @@ impl Latchkey {
 
     /// Adds a custom connection to `connections.toml`.
     pub async fn add_connection(&self, new: NewConnection, actor: &Actor) -> Result<Connection> {
+        let _working = self.working();
         let id = ConnectionId::new(&new.id)?;
         if self.connection(id.as_str()).is_ok() || crate::catalog::entry(id.as_str()).is_some() {
             return Err(Error::InvalidInput(format!("There already is a connection named “{id}”.")));
@@ -219,6 +221,7 @@ impl Latchkey {
 
     /// Removes a custom connection that has no accounts (and its client secret).
     pub async fn remove_connection(&self, id: &str, actor: &Actor) -> Result<()> {
+        let _working = self.working();
         let conn = self.connection(id)?;
         if conn.catalog.is_some() && conn.entry().is_some_and(|e| e.id == conn.id.as_str()) {
             return Err(Error::InvalidInput(format!(

@@ -19,6 +19,7 @@ impl Latchkey {
         credential: Credential,
         actor: &Actor,
     ) -> Result<Account> {
+        let _working = self.working();
         let conn = self.connection(connection)?;
         check_credential(&conn.kind, &conn.name, &credential)?;
         let identifier = check_identifier(identifier)?;
@@ -47,6 +48,7 @@ impl Latchkey {
         credential: Credential,
         actor: &Actor,
     ) -> Result<Account> {
+        let _working = self.working();
         let account = self.get_account(id)?;
         let conn = self.connection(account.connection.as_str())?;
         check_credential(&conn.kind, &conn.name, &credential)?;

@@ -21,6 +21,7 @@ mod tokens;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::{Connection, Endpoints, ProviderMetadata};
@@ -79,6 +80,17 @@ pub struct Latchkey {
     hooks: Hooks,
     /// One async mutex per account, for refreshes within this process (see tokens.rs).
     locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Operations under way that talk to a provider or write the keychain (see [`Latchkey::is_idle`]).
+    working: AtomicUsize,
+}
+
+/// Counts an operation as under way for as long as it is held.
+pub(crate) struct Working<'a>(&'a AtomicUsize);
+
+impl Drop for Working<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What start-up found and repaired.
@@ -108,6 +120,7 @@ impl Latchkey {
             data_dir: options.data_dir,
             hooks: options.hooks,
             locks: Mutex::default(),
+            working: AtomicUsize::new(0),
         };
         let reauth_marked = core.sync_scopes()?;
         let report = StartReport { reauth_marked, reconciled: core.reconcile().await? };
@@ -177,6 +190,25 @@ impl Latchkey {
         self.pending.is_pending(id)
     }
 
+    /// Whether nothing is under way in this process that ending it now would cut short: no sign-in
+    /// waiting for its callback, no exchange, refresh, revocation or configuration change running.
+    /// (Ending it anyway is safe, as a crash is, but would cost the user a sign-in or a refresh.)
+    pub fn is_idle(&self) -> bool {
+        self.working.load(Ordering::SeqCst) == 0 && !self.pending.any()
+    }
+
+    /// Marks an operation as under way until the returned guard is dropped.
+    pub(crate) fn working(&self) -> Working<'_> {
+        self.working.fetch_add(1, Ordering::SeqCst);
+        Working(&self.working)
+    }
+
+    /// The process is about to be replaced (`exec`): removes its instance's lock file now, as its
+    /// drop would have (the lock itself goes with the old process image).
+    pub fn release_instance(&self) {
+        self.instance.release();
+    }
+
     /// Guide operation: the account of `connection` named `identifier`, created in Pending if new.
     /// Idempotent, also across processes.
     pub fn get_or_create_connected_account(
@@ -223,6 +255,7 @@ impl Latchkey {
     /// (the audit trail keeps its history). An Active OAuth account is revoked at the provider
     /// first, as far as the provider allows; the outcome is in the audit trail.
     pub async fn delete_connected_account(&self, id: &AccountId, actor: &Actor) -> Result<()> {
+        let _working = self.working();
         let account = self.get_account(id)?;
         self.store().begin_op(id, PendingOp::Delete, self.instance.id())?;
         self.checkpoint("delete.marked");

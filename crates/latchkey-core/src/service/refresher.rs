@@ -46,6 +46,7 @@ impl Latchkey {
     /// One pass over what is due. Returns the accounts it touched (whatever the outcome: a
     /// failure is recorded on the account).
     pub async fn refresh_pass(&self, stale: bool) -> Result<Vec<AccountId>> {
+        let _working = self.working();
         let (due, _) = self.due(now(), stale)?;
         for id in &due {
             let account = self.get_account(id)?;

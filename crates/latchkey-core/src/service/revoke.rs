@@ -26,6 +26,7 @@ impl Latchkey {
     /// Revokes an Active account. Crash-safe order: mark, ask the provider, delete the keychain
     /// entries, then record Revoked.
     pub async fn revoke(&self, id: &AccountId, actor: &Actor) -> Result<RevokeOutcome> {
+        let _working = self.working();
         let account = self.get_account(id)?;
         account.status.check_transition(AccountStatus::Revoked)?;
         let conn = self.connection(account.connection.as_str())?;
@@ -131,6 +132,7 @@ impl Latchkey {
     /// Sends parked tokens of a revoked account to the provider again. `Ok(true)` once confirmed
     /// (the parked tokens are then deleted), `Ok(false)` while it still is not.
     pub async fn retry_revocation(&self, id: &AccountId, actor: &Actor) -> Result<bool> {
+        let _working = self.working();
         let account = self.get_account(id)?;
         let conn = self.connection(account.connection.as_str())?;
         let Some(tokens) = self.vault.parked(id).await? else {

@@ -54,6 +54,7 @@ impl Latchkey {
         min_valid: Duration,
         actor: &Actor,
     ) -> Result<AccessToken> {
+        let _working = self.working();
         let mut account = self.get_account(id)?;
         self.check_usable(&account, actor)?;
         if needs_refresh(&account, min_valid) {
@@ -70,6 +71,7 @@ impl Latchkey {
 
     /// Refreshes now, whatever the expiry (after a 401, or when the user asks).
     pub async fn refresh_now(&self, id: &AccountId, actor: &Actor) -> Result<Account> {
+        let _working = self.working();
         self.refresh_account(id, RefreshWhen::Always, actor).await
     }
 
@@ -249,6 +251,7 @@ impl Latchkey {
 
     /// Suspends an Active account: its tokens stay, but nothing refreshes or hands them out.
     pub async fn suspend(&self, id: &AccountId, actor: &Actor) -> Result<Account> {
+        let _working = self.working();
         // Wait for a refresh in flight in this process to finish first.
         let lock = self.account_lock(id);
         let _guard = lock.lock().await;
@@ -258,6 +261,7 @@ impl Latchkey {
     /// Brings a Suspended account back, refreshing first if its token is stale. The account is
     /// Active again even if that refresh fails for a passing reason (it then shows as offline).
     pub async fn resume(&self, id: &AccountId, actor: &Actor) -> Result<Account> {
+        let _working = self.working();
         let account = self.store().transition(id, AccountStatus::Active, actor, "resumed")?;
         if needs_refresh(&account, Duration::from_secs(60)) {
             let when = RefreshWhen::Below { min_valid: Duration::from_secs(60), seen: account.token_version };
