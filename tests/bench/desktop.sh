@@ -3,8 +3,9 @@
 # and Latchkey, both built now with the same release profile and Tauri, started alternately under
 # the same Xvfb session, several times each; prints medians and ratios.
 #
-#   tests/with-session tests/bench/desktop.sh [RUNS]     (default 7; results also in
-#                                                        tests/artifacts/bench/desktop.md)
+#   tests/bench/desktop.sh [RUNS]     (default 7; installs what is missing like scripts/test, runs
+#                                     itself in tests/with-session; results also in
+#                                     tests/artifacts/bench/desktop.md)
 #
 # Measured per start (LATCHKEY_BENCH_PAINT makes both print `LATCHKEY_PAINTED <unix ns> <ms>` once
 # their first frame with content is on screen):
@@ -12,10 +13,15 @@
 #     accounts in the data folder, real keychain; the baseline: "Hello");
 #   - RSS of the whole process tree (the WebKit web and network processes included) 5 s after start;
 #   - Latchkey only: the process tree's RSS 5 s after its window was closed (tray, refresher running);
-#   - Latchkey with 1,000 accounts: the window's own time from start to the painted list.
+#   - Latchkey with 1,000 accounts: the window's own time from start to the painted list;
+#   - scrolling 1,000 accounts against the bare window scrolling 1,000 plain rows (scroll.mjs).
 # Plus the release binaries' sizes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ -z "${LATCHKEY_SESSION_DIR:-}" ]; then
+  scripts/setup --test
+  exec tests/with-session "$0" "$@"
+fi
 runs=${1:-7}
 out=tests/artifacts/bench
 mkdir -p "$out"
@@ -90,6 +96,10 @@ for i in $(seq "$runs"); do
   run "$app" "$work/data1000" keep >> "$work/app1000"
 done
 
+echo "==> scrolling 1,000 accounts (3 runs each)"
+scroll=$(node tests/bench/scroll.mjs "$app" "$base" "$work/data1000" 3 | tail -1)
+sc() { node -e 'const s = JSON.parse(process.argv[1]).scroll; console.log(s[process.argv[2]][process.argv[3]])' "$scroll" "$1" "$2"; }
+
 col() { awk -v c="$2" '{print $c}' "$1" | median; }
 b_paint=$(col "$work/base" 1); b_rss=$(col "$work/base" 3)
 a_paint=$(col "$work/app" 1); a_rss=$(col "$work/app" 3); a_tray=$(col "$work/app" 4)
@@ -109,6 +119,9 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
   echo "| window: start() to painted list, 50 accounts | | ${a_render} ms | | |"
   echo "| window: start() to painted list, 1,000 accounts | | ${k_render} ms | | < 100 ms |"
   echo "| start to first paint, 1,000 accounts | | ${k_paint} ms | | |"
+  echo "| scrolling 1,000 rows: median frame (frame clock idle: $(sc baseline idle_ms) / $(sc latchkey idle_ms) ms) | $(sc baseline median_ms) ms | $(sc latchkey median_ms) ms | $(ratio "$(sc latchkey median_ms)" "$(sc baseline median_ms)") | 16.7 ms (60 fps) |"
+  echo "| scrolling 1,000 rows: 95th percentile frame | $(sc baseline p95_ms) ms | $(sc latchkey p95_ms) ms | $(ratio "$(sc latchkey p95_ms)" "$(sc baseline p95_ms)") | |"
+  echo "| scrolling 1,000 rows: frames over 25 ms | $(sc baseline missed) | $(sc latchkey missed) | | |"
 } | tee "$out/desktop.md"
 echo "raw runs (paint_ms render_ms rss_kib tray_kib webkit_left):" >> "$out/desktop.md"
 for f in base app app1000; do { echo "$f:"; sed 's/^/  /' "$work/$f"; } >> "$out/desktop.md"; done
