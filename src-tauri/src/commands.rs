@@ -369,19 +369,15 @@ pub fn export_audit(
 /// Which keychain Latchkey uses and whether it answers. The probe writes and deletes an entry of
 /// its own under a separate service name; it never reads an account's entries.
 #[tauri::command]
-pub async fn keychain_status(app: AppHandle, state: State<'_, AppState>) -> CmdResult<KeychainDto> {
+pub async fn keychain_status(state: State<'_, AppState>) -> CmdResult<KeychainDto> {
     let description = state.core.keychain_description();
-    let probe_service = format!("{}.health-check", app.config().identifier);
-    let probe = tauri::async_runtime::spawn_blocking(move || probe_keychain(&probe_service))
-        .await
-        .map_err(|e| ErrorDto::internal(format!("The keychain check did not finish ({e}). Try again.")))?;
-    Ok(match probe {
+    Ok(match state.core.check_keychain().await {
         Ok(()) => KeychainDto {
             description,
             healthy: true,
             message: "The keychain is unlocked and accepts new entries.".into(),
         },
-        Err(why) => KeychainDto {
+        Err(latchkey_core::Error::Keychain(why)) => KeychainDto {
             description,
             healthy: false,
             message: format!(
@@ -389,6 +385,7 @@ pub async fn keychain_status(app: AppHandle, state: State<'_, AppState>) -> CmdR
                  (for example GNOME Keyring or KWallet), then check again."
             ),
         },
+        Err(e) => KeychainDto { description, healthy: false, message: e.to_string() },
     })
 }
 
@@ -505,16 +502,6 @@ fn write_new_file(dir: &std::path::Path, stem: &str, extension: &str, bytes: &[u
         }
     }
     Err(ErrorDto::internal("Latchkey could not pick a new file name in your Downloads folder."))
-}
-
-/// Writes and deletes a throw-away entry: proves the keychain is reachable, unlocked and writable.
-fn probe_keychain(service: &str) -> Result<(), String> {
-    let entry = keyring::Entry::new(service, "probe").map_err(|e| e.to_string())?;
-    entry.set_password("Latchkey keychain check (not a secret)").map_err(|e| e.to_string())?;
-    match entry.delete_credential() {
-        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 /// The command table: registration, and the TypeScript signatures (`bindings` test).

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use latchkey_core::vault::KeyringStore;
+use latchkey_core::vault::system_store;
 use latchkey_core::{Latchkey, Options, paths};
 use tauri::AppHandle;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
@@ -40,7 +40,7 @@ pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
         data_dir,
         connections,
         connections_file: Some(connections_file),
-        secrets: Arc::new(KeyringStore::new(service)),
+        secrets: system_store(service),
         redirect_scheme: identifier,
         http: latchkey_core::http::Http::new()?,
         hooks: Default::default(),

@@ -5,13 +5,11 @@
 mod render;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use latchkey_core::model::{Account, AccountFilter, AccountStatus, Actor};
 use latchkey_core::store::AuditQuery;
-use latchkey_core::vault::KeyringStore;
 use latchkey_core::{Error, ErrorCode, Latchkey, Options, paths};
 
 const EXIT_CODES: &str = "\
@@ -235,7 +233,7 @@ async fn open_core(cli: &Cli) -> Result<Latchkey, Error> {
         data_dir,
         connections: latchkey_core::config::load_connections(&connections_file)?,
         connections_file: Some(connections_file),
-        secrets: Arc::new(KeyringStore::new(service)),
+        secrets: latchkey_core::vault::system_store(service),
         redirect_scheme: paths::IDENTIFIER.into(),
         http: latchkey_core::http::Http::new()?,
         hooks: Default::default(),

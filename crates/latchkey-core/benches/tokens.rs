@@ -92,7 +92,6 @@ async fn main() {
     }
 
     // Where the rest goes: one keychain write and one read (Secret Service over D-Bus).
-    use latchkey_core::vault::SecretStore;
     let (mut writes, mut reads) = (Vec::new(), Vec::new());
     for i in 0..40 {
         let value = latchkey_core::secret::Secret::new(format!("bench-value-{i:040}"));

@@ -4,11 +4,9 @@
 //!     LATCHKEY_DATA_DIR=… LATCHKEY_CONNECTIONS=… LATCHKEY_KEYCHAIN_SERVICE=… \
 //!       cargo run --release -p latchkey-core --example seed -- 50
 
-use std::sync::Arc;
-
 use latchkey_core::model::Actor;
 use latchkey_core::secret::{Credential, Secret};
-use latchkey_core::vault::KeyringStore;
+use latchkey_core::vault::system_store;
 use latchkey_core::{Latchkey, Options, paths};
 
 #[tokio::main(flavor = "current_thread")]
@@ -19,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         data_dir: paths::data_dir()?,
         connections: latchkey_core::config::load_connections(&file)?,
         connections_file: Some(file),
-        secrets: Arc::new(KeyringStore::new(paths::keychain_service())),
+        secrets: system_store(paths::keychain_service()),
         redirect_scheme: paths::IDENTIFIER.into(),
         http: latchkey_core::http::Http::new()?,
         hooks: Default::default(),

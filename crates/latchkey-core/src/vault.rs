@@ -1,5 +1,6 @@
-//! The token vault: the only place tokens are kept, the OS keychain (Secret Service on Linux,
-//! Keychain on macOS, Credential Manager on Windows) through the `keyring` crate.
+//! The token vault: the only place tokens are kept, the OS keychain: the Secret Service on Linux
+//! (one kept D-Bus connection, [`SecretServiceStore`]), Keychain on macOS and Credential Manager on
+//! Windows through the `keyring` crate ([`KeyringStore`]). [`system_store`] picks the platform's.
 //!
 //! Each account has up to two small entries, `{account_id}/access` and `{account_id}/refresh`,
 //! under a service name that is namespaced by build channel (and per test run), so a development
@@ -12,7 +13,12 @@ use crate::error::{Error, Result};
 use crate::model::{AccountId, ConnectionId};
 use crate::secret::{Credential, Secret, TokenSet};
 
-/// Where secrets are stored. The real one is [`KeyringStore`]; [`MemoryStore`] is for unit tests
+#[cfg(target_os = "linux")]
+mod secret_service;
+#[cfg(target_os = "linux")]
+pub use secret_service::SecretServiceStore;
+
+/// Where secrets are stored. The real one is [`system_store`]'s; [`MemoryStore`] is for unit tests
 /// and fault injection.
 pub trait SecretStore: Send + Sync + 'static {
     fn put(&self, key: &str, value: &Secret) -> Result<()>;
@@ -24,7 +30,18 @@ pub trait SecretStore: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
-/// The OS keychain.
+/// The OS keychain under the namespace `service`: [`SecretServiceStore`] on Linux, [`KeyringStore`]
+/// elsewhere. Nothing connects until the first call.
+pub fn system_store(service: impl Into<String>) -> Arc<dyn SecretStore> {
+    #[cfg(target_os = "linux")]
+    let store = SecretServiceStore::new(service);
+    #[cfg(not(target_os = "linux"))]
+    let store = KeyringStore::new(service);
+    Arc::new(store)
+}
+
+/// The OS keychain through `keyring`, which on Linux connects to the Secret Service afresh for every
+/// call (the app uses [`SecretServiceStore`] there; its items are the same).
 pub struct KeyringStore {
     service: String,
 }
@@ -297,6 +314,24 @@ impl Vault {
         blocking(move || store.delete(&key)).await
     }
 
+    /// Writes, reads back and deletes a throw-away entry (`health-check`, never an account's):
+    /// proves the keychain is reachable, unlocked and writable, through the same store as the tokens.
+    pub async fn check(&self) -> Result<()> {
+        const KEY: &str = "health-check";
+        const VALUE: &str = "Latchkey keychain check (not a secret)";
+        let store = self.store.clone();
+        blocking(move || {
+            store.put(KEY, &Secret::new(VALUE))?;
+            let back = store.get(KEY)?;
+            store.delete(KEY)?;
+            match back {
+                Some(v) if v.expose() == VALUE => Ok(()),
+                _ => Err(Error::Keychain("an entry written to the keychain did not read back".into())),
+            }
+        })
+        .await
+    }
+
     async fn delete_keys(&self, account: &AccountId, keys: &[&'static str]) -> Result<()> {
         let store = self.store.clone();
         let account = account.clone();
@@ -355,6 +390,16 @@ mod tests {
         vault.delete(&id).await.expect("delete");
         vault.delete(&id).await.expect("delete twice");
         assert!(mem.keys().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_health_check_writes_reads_and_leaves_nothing() {
+        let store = Arc::new(MemoryStore::default());
+        let vault = Vault::new(store.clone());
+        vault.check().await.expect("a working store passes");
+        assert!(store.keys().is_empty(), "{:?}", store.keys());
+        store.fail_next(1);
+        assert!(matches!(vault.check().await, Err(Error::Keychain(_))));
     }
 
     #[tokio::test]

@@ -6,7 +6,6 @@ mod support;
 use latchkey_core::model::{AccountFilter, AccountStatus, Actor};
 use latchkey_core::secret::{Credential, Secret};
 use latchkey_core::store::AuditQuery;
-use latchkey_core::vault::SecretStore;
 use latchkey_core::{Error, ErrorCode};
 use support::{Decision, Provider, browse, core, entry};
 

@@ -15,7 +15,6 @@ use latchkey_core::Hooks;
 use latchkey_core::model::{AccountFilter, AccountId, AccountStatus, Actor};
 use latchkey_core::secret::{Credential, Secret};
 use latchkey_core::store::AuditQuery;
-use latchkey_core::vault::SecretStore;
 use support::{Decision, Provider, Spec, browse, entry};
 
 /// The child's side: runs one operation and blocks at the step named in the environment.

@@ -4,7 +4,6 @@ mod support;
 
 use latchkey_core::model::{AccountStatus, Actor};
 use latchkey_core::store::AuditQuery;
-use latchkey_core::vault::SecretStore;
 use latchkey_core::{Error, ErrorCode};
 use support::{Decision, Provider, all_bytes_under, browse, contains, core};
 

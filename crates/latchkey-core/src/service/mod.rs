@@ -170,6 +170,11 @@ impl Latchkey {
         self.vault.describe()
     }
 
+    /// Whether the keychain works now: a throw-away entry written, read back and deleted.
+    pub async fn check_keychain(&self) -> Result<()> {
+        self.vault.check().await
+    }
+
     /// Guide operation: the accounts matching `filter`.
     pub fn list_connected_accounts(&self, filter: &AccountFilter) -> Result<Vec<Account>> {
         self.store().accounts(filter)

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use latchkey_core::config::parse_connections;
 use latchkey_core::http::Http;
-use latchkey_core::vault::{KeyringStore, SecretStore};
+use latchkey_core::vault::{SecretStore, system_store};
 use latchkey_core::{Hooks, Latchkey, Options, StartReport};
 
 pub const SCHEME: &str = "io.latchkey.desktop";
@@ -241,7 +241,7 @@ fn make_executable(path: &Path) {
 /// A core over a throw-away data folder and a throw-away keychain namespace in the real keychain.
 pub struct Harness {
     pub core: Latchkey,
-    pub keychain: Arc<KeyringStore>,
+    pub keychain: Arc<dyn SecretStore>,
     pub data_dir: tempfile::TempDir,
     pub spec: Spec,
 }
@@ -275,8 +275,8 @@ pub fn connections_toml(spec: &Spec) -> String {
     text
 }
 
-pub async fn open(spec: &Spec, hooks: Hooks) -> (Latchkey, StartReport, Arc<KeyringStore>) {
-    let keychain = Arc::new(KeyringStore::new(spec.service.clone()));
+pub async fn open(spec: &Spec, hooks: Hooks) -> (Latchkey, StartReport, Arc<dyn SecretStore>) {
+    let keychain = system_store(spec.service.clone());
     // Written from the spec at every open, as a user's hand edit between two starts would be.
     let file = spec.data_dir.join("connections.toml");
     std::fs::create_dir_all(&spec.data_dir).unwrap();
@@ -285,7 +285,7 @@ pub async fn open(spec: &Spec, hooks: Hooks) -> (Latchkey, StartReport, Arc<Keyr
         data_dir: spec.data_dir.clone(),
         connections: parse_connections(&std::fs::read_to_string(&file).unwrap()).unwrap(),
         connections_file: Some(file),
-        secrets: keychain.clone() as Arc<dyn SecretStore>,
+        secrets: keychain.clone(),
         redirect_scheme: SCHEME.into(),
         http: match &spec.ca_file {
             Some(ca) => Http::with_extra_root(&std::fs::read(ca).unwrap()).unwrap(),
@@ -318,7 +318,7 @@ pub async fn core(provider: &Provider, scopes: &[&str]) -> Harness {
 
 /// The keychain entry `{account}/{which}` of the harness's namespace, if present.
 pub fn entry(
-    keychain: &KeyringStore,
+    keychain: &Arc<dyn SecretStore>,
     account: &latchkey_core::model::AccountId,
     which: &str,
 ) -> Option<String> {
