@@ -575,6 +575,7 @@ test('closing the window keeps Latchkey in the tray with its page destroyed; ope
     SSL_CERT_FILE: join(work, 'roots.pem'),
   };
   const prefs = join(process.env.XDG_CONFIG_HOME, 'io.latchkey.desktop', 'preferences.json');
+  const logFrom = driverLog.length;
   writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: true }));
   const windows = (cmd = 'count') => Number(execFileSync('/usr/bin/python3', [join(ROOT, 'tests/e2e/x11-windows.py'), cmd], { encoding: 'utf8' }).trim());
   // Web processes of this app only (another WebKit program on the machine must not count).
@@ -603,10 +604,23 @@ test('closing the window keeps Latchkey in the tray with its page destroyed; ope
   app.stderr.setEncoding('utf8').on('data', (d) => { driverLog += d; });
   let exited = false;
   app.once('exit', () => { exited = true; });
-  try {
-    await until('the window is open', () => windows() === 1 && pages() === 1);
+  // Closes the window once it has painted its `nth` page of this test, until `done`. A close that
+  // arrives while the window is still starting is sometimes lost (about one run in ten here); a
+  // person then closes it again, and so does this, once.
+  const painted = () => (driverLog.slice(logFrom).match(/window painted/g) ?? []).length;
+  const close = async (nth, what, done) => {
+    await until(`page ${nth} has painted`, () => windows() === 1 && pages() === 1 && painted() >= nth);
     assert.equal(windows('close'), 1);
-    await until('the window and its page are gone', () => windows() === 0 && pages() === 0);
+    try {
+      await until(what, done);
+    } catch {
+      console.log(`the close was lost; closing again (${what})`);
+      if (windows() === 1) windows('close');
+      await until(what, done);
+    }
+  };
+  try {
+    await close(1, 'the window and its page are gone', () => windows() === 0 && pages() === 0);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(exited, false, 'Latchkey quit instead of staying in the tray');
 
@@ -627,8 +641,7 @@ test('closing the window keeps Latchkey in the tray with its page destroyed; ope
 
     // With the setting off, closing the window quits.
     writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: false }));
-    assert.equal(windows('close'), 1);
-    await until('Latchkey quit', () => exited);
+    await close(2, 'Latchkey quit', () => exited);
   } finally {
     if (!exited) app.kill();
   }
