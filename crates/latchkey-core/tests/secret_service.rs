@@ -43,34 +43,34 @@ fn secret_tool_lookup(service: &str, key: &str) -> Option<String> {
     out.status.success().then(|| String::from_utf8(out.stdout).unwrap())
 }
 
-fn gdbus(args: &[&str]) -> std::process::Output {
-    Command::new("gdbus").args(["call", "--session"]).args(args).output().unwrap()
+/// `gdbus call` on the session bus: `method` of `dest` at `path`, with `args`.
+fn gdbus(dest: &str, path: &str, method: &str, args: &[&str]) -> std::process::Output {
+    Command::new("gdbus")
+        .args(["call", "--session", "--dest", dest, "--object-path", path, "--method", method])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A Secret Service method (`org.freedesktop.Secret.{method}`) of the object at `path`.
+fn secrets(path: &str, method: &str, args: &[&str]) -> std::process::Output {
+    gdbus("org.freedesktop.secrets", path, &format!("org.freedesktop.Secret.{method}"), args)
+}
+
+/// A method of the bus itself about the connection owning `name`.
+fn bus(method: &str, name: &str) -> std::process::Output {
+    let method = format!("org.freedesktop.DBus.{method}");
+    gdbus("org.freedesktop.DBus", "/org/freedesktop/DBus", &method, &[name])
 }
 
 fn secrets_owner() -> Option<String> {
-    let out = gdbus(&[
-        "--dest",
-        "org.freedesktop.DBus",
-        "--object-path",
-        "/org/freedesktop/DBus",
-        "--method",
-        "org.freedesktop.DBus.GetNameOwner",
-        "org.freedesktop.secrets",
-    ]);
+    let out = bus("GetNameOwner", "org.freedesktop.secrets");
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// The object path of the collection with the alias `default`.
 fn default_collection() -> Option<String> {
-    let out = gdbus(&[
-        "--dest",
-        "org.freedesktop.secrets",
-        "--object-path",
-        "/org/freedesktop/secrets",
-        "--method",
-        "org.freedesktop.Secret.Service.ReadAlias",
-        "default",
-    ]);
+    let out = secrets("/org/freedesktop/secrets", "Service.ReadAlias", &["default"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let path = text.split('\'').nth(1)?;
     (out.status.success() && path != "/").then(|| path.to_owned())
@@ -78,16 +78,12 @@ fn default_collection() -> Option<String> {
 
 fn login_locked() -> Option<bool> {
     let path = default_collection()?;
-    let out = gdbus(&[
-        "--dest",
+    let out = gdbus(
         "org.freedesktop.secrets",
-        "--object-path",
         &path,
-        "--method",
         "org.freedesktop.DBus.Properties.Get",
-        "org.freedesktop.Secret.Collection",
-        "Locked",
-    ]);
+        &["org.freedesktop.Secret.Collection", "Locked"],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     out.status.success().then(|| text.contains("true"))
 }
@@ -269,15 +265,7 @@ fn a_locked_keychain_whose_prompt_is_dismissed_is_a_clear_error() {
     let ours = std::sync::Arc::new(SecretServiceStore::new(svc.clone()));
     ours.put("k", &Secret::new("locked-away")).unwrap();
     let collection = format!("['{}']", default_collection().unwrap());
-    let lock = gdbus(&[
-        "--dest",
-        "org.freedesktop.secrets",
-        "--object-path",
-        "/org/freedesktop/secrets",
-        "--method",
-        "org.freedesktop.Secret.Service.Lock",
-        &collection,
-    ]);
+    let lock = secrets("/org/freedesktop/secrets", "Service.Lock", &[&collection]);
     assert!(lock.status.success(), "{lock:?}");
     // Unlocked again (by a new gnome-keyring) however this test ends, or the next would hang.
     let unlock = UnlockOnDrop;
@@ -326,15 +314,7 @@ impl Drop for UnlockOnDrop {
 }
 
 fn prompter_pid() -> Option<u32> {
-    let out = gdbus(&[
-        "--dest",
-        "org.freedesktop.DBus",
-        "--object-path",
-        "/org/freedesktop/DBus",
-        "--method",
-        "org.freedesktop.DBus.GetConnectionUnixProcessID",
-        "org.gnome.keyring.SystemPrompter",
-    ]);
+    let out = bus("GetConnectionUnixProcessID", "org.gnome.keyring.SystemPrompter");
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim().trim_start_matches("(uint32 ").trim_end_matches(",)").parse().ok()
 }
