@@ -2,15 +2,11 @@
 //! watch for changes another process (the `latchkey` CLI) made to the data or to
 //! `connections.toml`, so the window and the tray show them without being asked.
 
-use std::time::Duration;
-
+use latchkey_core::OutsideChange;
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::commands::emit_accounts;
 use crate::setup::AppState;
-
-/// How often the data is checked for another process's changes: one `PRAGMA data_version`.
-const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// The running background tasks, stopped when Latchkey exits or replaces itself (rest.rs).
 #[derive(Default)]
@@ -45,39 +41,16 @@ pub fn start(app: &AppHandle) {
     let refresher =
         tauri::async_runtime::spawn(latchkey_core::run_refresher(core.clone(), on_change, stopped.clone()));
 
-    let app = app.clone();
-    let watch = tauri::async_runtime::spawn(async move {
-        let mut seen = core.data_version().ok();
-        let file = latchkey_core::paths::connections_file().ok();
-        let modified = |f: &Option<std::path::PathBuf>| {
-            f.as_ref().and_then(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
-        };
-        let mut file_seen = modified(&file);
-        let mut stopped = stopped;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(WATCH_EVERY) => {}
-                _ = stopped.changed() => return,
+    let on_outside = {
+        let app = app.clone();
+        move |change| match change {
+            OutsideChange::Connections => {
+                let _ = app.emit("connections-changed", ());
             }
-            let file_now = modified(&file);
-            if file_now != file_seen {
-                file_seen = file_now;
-                match core.reload_connections() {
-                    Ok(true) => {
-                        tracing::info!("connections.toml changed; connections reloaded");
-                        let _ = app.emit("connections-changed", ());
-                    }
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!("connections.toml changed but cannot be used: {e}"),
-                }
-            }
-            let now = core.data_version().ok();
-            if now != seen {
-                seen = now;
-                emit_accounts(&app, &app.state::<AppState>());
-            }
+            OutsideChange::Accounts => emit_accounts(&app, &app.state::<AppState>()),
         }
-    });
+    };
+    let watch = tauri::async_runtime::spawn(latchkey_core::watch_outside_changes(core, on_outside, stopped));
     *running = Some(Running { stop, tasks: vec![refresher, watch] });
 }
 

@@ -414,11 +414,11 @@ pub fn about(app: AppHandle) -> AboutDto {
 }
 
 pub fn to_dto(state: &AppState, account: &Account) -> AccountDto {
-    let name = state
-        .core
-        .connection(account.connection.as_str())
-        .map_or_else(|_| account.connection.to_string(), |c| c.name);
-    AccountDto::new(account, &name, state.core.is_signing_in(&account.id))
+    AccountDto::new(
+        account,
+        &state.core.connection_name(&account.connection),
+        state.core.is_signing_in(&account.id),
+    )
 }
 
 fn account_dtos(state: &AppState) -> CmdResult<Vec<AccountDto>> {
@@ -426,15 +426,17 @@ fn account_dtos(state: &AppState) -> CmdResult<Vec<AccountDto>> {
     Ok(accounts.iter().map(|a| to_dto(state, a)).collect())
 }
 
-/// Sends the whole account list to the UI (and the tray's summary) after any change.
+/// Sends the whole account list to the UI (and the tray's summary, and the notifications) after
+/// any change.
 pub fn emit_accounts(app: &AppHandle, state: &AppState) {
-    match account_dtos(state) {
-        Ok(list) => {
-            crate::tray::show_summary(app, &list);
-            crate::notify::on_accounts(app, &list);
+    match state.core.list_connected_accounts(&AccountFilter::default()) {
+        Ok(accounts) => {
+            crate::tray::show_summary(app, &latchkey_core::attention::summary(&accounts));
+            crate::notify::on_accounts(app, state, &accounts);
+            let list: Vec<AccountDto> = accounts.iter().map(|a| to_dto(state, a)).collect();
             let _ = app.emit("accounts-changed", list);
         }
-        Err(e) => tracing::error!("cannot list accounts: {}", e.message),
+        Err(e) => tracing::error!("cannot list accounts: {e}"),
     }
 }
 

@@ -51,11 +51,6 @@ fn registers_at_run_time(appimage: bool, flatpak: bool, debug_build: bool) -> bo
 }
 
 fn deliver(app: &AppHandle, url: String) {
-    // The light process started no sign-in; the window's process reports the link.
-    if crate::rest::is_light() {
-        crate::rest::wake(app, vec![url]);
-        return;
-    }
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let core = app.state::<AppState>().core.clone();

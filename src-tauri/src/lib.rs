@@ -13,6 +13,7 @@ use tauri::{Manager, RunEvent};
 
 pub fn run() {
     setup::started();
+    rest::background_start();
     let builder = tauri::Builder::default()
         // First, so a second process started with a callback URL hands it over and exits before
         // anything else runs (Linux and Windows start a new process per deep link). Starting
@@ -26,15 +27,12 @@ pub fn run() {
             // The tray and the window first: the window's web process starts while the data opens
             // (its calls wait for the event loop, which runs after this).
             let tray = tray::create(app.handle());
-            if tray {
-                rest::tray_ready();
-            }
-            // `--background` (a login item, or Latchkey resting in the tray, rest.rs): no window,
-            // unless there is no tray to open it from.
+            // `--background` (a login item, where there is no `latchkey-tray`, rest.rs): no
+            // window, unless there is no tray to open it from.
             if !(tray && rest::started_in_background()) {
                 tray::open_window(app.handle());
             }
-            let state = setup::open(app.handle())?;
+            let state = setup::open()?;
             app.manage(state);
             app.manage(commands::SignInLinks::default());
             deep_link::listen(app)?;
@@ -73,7 +71,7 @@ mod tray {
     use tauri::tray::TrayIconBuilder;
     use tauri::{AppHandle, Manager, Wry};
 
-    use crate::dto::{AccountDto, PreferencesDto};
+    use crate::dto::PreferencesDto;
 
     const WINDOW: &str = "main";
 
@@ -114,34 +112,17 @@ mod tray {
         Ok(())
     }
 
-    /// "All accounts are fine" or "N accounts need attention", in the menu and the tooltip.
-    pub fn show_summary(app: &AppHandle, accounts: &[AccountDto]) {
+    /// The core's summary ("All accounts are fine", …), in the menu and the tooltip.
+    pub fn show_summary(app: &AppHandle, text: &str) {
         let Some(tray) = app.try_state::<Tray>() else { return };
-        let text = summary(accounts);
-        let _ = tray.summary.set_text(&text);
+        let _ = tray.summary.set_text(text);
         if let Some(icon) = app.tray_by_id("latchkey") {
             let _ = icon.set_tooltip(Some(format!("Latchkey: {text}")));
         }
     }
 
-    /// The same rule as the window's attention banner (`ui/src/lib/status.ts`).
-    pub fn summary(accounts: &[AccountDto]) -> String {
-        let needs = accounts.iter().filter(|a| crate::notify::needs_attention(a)).count();
-        match (accounts.len(), needs) {
-            (0, _) => "No accounts connected".to_owned(),
-            (_, 0) => "All accounts are fine".to_owned(),
-            (_, 1) => "1 account needs attention".to_owned(),
-            (_, n) => format!("{n} accounts need attention"),
-        }
-    }
-
-    /// Shows the window, making it (and its webview) again if it was closed. The light process
-    /// (rest.rs) makes no webview: it hands over to a process that does.
+    /// Shows the window, making it (and its webview) again if it was closed.
     pub fn open_window(app: &AppHandle) {
-        if crate::rest::is_light() {
-            crate::rest::wake(app, Vec::new());
-            return;
-        }
         if let Some(window) = app.get_webview_window(WINDOW) {
             let _ = window.unminimize();
             let _ = window.show();
@@ -184,53 +165,5 @@ mod tray {
         }
         std::fs::write(&path, serde_json::to_vec_pretty(preferences)?)?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::dto::{AccountDto, AccountStatusDto};
-
-    fn account(status: AccountStatusDto, reauth_needed: bool) -> AccountDto {
-        AccountDto {
-            id: "a".into(),
-            connection_id: "c".into(),
-            connection_name: "C".into(),
-            identifier: "me".into(),
-            status,
-            identity: None,
-            requested_scopes: vec![],
-            granted_scopes: vec![],
-            expires_at: None,
-            last_error: None,
-            reauth_needed,
-            labels: vec![],
-            note: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            signing_in: false,
-            offline: None,
-            retry_at: None,
-            last_refresh: None,
-            revocation_pending: false,
-        }
-    }
-
-    #[test]
-    fn the_tray_counts_the_accounts_that_need_attention() {
-        use AccountStatusDto::*;
-        assert_eq!(super::tray::summary(&[]), "No accounts connected");
-        assert_eq!(
-            super::tray::summary(&[account(Active, false), account(Revoked, false), account(Pending, false)]),
-            "All accounts are fine"
-        );
-        assert_eq!(
-            super::tray::summary(&[account(Active, false), account(Expired, false)]),
-            "1 account needs attention"
-        );
-        assert_eq!(
-            super::tray::summary(&[account(Error, false), account(Active, true), account(Suspended, false)]),
-            "2 accounts need attention"
-        );
     }
 }

@@ -3,12 +3,9 @@
 //! (`LATCHKEY_DATA_DIR`, `LATCHKEY_CONNECTIONS`, `LATCHKEY_KEYCHAIN_SERVICE` override them, so the demo
 //! mode and the tests never touch a user's real data or keychain entries).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use latchkey_core::vault::system_store;
 use latchkey_core::{Latchkey, Options, paths};
-use tauri::AppHandle;
-use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 /// When the process started (the first call, made first thing in `run`).
 pub fn started() -> std::time::Instant {
@@ -21,49 +18,24 @@ pub struct AppState {
     pub core: Arc<Latchkey>,
 }
 
-pub fn open(app: &AppHandle) -> Result<AppState, Box<dyn std::error::Error>> {
-    let identifier = app.config().identifier.clone();
+pub fn open() -> Result<AppState, Box<dyn std::error::Error>> {
     let data_dir = paths::data_dir()?;
     let connections_file = paths::connections_file()?;
-    std::fs::create_dir_all(data_dir.join("logs"))?;
-    init_logging(&data_dir)?;
+    latchkey_core::logging::init(&data_dir, "info,latchkey_core=debug,latchkey_desktop=debug")?;
     let service = paths::keychain_service();
-    let connections = latchkey_core::config::load_connections(&connections_file)?;
+    let options = Options::standard(data_dir.clone(), connections_file.clone(), service.clone())?;
     tracing::info!(
         data_dir = %data_dir.display(),
         connections_file = %connections_file.display(),
-        connections = connections.len(),
+        connections = options.connections.len(),
         keychain_service = %service,
         "Latchkey starting"
     );
-    let (core, report) = tauri::async_runtime::block_on(Latchkey::open(Options {
-        data_dir,
-        connections,
-        connections_file: Some(connections_file),
-        secrets: system_store(service),
-        redirect_scheme: identifier,
-        http: latchkey_core::http::Http::new()?,
-        hooks: Default::default(),
-    }))?;
+    let (core, report) = tauri::async_runtime::block_on(Latchkey::open(options))?;
     if report != Default::default() {
         tracing::info!(?report, "start-up repairs");
     }
     Ok(AppState { core: Arc::new(core) })
-}
-
-/// Logs to stderr and to `logs/latchkey.log` in the data folder. `RUST_LOG` sets the level.
-fn init_logging(data_dir: &std::path::Path) -> std::io::Result<()> {
-    let file =
-        std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("logs/latchkey.log"))?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,latchkey_core=debug,latchkey_desktop=debug")
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::io::stderr.and(Mutex::new(file)))
-        .try_init();
-    Ok(())
 }
 
 #[cfg(test)]

@@ -565,15 +565,9 @@ test('an account the provider drops: a notification, the banner, reconnect from 
   }
 });
 
-test('closing the window keeps Latchkey in the tray with its page destroyed; opening it again makes a new one', async () => {
+test('closing the window rests Latchkey in latchkey-tray (no WebKit, no GTK); its icon, menu, notifications and a second launch bring the window back', async () => {
   await endSession();
-  const env = {
-    ...process.env,
-    LATCHKEY_DATA_DIR: join(work, 'data'),
-    LATCHKEY_CONNECTIONS: join(work, 'connections.toml'),
-    LATCHKEY_KEYCHAIN_SERVICE: SERVICE,
-    SSL_CERT_FILE: join(work, 'roots.pem'),
-  };
+  const env = { ...process.env, ...appEnv() };
   const prefs = join(process.env.XDG_CONFIG_HOME, 'io.latchkey.desktop', 'preferences.json');
   const logFrom = driverLog.length;
   writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: true }));
@@ -592,14 +586,31 @@ test('closing the window keeps Latchkey in the tray with its page destroyed; ope
   // Every WebKit process of this app (the network process included).
   const webkit = () => execFileSync('ps', ['-e', '-o', 'ppid=,comm='], { encoding: 'utf8' }).trim().split('\n')
     .map((l) => l.trim().split(/\s+/)).filter(([ppid, comm]) => Number(ppid) === app.pid && comm.startsWith('WebKit')).length;
-  const cmdline = () => readFileSync(`/proc/${app.pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const program = () => { try { return readFileSync(`/proc/${app.pid}/cmdline`, 'utf8').split('\0')[0]; } catch { return ''; } };
+  const resting = () => program().endsWith('/latchkey-tray');
   const maps = () => readFileSync(`/proc/${app.pid}/maps`, 'utf8');
   const until = async (what, check) => {
-    for (let i = 0; i < 100; i++) { if (check()) return; await new Promise((r) => setTimeout(r, 100)); }
-    assert.fail(`timed out waiting until ${what}`);
+    for (let i = 0; i < 150; i++) { if (check()) return; await new Promise((r) => setTimeout(r, 100)); }
+    assert.fail(`timed out waiting until ${what}; app log:\n${driverLog.slice(-3000)}`);
   };
+  // The tray icon is a StatusNotifierItem on the session bus; a tray host reads it like this.
+  const gdbus = (...args) => execFileSync('gdbus', ['call', '--session', ...args], { encoding: 'utf8' });
+  const trayItem = () => gdbus('--dest', 'org.freedesktop.DBus', '--object-path', '/org/freedesktop/DBus',
+    '--method', 'org.freedesktop.DBus.ListNames').match(new RegExp(`org\\.kde\\.StatusNotifierItem-${app.pid}-\\d+`))?.[0];
+  const tooltip = () => gdbus('--dest', trayItem(), '--object-path', '/StatusNotifierItem', '--method',
+    'org.freedesktop.DBus.Properties.Get', 'org.kde.StatusNotifierItem', 'ToolTip');
+  const clickMenu = (label) => {
+    const layout = gdbus('--dest', trayItem(), '--object-path', '/MenuBar', '--method', 'com.canonical.dbusmenu.GetLayout', '0', 'int32 -1', '@as []');
+    const id = layout.match(new RegExp(`\\((\\d+), \\{[^}]*'label': <'${label}'>`))?.[1];
+    assert.ok(id, `no "${label}" in the tray menu:\n${layout}`);
+    gdbus('--dest', trayItem(), '--object-path', '/MenuBar', '--method', 'com.canonical.dbusmenu.Event', id, 'clicked', '<0>', '0');
+  };
+  const seen = join(work, 'tray-notifications.txt');
+  const monitor = spawn('dbus-monitor', ['--session', "interface='org.freedesktop.Notifications',member='Notify'"],
+    { stdio: ['ignore', openSync(seen, 'w'), 'ignore'] });
+  const notices = () => readFileSync(seen, 'utf8');
 
-  const app = spawn(APP, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let app = spawn(APP, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   app.stdout.setEncoding('utf8').on('data', (d) => { driverLog += d; });
   app.stderr.setEncoding('utf8').on('data', (d) => { driverLog += d; });
   let exited = false;
@@ -619,30 +630,72 @@ test('closing the window keeps Latchkey in the tray with its page destroyed; ope
       await until(what, done);
     }
   };
-  try {
-    await close(1, 'the window and its page are gone', () => windows() === 0 && pages() === 0);
-    await new Promise((r) => setTimeout(r, 500));
+  /** Closed, and idle, it rests: the same process (pid) replaced by latchkey-tray. */
+  const rests = async (nth) => {
+    await close(nth, 'the window and its page are gone', () => windows() === 0 && pages() === 0);
+    await until('Latchkey rests in latchkey-tray', () => resting() && webkit() === 0 && trayItem());
     assert.equal(exited, false, 'Latchkey quit instead of staying in the tray');
-
-    // Idle, it rests: the same process (pid) replaced by a `--background` start that never made a
-    // webview, so no WebKit process at all and no GL driver.
-    await until('Latchkey rests in a light process', () => cmdline().includes('--background') && webkit() === 0);
+  };
+  try {
+    await rests(1);
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(exited, false, 'Latchkey quit while resting');
     assert.equal(webkit(), 0, 'a WebKit process runs beside the resting tray');
     assert.equal(windows(), 0);
-    assert.doesNotMatch(maps(), /libLLVM|_dri\.so/, 'the resting process loaded a GL driver');
-    assert.match(driverLog, /Latchkey replaces its process to="tray"/);
+    assert.doesNotMatch(maps(), /libwebkit2gtk|libjavascriptcoregtk|libgtk-3|libLLVM|_dri\.so/,
+      'the resting process loaded WebKit, GTK or a GL driver');
+    assert.match(driverLog, /Latchkey rests in latchkey-tray/);
+    // The tray's summary is the core's: the accounts needing the user, as the CLI lists them.
+    const summary = () => {
+      const all = JSON.parse(execFileSync(CLI, ['accounts', 'list', '--json'], { env, encoding: 'utf8' }));
+      const n = all.filter((a) => ['expired', 'error'].includes(a.status) || (a.status === 'active' && a.reauth_needed)).length;
+      return all.length === 0 ? 'No accounts connected' : n === 0 ? 'All accounts are fine'
+        : `${n} account${n === 1 ? ' needs' : 's need'} attention`;
+    };
+    assert.match(tooltip(), new RegExp(`'Latchkey', '${summary()}'`));
 
-    // Starting Latchkey again (as the launcher or the tray's Open does) brings a new window.
+    // Resting, it still watches: an account the provider drops (seen by a script's refresh) turns
+    // the tray's summary and sends one notification.
+    const [demo] = JSON.parse(execFileSync(CLI, ['accounts', 'list', '--connection', 'demo', '--json'], { env, encoding: 'utf8' }));
+    await provider.control('revoke-grants', { account: 'alice' });
+    assert.equal(spawnSync(CLI, ['token', demo.ref, '--min-valid', '999999'], { env }).status, 4);
+    const who = `${demo.connection_name} — ${demo.identifier}`;
+    await until('the tray notifies', () => notices().includes(`${who} needs you`));
+    await until('the tray\'s summary counts it', () => tooltip().includes(`'Latchkey', '${summary()}'`));
+    assert.match(summary(), /need/);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(notices().split(`${who} needs you`).length - 1, 1, `one notification:\n${notices()}`);
+
+    // Starting Latchkey again (as the launcher does) hands over through single-instance: a window.
     execFileSync(APP, [], { env, timeout: 10000 });
     await until('a new window and page exist', () => windows() === 1 && pages() === 1);
-    assert.ok(!cmdline().includes('--background'), 'the window runs in a normal start');
+    assert.ok(!resting(), 'the window runs in latchkey-desktop');
+
+    // Resting again; the tray menu's Open brings the window back.
+    await rests(2);
+    clickMenu('Open Latchkey');
+    await until('the tray menu opened a window', () => windows() === 1 && pages() === 1);
+    assert.ok(program().endsWith('/latchkey-desktop'));
 
     // With the setting off, closing the window quits.
     writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: false }));
-    await close(2, 'Latchkey quit', () => exited);
+    await close(3, 'Latchkey quit', () => exited);
   } finally {
+    monitor.kill();
     if (!exited) app.kill();
+  }
+
+  // A login item's start (`--background`) goes straight to latchkey-tray; its menu's Quit ends it.
+  writeFileSync(prefs, JSON.stringify({ keep_running_in_tray: true }));
+  app = spawn(APP, ['--background'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  app.stderr.setEncoding('utf8').on('data', (d) => { driverLog += d; });
+  const code = new Promise((r) => app.once('exit', (c) => r(c)));
+  try {
+    await until('a login start rests in latchkey-tray', () => resting() && trayItem());
+    assert.equal(windows(), 0);
+    clickMenu('Quit Latchkey');
+    assert.equal(await code, 0);
+  } finally {
+    app.kill();
   }
 });

@@ -229,16 +229,7 @@ async fn open_core(cli: &Cli) -> Result<Latchkey, Error> {
         None => paths::connections_file()?,
     };
     let service = cli.keychain_service.clone().unwrap_or_else(paths::keychain_service);
-    let (core, _) = Latchkey::open(Options {
-        data_dir,
-        connections: latchkey_core::config::load_connections(&connections_file)?,
-        connections_file: Some(connections_file),
-        secrets: latchkey_core::vault::system_store(service),
-        redirect_scheme: paths::IDENTIFIER.into(),
-        http: latchkey_core::http::Http::new()?,
-        hooks: Default::default(),
-    })
-    .await?;
+    let (core, _) = Latchkey::open(Options::standard(data_dir, connections_file, service)?).await?;
     Ok(core)
 }
 

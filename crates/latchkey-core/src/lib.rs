@@ -1,12 +1,14 @@
 //! Latchkey's core: the whole domain of connected accounts, with no Tauri (and no GUI) dependency.
 //! The desktop shell and the CLI are thin callers of [`Latchkey`]. See ARCHITECTURE.md.
 
+pub mod attention;
 pub mod audit;
 pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod instance;
+pub mod logging;
 pub mod model;
 pub mod oauth;
 pub mod paths;
@@ -19,5 +21,5 @@ pub mod vault;
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
     AccessToken, AuthorizationLink, CallbackError, ConnectionChange, Hooks, Latchkey, LoopbackWait,
-    NewConnection, Options, RevokeOutcome, StartReport, run_refresher,
+    NewConnection, Options, OutsideChange, RevokeOutcome, StartReport, run_refresher, watch_outside_changes,
 };

@@ -35,3 +35,15 @@ pub fn keychain_service() -> String {
         if cfg!(debug_assertions) { format!("{IDENTIFIER}.dev") } else { IDENTIFIER.to_owned() }
     })
 }
+
+/// The desktop app's executable (the window).
+pub const DESKTOP_BINARY: &str = "latchkey-desktop";
+/// Linux: the WebKit-free executable Latchkey rests in while its window is closed.
+pub const TRAY_BINARY: &str = "latchkey-tray";
+
+/// The executable `name` in the running one's folder (where the packages install all of
+/// Latchkey's, and where cargo builds them), if it is there.
+pub fn sibling_executable(name: &str) -> Option<PathBuf> {
+    let path = std::env::current_exe().ok()?.parent()?.join(name);
+    path.is_file().then_some(path)
+}

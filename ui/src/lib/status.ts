@@ -57,7 +57,7 @@ export type Attention = { reason: string; action: 'reconnect' | 'reauthorize'; a
 
 /**
  * Why an account needs the person, and the one thing to do, or null. The tray's summary counts
- * the same accounts (`src-tauri/src/lib.rs`, `tray::summary`).
+ * the same accounts (`crates/latchkey-core/src/attention.rs`).
  */
 export function attentionFor(account: AccountDto): Attention | null {
   switch (account.status) {

@@ -18,6 +18,7 @@ mod reconcile;
 mod refresher;
 mod revoke;
 mod tokens;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -41,6 +42,7 @@ pub use clients::{ConnectionChange, NewConnection};
 pub use refresher::run_refresher;
 pub use revoke::RevokeOutcome;
 pub use tokens::AccessToken;
+pub use watch::{OutsideChange, watch_outside_changes};
 
 /// What the core needs to start.
 pub struct Options {
@@ -55,6 +57,26 @@ pub struct Options {
     pub redirect_scheme: String,
     pub http: Http,
     pub hooks: Hooks,
+}
+
+impl Options {
+    /// What every Latchkey program opens: the data folder, the connections file and the keychain
+    /// namespace given (see `paths` for the defaults), the platform's keychain, the app's URL scheme.
+    pub fn standard(
+        data_dir: PathBuf,
+        connections_file: PathBuf,
+        keychain_service: String,
+    ) -> Result<Options> {
+        Ok(Options {
+            data_dir,
+            connections: crate::config::load_connections(&connections_file)?,
+            connections_file: Some(connections_file),
+            secrets: crate::vault::system_store(keychain_service),
+            redirect_scheme: crate::paths::IDENTIFIER.into(),
+            http: Http::new()?,
+            hooks: Hooks::default(),
+        })
+    }
 }
 
 /// Observation points for tests. Empty in the app and the CLI.
@@ -138,6 +160,11 @@ impl Latchkey {
             .find(|c| c.id.as_str() == id)
             .cloned()
             .ok_or_else(|| Error::UnknownConnection(id.to_owned()))
+    }
+
+    /// The display name of a connection, or its id once it is no longer configured.
+    pub fn connection_name(&self, id: &ConnectionId) -> String {
+        self.connections().iter().find(|c| &c.id == id).map_or_else(|| id.to_string(), |c| c.name.clone())
     }
 
     /// Records each OAuth connection's scopes; accounts whose connection's scopes changed are

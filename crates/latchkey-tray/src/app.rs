@@ -1,0 +1,170 @@
+//! The resting process: claims the single-instance name, opens the core, shows the tray icon, runs
+//! the refresher and the watch, and leaves by Quit or by replacing itself with the window's process.
+
+use std::os::unix::process::CommandExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ksni::TrayMethods;
+use latchkey_core::attention::{self, Incidents};
+use latchkey_core::model::AccountFilter;
+use latchkey_core::paths::{self, DESKTOP_BINARY};
+use latchkey_core::{Latchkey, Options};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::icon::TrayIcon;
+use crate::instance::{self, Claim};
+
+/// What the tray, the single-instance interface and the background tasks tell the main loop.
+pub enum Event {
+    /// The window is wanted, with these links for it.
+    Open(Vec<String>),
+    Quit,
+    /// The accounts may have changed (a refresh, or another process).
+    Changed,
+}
+
+pub fn main() -> ExitCode {
+    crate::reap::inherited_children();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Latchkey could not start its tray: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("Latchkey's tray stops: {e}");
+            eprintln!("Latchkey's tray stops: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let (events, mut inbox) = unbounded_channel();
+    let bus = match instance::claim(events.clone()).await {
+        Claim::Held(bus) => bus,
+        Claim::Taken => {
+            eprintln!("Latchkey is already running.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Claim::Unavailable(e) => return Err(format!("no D-Bus session, so no tray ({e})").into()),
+    };
+    let data_dir = paths::data_dir()?;
+    latchkey_core::logging::init(&data_dir, "info,latchkey_core=debug,latchkey_tray=debug")?;
+    let options = Options::standard(data_dir, paths::connections_file()?, paths::keychain_service())?;
+    let (core, report) = Latchkey::open(options).await?;
+    if report != Default::default() {
+        tracing::info!(?report, "start-up repairs");
+    }
+    let core = Arc::new(core);
+
+    let mut incidents = Incidents::default();
+    let accounts = core.list_connected_accounts(&AccountFilter::default())?;
+    incidents.changes(&accounts, |a| core.connection_name(&a.connection));
+    let tray = TrayIcon::new(attention::summary(&accounts), events.clone())
+        // Also without a tray host yet: the icon appears when one starts.
+        .assume_sni_available(true)
+        .spawn()
+        .await?;
+    tracing::info!("Latchkey rests in the tray");
+
+    loop {
+        let background = Background::start(&core, &events);
+        let leave = serve(&core, &bus, &tray, &mut incidents, &mut inbox).await;
+        background.stop().await;
+        match leave {
+            Leave::Quit => {
+                tracing::info!("Latchkey quits from the tray");
+                tray.shutdown().await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Leave::Window(links) => {
+                let e = open_window(&core, links);
+                tracing::error!("Latchkey could not open its window ({e}); it stays in the tray");
+            }
+        }
+    }
+}
+
+enum Leave {
+    Quit,
+    Window(Vec<String>),
+}
+
+/// Handles events until the user opens the window or quits.
+async fn serve(
+    core: &Latchkey,
+    bus: &zbus::Connection,
+    tray: &ksni::Handle<TrayIcon>,
+    incidents: &mut Incidents,
+    inbox: &mut UnboundedReceiver<Event>,
+) -> Leave {
+    while let Some(event) = inbox.recv().await {
+        match event {
+            Event::Open(links) => return Leave::Window(links),
+            Event::Quit => return Leave::Quit,
+            Event::Changed => {
+                let accounts = match core.list_connected_accounts(&AccountFilter::default()) {
+                    Ok(accounts) => accounts,
+                    Err(e) => {
+                        tracing::error!("cannot list accounts: {e}");
+                        continue;
+                    }
+                };
+                let summary = attention::summary(&accounts);
+                tray.update(|icon| icon.summary = summary).await;
+                for notice in incidents.changes(&accounts, |a| core.connection_name(&a.connection)) {
+                    crate::notify::show(bus, &notice).await;
+                }
+            }
+        }
+    }
+    Leave::Quit
+}
+
+/// Replaces this process by the window's (`latchkey-desktop`, with the links); returns only if
+/// that could not start.
+fn open_window(core: &Latchkey, links: Vec<String>) -> std::io::Error {
+    let Some(desktop) = paths::sibling_executable(DESKTOP_BINARY) else {
+        return std::io::Error::new(std::io::ErrorKind::NotFound, DESKTOP_BINARY);
+    };
+    tracing::info!(links = links.len(), "Latchkey opens its window");
+    core.release_instance();
+    std::process::Command::new(desktop).args(links).exec()
+}
+
+/// The refresher and the watch for other processes' changes.
+struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl Background {
+    fn start(core: &Arc<Latchkey>, events: &UnboundedSender<Event>) -> Self {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (on_refresh, on_outside) = (events.clone(), events.clone());
+        let refresher = tokio::spawn(latchkey_core::run_refresher(
+            core.clone(),
+            move |_| drop(on_refresh.send(Event::Changed)),
+            stopped.clone(),
+        ));
+        let watch = tokio::spawn(latchkey_core::watch_outside_changes(
+            core.clone(),
+            move |_| drop(on_outside.send(Event::Changed)),
+            stopped,
+        ));
+        Background { stop, tasks: [refresher, watch] }
+    }
+
+    /// Stops both and waits until they have ended (a refresh under way finishes first).
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
