@@ -6,6 +6,7 @@ mod commands;
 mod deep_link;
 mod dto;
 mod notify;
+mod rendering;
 mod rest;
 mod setup;
 
@@ -14,6 +15,7 @@ use tauri::{Manager, RunEvent};
 pub fn run() {
     setup::started();
     rest::background_start();
+    rendering::choose();
     let builder = tauri::Builder::default()
         // First, so a second process started with a callback URL hands it over and exits before
         // anything else runs (Linux and Windows start a new process per deep link). Starting

@@ -14,7 +14,9 @@
 #   - RSS of the whole process tree (the WebKit web and network processes included) 5 s after start;
 #   - Latchkey only: the process tree's RSS 5 s after its window was closed (tray, refresher running:
 #     on Linux the same process, replaced by latchkey-tray);
-#   - Latchkey with 1,000 accounts: the window's own time from start to the painted list;
+#   - the page's own time from its start to its first painted frame (the bare window: from its
+#     script to the frame after; Latchkey: from `start()` to the frame after the list rendered),
+#     and Latchkey's with 1,000 accounts;
 #   - scrolling 1,000 accounts against the bare window scrolling 1,000 plain rows (scroll.mjs).
 # Plus the release binaries' sizes.
 set -euo pipefail
@@ -106,7 +108,7 @@ col() { awk -v c="$2" '{print $c}' "$1" | median; }
 b_paint=$(col "$work/base" 1); b_rss=$(col "$work/base" 3)
 a_paint=$(col "$work/app" 1); a_rss=$(col "$work/app" 3); a_tray=$(col "$work/app" 4)
 a_left=$(awk '{print $5}' "$work/app" | sort -n | tail -1)
-a_render=$(col "$work/app" 2); k_paint=$(col "$work/app1000" 1); k_render=$(col "$work/app1000" 2)
+b_render=$(col "$work/base" 2); a_render=$(col "$work/app" 2); k_paint=$(col "$work/app1000" 1); k_render=$(col "$work/app1000" 2)
 b_size=$(stat -c %s "$base"); a_size=$(stat -c %s "$app"); t_size=$(stat -c %s "$(dirname "$app")/latchkey-tray")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
@@ -119,8 +121,8 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
   echo "| release binary | $(mib $((b_size / 1024))) | $(mib $((a_size / 1024))) | $(ratio "$a_size" "$b_size") | ≤ 1.5x |"
   echo "| latchkey-tray binary (Linux, installed beside it) | | $(mib $((t_size / 1024))) | | |"
   echo "| RSS in the tray, window closed (WebKit processes left: $a_left) | | $(mib "$a_tray") | | < 40 MiB |"
-  echo "| window: start() to painted list, 50 accounts | | ${a_render} ms | | |"
-  echo "| window: start() to painted list, 1,000 accounts | | ${k_render} ms | | < 100 ms |"
+  echo "| page: script to painted (Latchkey: start() to painted list), 50 accounts | ${b_render} ms | ${a_render} ms | $(ratio "$a_render" "$b_render") | |"
+  echo "| page: script to painted, 1,000 accounts | ${b_render} ms | ${k_render} ms | $(ratio "$k_render" "$b_render") | < 100 ms |"
   echo "| start to first paint, 1,000 accounts | | ${k_paint} ms | | |"
   echo "| scrolling 1,000 rows: median frame (frame clock idle: $(sc baseline idle_ms) / $(sc latchkey idle_ms) ms) | $(sc baseline median_ms) ms | $(sc latchkey median_ms) ms | $(ratio "$(sc latchkey median_ms)" "$(sc baseline median_ms)") | 16.7 ms (60 fps) |"
   echo "| scrolling 1,000 rows: 95th percentile frame | $(sc baseline p95_ms) ms | $(sc latchkey p95_ms) ms | $(ratio "$(sc latchkey p95_ms)" "$(sc baseline p95_ms)") | |"

@@ -43,10 +43,10 @@ const freePort = () => new Promise((ok) => {
 });
 const shot = async (name) => {
   const path = join(ARTIFACTS, `${name}.png`);
-  // WebKitWebDriver captures the last painted frame: let the latest DOM change reach the screen.
+  // The window as the X screen shows it (x11-windows.py): let the latest DOM change reach it first.
   await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
   await new Promise((r) => setTimeout(r, 250));
-  await browser.saveScreenshot(path);
+  execFileSync('/usr/bin/python3', [join(ROOT, 'tests/e2e/x11-windows.py'), 'shot', path]);
   return path;
 };
 const secretToolLookup = (key) => {

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Counts or closes the X11 top-level windows titled "Latchkey", the way a window manager's close
-button does (a WM_DELETE_WINDOW message), for the end-to-end test of closing to the tray.
+button does (a WM_DELETE_WINDOW message), for the end-to-end test of closing to the tray; or saves
+what the Latchkey window shows on the X screen as a PNG (the end-to-end test's screenshots: the
+pixels a person sees, and WebKitWebDriver's snapshot can hang when WebKit draws without GL
+compositing, as Latchkey does on a machine without a GPU).
 
-    x11-windows.py count | close
+    x11-windows.py count | close | shot PATH
 """
+import struct
 import sys
+import zlib
 
 from Xlib import X, display, protocol
 
@@ -25,10 +30,37 @@ def windows(d):
     return found
 
 
+def png(width, height, rgb_rows):
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + row for row in rgb_rows)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def shot(w, path):
+    g = w.get_geometry()
+    image = w.get_image(0, 0, g.width, g.height, X.ZPixmap, 0xFFFFFFFF)
+    data, stride = image.data, g.width * 4  # 24-bit depth in 32-bit pixels: B, G, R, unused
+    rows = []
+    for y in range(g.height):
+        row, rgb = data[y * stride:(y + 1) * stride], bytearray(g.width * 3)
+        rgb[0::3], rgb[1::3], rgb[2::3] = row[2::4], row[1::4], row[0::4]
+        rows.append(bytes(rgb))
+    with open(path, "wb") as f:
+        f.write(png(g.width, g.height, rows))
+
+
 def main():
     d = display.Display()
     wins = windows(d)
-    if sys.argv[1:] == ["close"]:
+    if sys.argv[1:2] == ["shot"]:
+        mapped = [w for w in wins if w.get_attributes().map_state == X.IsViewable]
+        if not mapped:
+            sys.exit("no Latchkey window is shown")
+        shot(max(mapped, key=lambda w: w.get_geometry().width * w.get_geometry().height), sys.argv[2])
+    elif sys.argv[1:] == ["close"]:
         protocols = d.intern_atom("WM_PROTOCOLS")
         delete = d.intern_atom("WM_DELETE_WINDOW")
         for w in wins:
