@@ -12,18 +12,14 @@ use std::collections::HashMap;
 use crate::model::{Account, AccountStatus};
 
 /// Expired, Error, or Active with scopes the connection no longer asks for.
-pub fn needs_attention(status: AccountStatus, reauth_needed: bool) -> bool {
-    matches!(status, AccountStatus::Expired | AccountStatus::Error)
-        || (status == AccountStatus::Active && reauth_needed)
-}
-
-fn account_needs_attention(a: &Account) -> bool {
-    needs_attention(a.status, a.reauth_needed)
+pub fn needs_attention(a: &Account) -> bool {
+    matches!(a.status, AccountStatus::Expired | AccountStatus::Error)
+        || (a.status == AccountStatus::Active && a.reauth_needed)
 }
 
 /// "All accounts are fine" or "N accounts need attention": the tray's menu line and tooltip.
 pub fn summary(accounts: &[Account]) -> String {
-    let needs = accounts.iter().filter(|a| account_needs_attention(a)).count();
+    let needs = accounts.iter().filter(|a| needs_attention(a)).count();
     match (accounts.len(), needs) {
         (0, _) => "No accounts connected".to_owned(),
         (_, 0) => "All accounts are fine".to_owned(),
@@ -52,13 +48,13 @@ impl Incidents {
         connection_name: impl Fn(&Account) -> String,
     ) -> Vec<Notice> {
         let now: HashMap<String, bool> =
-            accounts.iter().map(|a| (a.id.to_string(), account_needs_attention(a))).collect();
+            accounts.iter().map(|a| (a.id.to_string(), needs_attention(a))).collect();
         let Some(before) = self.0.replace(now) else { return Vec::new() };
         let mut out = Vec::new();
         for a in accounts {
             let was = before.get(&a.id.to_string()).copied().unwrap_or(false);
             let who = format!("{} — {}", connection_name(a), a.identifier);
-            match (was, account_needs_attention(a)) {
+            match (was, needs_attention(a)) {
                 (false, true) => out.push(Notice { title: format!("{who} needs you"), body: reason(a) }),
                 (true, false) if a.status == AccountStatus::Active => out.push(Notice {
                     title: format!("{who} works again"),

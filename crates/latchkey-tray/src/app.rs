@@ -62,14 +62,14 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     }
     let core = Arc::new(core);
 
-    let mut incidents = Incidents::default();
-    let accounts = core.list_connected_accounts(&AccountFilter::default())?;
-    incidents.changes(&accounts, |a| core.connection_name(&a.connection));
-    let tray = TrayIcon::new(attention::summary(&accounts), events.clone())
+    let tray = TrayIcon::new(String::new(), events.clone())
         // Also without a tray host yet: the icon appears when one starts.
         .assume_sni_available(true)
         .spawn()
         .await?;
+    // The summary, and the incidents as they stand (never announced: they are older than this).
+    let mut incidents = Incidents::default();
+    accounts_changed(&core, &bus, &tray, &mut incidents).await;
     tracing::info!("Latchkey rests in the tray");
 
     loop {
@@ -107,23 +107,28 @@ async fn serve(
         match event {
             Event::Open(links) => return Leave::Window(links),
             Event::Quit => return Leave::Quit,
-            Event::Changed => {
-                let accounts = match core.list_connected_accounts(&AccountFilter::default()) {
-                    Ok(accounts) => accounts,
-                    Err(e) => {
-                        tracing::error!("cannot list accounts: {e}");
-                        continue;
-                    }
-                };
-                let summary = attention::summary(&accounts);
-                tray.update(|icon| icon.summary = summary).await;
-                for notice in incidents.changes(&accounts, |a| core.connection_name(&a.connection)) {
-                    crate::notify::show(bus, &notice).await;
-                }
-            }
+            Event::Changed => accounts_changed(core, bus, tray, incidents).await,
         }
     }
     Leave::Quit
+}
+
+/// Shows the accounts' summary in the tray, and notifies what changed since they were last seen.
+async fn accounts_changed(
+    core: &Latchkey,
+    bus: &zbus::Connection,
+    tray: &ksni::Handle<TrayIcon>,
+    incidents: &mut Incidents,
+) {
+    let accounts = match core.list_connected_accounts(&AccountFilter::default()) {
+        Ok(accounts) => accounts,
+        Err(e) => return tracing::error!("cannot list accounts: {e}"),
+    };
+    let summary = attention::summary(&accounts);
+    tray.update(|icon| icon.summary = summary).await;
+    for notice in incidents.changes(&accounts, |a| core.connection_name(&a.connection)) {
+        crate::notify::show(bus, &notice).await;
+    }
 }
 
 /// Replaces this process by the window's (`latchkey-desktop`, with the links); returns only if
