@@ -7,16 +7,18 @@
 #                                     itself in tests/with-session; results also in
 #                                     tests/artifacts/bench/desktop.md)
 #
-# Measured per start (LATCHKEY_BENCH_PAINT makes both print `LATCHKEY_PAINTED <unix ns> <ms>` once
-# their first frame with content is on screen):
+# Measured per start (LATCHKEY_BENCH_PAINT makes both print `LATCHKEY_PAINTED <unix ns> <render ms>
+# <loaded ms>` once their first frame with content is on screen):
 #   - start to first paint: from just before exec to that line (Latchkey: its account list, 50
 #     accounts in the data folder, real keychain; the baseline: "Hello");
 #   - RSS of the whole process tree (the WebKit web and network processes included) 5 s after start;
 #   - Latchkey only: the process tree's RSS 5 s after its window was closed (tray, refresher running:
 #     on Linux the same process, replaced by latchkey-tray);
-#   - the page's own time from its start to its first painted frame (the bare window: from its
-#     script to the frame after; Latchkey: from `start()` to the frame after the list rendered),
-#     and Latchkey's with 1,000 accounts;
+#   - where that time goes: the page's loading, from its navigation's start to its script (the bare
+#     window: its one script; Latchkey: `start()`, once its bundle ran and mounted the window), and
+#     the page's own time from there to its first painted frame (the frame after "Hello"; the frame
+#     after the list rendered), and Latchkey's with 1,000 accounts; what is left before the
+#     navigation is the process, Tauri, the window and WebKit's own processes;
 #   - scrolling 1,000 accounts against the bare window scrolling 1,000 plain rows (scroll.mjs).
 # Plus the release binaries' sizes.
 set -euo pipefail
@@ -59,7 +61,7 @@ rss_kib() { # the process tree's resident memory, KiB
 }
 webkit_children() { tree "$1" | xargs -r ps -o comm= -p | grep -c WebKit || true; }
 
-# run BINARY DATA_DIR CLOSE → "paint_ms render_ms rss_kib tray_kib webkit_after_close"
+# run BINARY DATA_DIR CLOSE → "paint_ms render_ms rss_kib tray_kib webkit_after_close loaded_ms"
 run() {
   local bin=$1 data=$2 close=$3 t0 line painted
   : > "$work/stdout"
@@ -72,7 +74,7 @@ run() {
     sleep 0.02
   done
   if [ -z "$line" ]; then echo "no first paint from $bin" >&2; tail -20 "$work/stderr" >&2; exit 1; fi
-  read -r _ painted render <<< "$line"
+  read -r _ painted render loaded <<< "$line"
   sleep "$(awk -v t0="$t0" -v now="$(date +%s%N)" 'BEGIN { s = 5 - (now - t0) / 1e9; print (s > 0 ? s : 0) }')"
   local rss tray=0 left=0
   rss=$(rss_kib "$pid")
@@ -87,7 +89,7 @@ run() {
   wait "$pid" 2>/dev/null || true
   pid=
   sleep 1
-  echo "$(( (painted - t0) / 1000000 )) $render $rss $tray $left"
+  echo "$(( (painted - t0) / 1000000 )) $render $rss $tray $left $loaded"
 }
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -109,6 +111,10 @@ b_paint=$(col "$work/base" 1); b_rss=$(col "$work/base" 3)
 a_paint=$(col "$work/app" 1); a_rss=$(col "$work/app" 3); a_tray=$(col "$work/app" 4)
 a_left=$(awk '{print $5}' "$work/app" | sort -n | tail -1)
 b_render=$(col "$work/base" 2); a_render=$(col "$work/app" 2); k_paint=$(col "$work/app1000" 1); k_render=$(col "$work/app1000" 2)
+b_loaded=$(col "$work/base" 6); a_loaded=$(col "$work/app" 6)
+# Before the navigation: each start's first paint less its page's loading and render, then the median.
+before_nav() { awk '{ printf "%.0f\n", $1 - $2 - $6 }' "$1" | median; }
+b_native=$(before_nav "$work/base"); a_native=$(before_nav "$work/app")
 b_size=$(stat -c %s "$base"); a_size=$(stat -c %s "$app"); t_size=$(stat -c %s "$(dirname "$app")/latchkey-tray")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
@@ -121,12 +127,14 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
   echo "| release binary | $(mib $((b_size / 1024))) | $(mib $((a_size / 1024))) | $(ratio "$a_size" "$b_size") | ≤ 1.5x |"
   echo "| latchkey-tray binary (Linux, installed beside it) | | $(mib $((t_size / 1024))) | | |"
   echo "| RSS in the tray, window closed (WebKit processes left: $a_left) | | $(mib "$a_tray") | | < 40 MiB |"
-  echo "| page: script to painted (Latchkey: start() to painted list), 50 accounts | ${b_render} ms | ${a_render} ms | $(ratio "$a_render" "$b_render") | |"
+  echo "| of which: start to the page's navigation (process, Tauri, window, WebKit) | ${b_native} ms | ${a_native} ms | $(ratio "$a_native" "$b_native") | |"
+  echo "| of which: page loading, navigation to script (Latchkey: to start()) | ${b_loaded} ms | ${a_loaded} ms | $(ratio "$a_loaded" "$b_loaded") | |"
+  echo "| of which: page: script to painted (Latchkey: start() to painted list), 50 accounts | ${b_render} ms | ${a_render} ms | $(ratio "$a_render" "$b_render") | |"
   echo "| page: script to painted, 1,000 accounts | ${b_render} ms | ${k_render} ms | $(ratio "$k_render" "$b_render") | < 100 ms |"
   echo "| start to first paint, 1,000 accounts | | ${k_paint} ms | | |"
   echo "| scrolling 1,000 rows: median frame (frame clock idle: $(sc baseline idle_ms) / $(sc latchkey idle_ms) ms) | $(sc baseline median_ms) ms | $(sc latchkey median_ms) ms | $(ratio "$(sc latchkey median_ms)" "$(sc baseline median_ms)") | 16.7 ms (60 fps) |"
   echo "| scrolling 1,000 rows: 95th percentile frame | $(sc baseline p95_ms) ms | $(sc latchkey p95_ms) ms | $(ratio "$(sc latchkey p95_ms)" "$(sc baseline p95_ms)") | |"
   echo "| scrolling 1,000 rows: frames over 25 ms | $(sc baseline missed) | $(sc latchkey missed) | | |"
 } | tee "$out/desktop.md"
-echo "raw runs (paint_ms render_ms rss_kib tray_kib webkit_left):" >> "$out/desktop.md"
+echo "raw runs (paint_ms render_ms rss_kib tray_kib webkit_left loaded_ms):" >> "$out/desktop.md"
 for f in base app app1000; do { echo "$f:"; sed 's/^/  /' "$work/$f"; } >> "$out/desktop.md"; done

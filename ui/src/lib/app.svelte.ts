@@ -139,7 +139,8 @@ export class AppState {
   }
 
   /** Tells the backend when the first account list is on screen (its log, and the start-up
-   * benchmark): the time from `start` to the frame after the list rendered. A long list renders
+   * benchmark): the time from `start` to the frame after the list rendered, and from the page's
+   * navigation to `start` (`began` counts from there). A long list renders
    * its first screenful first and appends the rest after that frame (Accounts.svelte), so this is
    * when the first screen of the list was painted. */
   async #reportFirstPaint(began: number): Promise<void> {
@@ -148,7 +149,7 @@ export class AppState {
     await tick();
     requestAnimationFrame(() =>
       requestAnimationFrame(() => {
-        invoke('window_painted', { accounts, renderMs: performance.now() - began }).catch(() => {});
+        invoke('window_painted', { accounts, renderMs: performance.now() - began, loadedMs: began }).catch(() => {});
       }),
     );
   }

@@ -83,7 +83,7 @@ impl Latchkey {
                 Ok(AuthorizationLink { account, url, loopback: None })
             }
             Redirect::Loopback { host, port } => {
-                let listener = Loopback::bind(host, port)?;
+                let listener = Loopback::open(host, port).await?;
                 let uri = listener.redirect_uri(&conn.id);
                 let (account, url) = self.start_authorization(connection, identifier, actor, uri).await?;
                 let wait =
