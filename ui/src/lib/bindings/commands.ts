@@ -42,7 +42,7 @@ export type Commands = {
   get_preferences: { args: Record<string, never>; result: PreferencesDto };
   set_preferences: { args: { preferences: PreferencesDto }; result: PreferencesDto };
   about: { args: Record<string, never>; result: AboutDto };
-  window_painted: { args: { accounts: number; renderMs: number }; result: null };
+  window_painted: { args: { accounts: number; renderMs: number; loadedMs: number }; result: null };
 };
 
 /** Every event the backend emits, with its payload. */
