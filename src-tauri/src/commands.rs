@@ -14,8 +14,8 @@ use tauri_plugin_opener::OpenerExt;
 
 use crate::dto::{
     AboutDto, AccountDetailDto, AccountDto, AuditEntryDto, AuditFilterDto, ConnectionChangeDto,
-    ConnectionDto, ConnectionKindInputDto, ErrorDto, ExportDto, ExportFormatDto, IdentityDto, KeychainDto,
-    NewConnectionDto, PreferencesDto, ProviderPageDto, RevokeDto,
+    ConnectionDto, ConnectionKindInputDto, ErrorDto, ExportDto, ExportFormatDto, FirstViewDto, IdentityDto,
+    KeychainDto, NewConnectionDto, PreferencesDto, ProviderPageDto, RevokeDto,
 };
 use crate::setup::AppState;
 
@@ -426,6 +426,22 @@ pub fn to_dto(state: &AppState, account: &Account) -> AccountDto {
 fn account_dtos(state: &AppState) -> CmdResult<Vec<AccountDto>> {
     let accounts = state.core.list_connected_accounts(&AccountFilter::default())?;
     Ok(accounts.iter().map(|a| to_dto(state, a)).collect())
+}
+
+/// The global the window's page reads its first view from (ui/src/lib/ipc.ts `takeFirstView`).
+pub const FIRST_VIEW_GLOBAL: &str = "__LATCHKEY_FIRST_VIEW__";
+
+/// An initialization script for a new window that hands its page the connections and accounts as
+/// they are now, so its first frame shows the list without waiting for two IPC round trips
+/// (docs/performance.md). The page still subscribes and loads both again; this only saves the
+/// wait. `None` when the lists cannot be read: the page then loads them as before and shows why.
+/// The lists are the IPC DTOs, which hold no secret; JSON is a valid JavaScript expression.
+pub fn first_view_script(app: &AppHandle, state: &AppState) -> Option<String> {
+    let connections: CmdResult<Vec<ConnectionDto>> =
+        state.core.connections().iter().map(|c| connection_dto(app, state, c)).collect();
+    let view = FirstViewDto { connections: connections.ok()?, accounts: account_dtos(state).ok()? };
+    let json = serde_json::to_string(&view).ok()?;
+    Some(format!("window.{FIRST_VIEW_GLOBAL} = {json};"))
 }
 
 /// Sends the whole account list to the UI (and the tray's summary, and the notifications) after

@@ -451,6 +451,15 @@ impl From<latchkey_core::Error> for ErrorDto {
     }
 }
 
+/// What the window shows first, handed to its page with the page itself (an initialization script,
+/// `commands::first_view_script`) so the first frame already has the list: the same lists
+/// `list_connections` and `list_accounts` answer, taken when the window is made.
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct FirstViewDto {
+    pub connections: Vec<ConnectionDto>,
+    pub accounts: Vec<AccountDto>,
+}
+
 /// The `connect-failed` event.
 #[derive(Serialize, Clone, Debug, TS)]
 pub struct ConnectFailedDto {
@@ -622,6 +631,7 @@ pub mod bindings {
         AboutDto::export_all(&cfg).expect("AboutDto");
         ErrorDto::export_all(&cfg).expect("ErrorDto");
         ConnectFailedDto::export_all(&cfg).expect("ConnectFailedDto");
+        FirstViewDto::export_all(&cfg).expect("FirstViewDto");
         std::fs::write(dir.join("commands.ts"), commands_ts(&cfg)).expect("commands.ts");
     }
 

@@ -26,10 +26,13 @@ pub fn run() {
         .plugin(tauri_plugin_notification::init())
         .manage(notify::Notifier::default())
         .setup(|app| {
-            // The window and the tray first: the window's web process starts while the tray and
-            // the data open (its calls wait for the event loop, which runs after this).
+            // The data first (a few ms), so the window's page gets its first view with it, then the
+            // window, whose web process starts while the tray is made.
             let ms = || setup::started().elapsed().as_millis() as u64;
             let setup_ms = ms();
+            let state = setup::open()?;
+            app.manage(state);
+            let data_ms = ms();
             // `--background` (a login item, where there is no `latchkey-tray`, rest.rs): no
             // window, unless there is no tray to open it from.
             let background = rest::started_in_background();
@@ -42,15 +45,13 @@ pub fn run() {
                 tray::open_window(app.handle());
             }
             let tray_ms = ms();
-            let state = setup::open()?;
-            app.manage(state);
             app.manage(commands::SignInLinks::default());
             deep_link::listen(app)?;
             background::start(app.handle());
             // The tray's summary and the notifications' starting point.
             commands::emit_accounts(app.handle(), &app.state::<setup::AppState>());
             // Where start-up's time goes (ms since the process started), for docs/performance.md.
-            tracing::debug!(setup_ms, window_ms, tray_ms, ready_ms = ms(), "start-up");
+            tracing::debug!(setup_ms, data_ms, window_ms, tray_ms, ready_ms = ms(), "start-up");
             Ok(())
         })
         .invoke_handler(commands::handler());
@@ -142,7 +143,15 @@ mod tray {
             return;
         }
         let Some(config) = app.config().app.windows.iter().find(|w| w.label == WINDOW) else { return };
-        match tauri::WebviewWindowBuilder::from_config(app, config).and_then(|b| b.build()) {
+        // The page gets the lists as they are now, for its first frame.
+        let first_view = app
+            .try_state::<crate::setup::AppState>()
+            .and_then(|state| crate::commands::first_view_script(app, &state));
+        let builder = tauri::WebviewWindowBuilder::from_config(app, config).map(|b| match &first_view {
+            Some(script) => b.initialization_script(script),
+            None => b,
+        });
+        match builder.and_then(|b| b.build()) {
             Ok(window) => {
                 let _ = window.set_focus();
             }

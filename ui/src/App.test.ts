@@ -2,7 +2,7 @@ import { render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import App from './App.svelte';
-import { account, fail, renderApp } from './test/backend';
+import { FakeBackend, account, connection, fail, renderApp } from './test/backend';
 
 describe('the window', () => {
   it('outside Latchkey, says so instead of failing', async () => {
@@ -51,5 +51,17 @@ describe('the window', () => {
     await app.loadAccounts();
     expect(screen.getByTestId('account')).toBeInTheDocument();
     expect(await screen.findByTestId('notice')).toHaveTextContent('database locked');
+  });
+
+  it('shows the list that came with the page in its first render, then loads it again', async () => {
+    const alice = account();
+    const bob = account({ id: 'acc-bob', identifier: 'bob@example.test' });
+    window.__LATCHKEY_FIRST_VIEW__ = { connections: [connection()], accounts: [alice] };
+    const backend = new FakeBackend({ list_connections: () => [connection()], list_accounts: () => [alice, bob] });
+    render(App);
+    // No await: the row is in the very first render, with no "Loading…" before it.
+    expect(screen.getByTestId('account')).toHaveTextContent('alice@example.test');
+    await waitFor(() => expect(screen.getAllByTestId('account')).toHaveLength(2));
+    expect(backend.callsOf('list_accounts')).toHaveLength(1);
   });
 });

@@ -6,6 +6,7 @@ import type { AccountDto } from './bindings/AccountDto';
 import type { ConnectFailedDto } from './bindings/ConnectFailedDto';
 import type { ConnectionChangeDto } from './bindings/ConnectionChangeDto';
 import type { ConnectionDto } from './bindings/ConnectionDto';
+import type { FirstViewDto } from './bindings/FirstViewDto';
 import type { NewConnectionDto } from './bindings/NewConnectionDto';
 import type { ProviderPageDto } from './bindings/ProviderPageDto';
 import type { RevokeDto } from './bindings/RevokeDto';
@@ -97,6 +98,14 @@ export class AppState {
   #noticeId = 0;
   #stops: (() => void)[] = [];
 
+  /** `first`: the lists handed over with the page (`takeFirstView`), shown at once. */
+  constructor(first: FirstViewDto | null = null) {
+    if (first) {
+      this.connections = { status: 'ready', value: first.connections };
+      this.accounts = { status: 'ready', value: first.accounts };
+    }
+  }
+
   get accountList(): AccountDto[] {
     return this.accounts.status === 'ready' ? this.accounts.value : [];
   }
@@ -113,7 +122,11 @@ export class AppState {
     return byId(this.connectionList).get(id);
   }
 
-  /** Subscribes to the backend's events, then loads connections and accounts. */
+  /**
+   * Subscribes to the backend's events, then loads connections and accounts: again when the page
+   * came with them (they may have changed between the page's making and the subscriptions), but
+   * without "Loading…" in their place.
+   */
   async start(): Promise<void> {
     if (!isTauriAvailable()) {
       this.connections = { status: 'unavailable' };
@@ -121,6 +134,9 @@ export class AppState {
       return;
     }
     const began = performance.now();
+    // The list that came with the page is in the first frame; report that frame, not a later one.
+    const firstView = this.accounts.status === 'ready';
+    if (firstView) void this.#reportFirstPaint(began);
     const timer = setInterval(() => (this.now = Date.now()), 30_000);
     this.#stops.push(() => clearInterval(timer));
     // Subscribe first, so no change is missed between the first load and the listeners.
@@ -134,8 +150,8 @@ export class AppState {
       if (s.status === 'fulfilled') this.#stops.push(s.value);
       else this.liveUpdatesOff = true;
     }
-    await Promise.all([this.loadConnections(), this.loadAccounts()]);
-    void this.#reportFirstPaint(began);
+    await Promise.all([firstView ? this.refreshConnections() : this.loadConnections(), this.loadAccounts()]);
+    if (!firstView) void this.#reportFirstPaint(began);
   }
 
   /** Tells the backend when the first account list is on screen (its log, and the start-up

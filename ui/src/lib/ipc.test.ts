@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeBackend, account, fail } from '../test/backend';
-import { CommandError, GENERIC_FAILURE, IPC_LOG_LIMIT, invoke, isTauriAvailable, listen } from './ipc';
+import { FakeBackend, account, connection, fail } from '../test/backend';
+import { CommandError, GENERIC_FAILURE, IPC_LOG_LIMIT, invoke, isTauriAvailable, listen, takeFirstView } from './ipc';
 
 describe('ipc', () => {
   it('refuses to call a backend outside Latchkey', async () => {
@@ -58,5 +58,23 @@ describe('ipc', () => {
     });
     await expect(invoke('list_accounts')).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining(GENERIC_FAILURE) });
     await expect(invoke('list_connections')).rejects.toMatchObject({ code: 'internal', message: GENERIC_FAILURE });
+  });
+
+  it('takes the first view handed over with the page once, and records it', () => {
+    const view = { connections: [connection()], accounts: [account()] };
+    window.__LATCHKEY_FIRST_VIEW__ = view;
+    expect(takeFirstView()).toEqual(view);
+    expect(window.__LATCHKEY_FIRST_VIEW__).toBeUndefined();
+    expect(takeFirstView()).toBeNull();
+    expect(window.__latchkeyIpc).toEqual([{ kind: 'first-view', name: 'first-view', payload: view }]);
+  });
+
+  it('ignores a first view of the wrong shape', () => {
+    for (const bad of [null, 'x', { connections: [] }, { connections: [], accounts: {} }]) {
+      window.__LATCHKEY_FIRST_VIEW__ = bad;
+      expect(takeFirstView()).toBeNull();
+      expect(window.__LATCHKEY_FIRST_VIEW__).toBeUndefined();
+    }
+    expect(window.__latchkeyIpc ?? []).toEqual([]);
   });
 });

@@ -1,24 +1,28 @@
 // The only module that talks to the Tauri backend.
 //
-// Everything that crosses the IPC boundary from the backend (command results, command rejections
-// and event payloads) is also appended to the bounded array `window.__latchkeyIpc` as
-// `{ kind: "result" | "error" | "event", name, payload }`, so the end-to-end test can scan exactly
-// what the window received (it checks that no token ever arrives).
+// Everything that crosses the IPC boundary from the backend (command results, command rejections,
+// event payloads and the first view handed over with the page) is also appended to the bounded
+// array `window.__latchkeyIpc` as `{ kind: "result" | "error" | "event" | "first-view", name,
+// payload }`, so the end-to-end test can scan exactly what the window received (it checks that no
+// token ever arrives).
 //
 // Command and event types come from the Rust DTOs (ts-rs): `./bindings/commands.ts`.
 import { invoke as tauriInvoke } from '@tauri-apps/api/core';
 import { listen as tauriListen } from '@tauri-apps/api/event';
 import type { Commands, Events } from './bindings/commands';
 import type { ErrorCodeDto } from './bindings/ErrorCodeDto';
+import type { FirstViewDto } from './bindings/FirstViewDto';
 
 export const IPC_LOG_LIMIT = 500;
 
-export type IpcRecord = { kind: 'result' | 'error' | 'event'; name: string; payload: unknown };
+export type IpcRecord = { kind: 'result' | 'error' | 'event' | 'first-view'; name: string; payload: unknown };
 
 declare global {
   interface Window {
     __latchkeyIpc?: IpcRecord[];
     __TAURI_INTERNALS__?: unknown;
+    /** Set by the backend's initialization script (commands.rs `first_view_script`). */
+    __LATCHKEY_FIRST_VIEW__?: unknown;
   }
 }
 
@@ -115,6 +119,23 @@ export async function listen<K extends keyof Events>(event: K, callback: (payloa
   } catch (raw) {
     throw toCommandError(raw);
   }
+}
+
+/**
+ * The connections and accounts the backend handed over with the page (an initialization script:
+ * commands.rs `first_view_script`), so the first frame can show the list; taken once, and recorded
+ * like a command result. `null` when there is none or it is not the expected shape: the window then
+ * loads both over IPC.
+ */
+export function takeFirstView(): FirstViewDto | null {
+  if (typeof window === 'undefined') return null;
+  const view = window.__LATCHKEY_FIRST_VIEW__;
+  delete window.__LATCHKEY_FIRST_VIEW__;
+  if (!view || typeof view !== 'object') return null;
+  const { connections, accounts } = view as Partial<FirstViewDto>;
+  if (!Array.isArray(connections) || !Array.isArray(accounts)) return null;
+  record('first-view', 'first-view', view);
+  return { connections, accounts };
 }
 
 /** The sentence to show for any failure; never a raw object or a stack. */

@@ -63,7 +63,9 @@ impl Loopback {
                     )));
                 }
                 Err(e) => {
-                    return Err(Error::InvalidInput(format!("cannot open a local port for the sign-in: {e}")));
+                    return Err(Error::InvalidInput(format!(
+                        "cannot open a local port for the sign-in: {e}"
+                    )));
                 }
                 Ok(listeners) => {
                     let port =
