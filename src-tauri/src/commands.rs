@@ -206,8 +206,8 @@ pub async fn remove_connection(
 }
 
 /// The window painted its first account list: logged with the time since the process started, the
-/// page's loading (its navigation's start → `start()`) and its own render time (`start()` → the
-/// painted list), so slow starts show in the log. With `LATCHKEY_BENCH_PAINT` set
+/// page's loading (its navigation's start → its script's first statement) and its own render time
+/// (that statement → the painted list), so slow starts show in the log. With `LATCHKEY_BENCH_PAINT` set
 /// (tests/bench/desktop.sh), also printed on stdout as
 /// `LATCHKEY_PAINTED <unix ns> <render ms> <loaded ms>`, the line the baseline window prints too.
 #[tauri::command]

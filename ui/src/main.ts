@@ -1,3 +1,5 @@
+// First: the start-up report counts from this module's evaluation.
+import './lib/began';
 import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';

@@ -10,6 +10,7 @@ import type { FirstViewDto } from './bindings/FirstViewDto';
 import type { NewConnectionDto } from './bindings/NewConnectionDto';
 import type { ProviderPageDto } from './bindings/ProviderPageDto';
 import type { RevokeDto } from './bindings/RevokeDto';
+import { SCRIPT_BEGAN } from './began';
 import { CommandError, invoke, isTauriAvailable, listen, messageOf, UNAVAILABLE } from './ipc';
 import { displayName } from './status';
 
@@ -133,10 +134,9 @@ export class AppState {
       this.accounts = { status: 'unavailable' };
       return;
     }
-    const began = performance.now();
     // The list that came with the page is in the first frame; report that frame, not a later one.
     const firstView = this.accounts.status === 'ready';
-    if (firstView) void this.#reportFirstPaint(began);
+    if (firstView) void this.#reportFirstPaint();
     const timer = setInterval(() => (this.now = Date.now()), 30_000);
     this.#stops.push(() => clearInterval(timer));
     // Subscribe first, so no change is missed between the first load and the listeners.
@@ -151,21 +151,21 @@ export class AppState {
       else this.liveUpdatesOff = true;
     }
     await Promise.all([firstView ? this.refreshConnections() : this.loadConnections(), this.loadAccounts()]);
-    if (!firstView) void this.#reportFirstPaint(began);
+    if (!firstView) void this.#reportFirstPaint();
   }
 
   /** Tells the backend when the first account list is on screen (its log, and the start-up
-   * benchmark): the time from `start` to the frame after the list rendered, and from the page's
-   * navigation to `start` (`began` counts from there). A long list renders
-   * its first screenful first and appends the rest after that frame (Accounts.svelte), so this is
-   * when the first screen of the list was painted. */
-  async #reportFirstPaint(began: number): Promise<void> {
+   * benchmark): the time from the page's script to the frame after the list rendered, and from the
+   * page's navigation to its script (`SCRIPT_BEGAN`). A long list renders its first screenful
+   * first and appends the rest after that frame (Accounts.svelte), so this is when the first screen
+   * of the list was painted. */
+  async #reportFirstPaint(): Promise<void> {
     if (this.accounts.status !== 'ready' || typeof requestAnimationFrame !== 'function') return;
     const accounts = this.accounts.value.length;
     await tick();
     requestAnimationFrame(() =>
       requestAnimationFrame(() => {
-        invoke('window_painted', { accounts, renderMs: performance.now() - began, loadedMs: began }).catch(() => {});
+        invoke('window_painted', { accounts, renderMs: performance.now() - SCRIPT_BEGAN, loadedMs: SCRIPT_BEGAN }).catch(() => {});
       }),
     );
   }
