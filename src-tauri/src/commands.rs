@@ -34,8 +34,11 @@ impl SignInLinks {
 
 #[tauri::command]
 pub fn list_connections(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Vec<ConnectionDto>> {
-    let core = &state.core;
-    core.connections().iter().map(|c| connection_dto(&app, &state, c)).collect()
+    connection_dtos(&app, &state)
+}
+
+fn connection_dtos(app: &AppHandle, state: &AppState) -> CmdResult<Vec<ConnectionDto>> {
+    state.core.connections().iter().map(|c| connection_dto(app, state, c)).collect()
 }
 
 fn connection_dto(
@@ -429,7 +432,7 @@ fn account_dtos(state: &AppState) -> CmdResult<Vec<AccountDto>> {
 }
 
 /// The global the window's page reads its first view from (ui/src/lib/ipc.ts `takeFirstView`).
-pub const FIRST_VIEW_GLOBAL: &str = "__LATCHKEY_FIRST_VIEW__";
+const FIRST_VIEW_GLOBAL: &str = "__LATCHKEY_FIRST_VIEW__";
 
 /// An initialization script for a new window that hands its page the connections and accounts as
 /// they are now, so its first frame shows the list without waiting for two IPC round trips
@@ -437,9 +440,8 @@ pub const FIRST_VIEW_GLOBAL: &str = "__LATCHKEY_FIRST_VIEW__";
 /// wait. `None` when the lists cannot be read: the page then loads them as before and shows why.
 /// The lists are the IPC DTOs, which hold no secret; JSON is a valid JavaScript expression.
 pub fn first_view_script(app: &AppHandle, state: &AppState) -> Option<String> {
-    let connections: CmdResult<Vec<ConnectionDto>> =
-        state.core.connections().iter().map(|c| connection_dto(app, state, c)).collect();
-    let view = FirstViewDto { connections: connections.ok()?, accounts: account_dtos(state).ok()? };
+    let view =
+        FirstViewDto { connections: connection_dtos(app, state).ok()?, accounts: account_dtos(state).ok()? };
     let json = serde_json::to_string(&view).ok()?;
     Some(format!("window.{FIRST_VIEW_GLOBAL} = {json};"))
 }

@@ -47,41 +47,35 @@ impl Loopback {
     /// [`FIXED_PORT_PATIENCE`] before the error says so.
     pub async fn open(host: LoopbackHost, port: u16) -> Result<Loopback> {
         let deadline = Instant::now() + FIXED_PORT_PATIENCE;
-        loop {
+        let (listeners, port) = loop {
             match Self::bind(host, port) {
-                Err(e)
-                    if port != 0
-                        && e.kind() == std::io::ErrorKind::AddrInUse
-                        && Instant::now() < deadline =>
-                {
+                Ok(bound) => break bound,
+                Err(e) if port != 0 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    if Instant::now() >= deadline {
+                        return Err(Error::InvalidInput(format!(
+                            "Port {port} on this computer is in use by another program, and this provider \
+                             only accepts that port. Close the other program and try again."
+                        )));
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    return Err(Error::InvalidInput(format!(
-                        "Port {port} on this computer is in use by another program, and this provider only \
-                         accepts that port. Close the other program and try again."
-                    )));
                 }
                 Err(e) => {
                     return Err(Error::InvalidInput(format!(
                         "cannot open a local port for the sign-in: {e}"
                     )));
                 }
-                Ok(listeners) => {
-                    let port =
-                        listeners[0].local_addr().map_err(|e| Error::InvalidInput(e.to_string()))?.port();
-                    let servers = listeners
-                        .into_iter()
-                        .map(|l| tiny_http::Server::from_listener(l, None))
-                        .collect::<std::result::Result<Vec<_>, _>>()
-                        .map_err(|e| Error::InvalidInput(format!("cannot listen for the sign-in: {e}")))?;
-                    return Ok(Loopback { servers, host, port });
-                }
             }
-        }
+        };
+        let servers = listeners
+            .into_iter()
+            .map(|l| tiny_http::Server::from_listener(l, None))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::InvalidInput(format!("cannot listen for the sign-in: {e}")))?;
+        Ok(Loopback { servers, host, port })
     }
 
-    fn bind(host: LoopbackHost, port: u16) -> std::io::Result<Vec<TcpListener>> {
+    /// The listening sockets, and their port.
+    fn bind(host: LoopbackHost, port: u16) -> std::io::Result<(Vec<TcpListener>, u16)> {
         let fixed = port != 0;
         let v4 = listen(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), fixed)?;
         let port = v4.local_addr()?.port();
@@ -94,7 +88,7 @@ impl Loopback {
                 Err(e) => return Err(e),
             }
         }
-        Ok(listeners)
+        Ok((listeners, port))
     }
 
     pub fn redirect_uri(&self, connection: &ConnectionId) -> String {
