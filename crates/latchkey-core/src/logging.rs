@@ -1,23 +1,61 @@
 //! The log of a Latchkey program with a window or a tray: stderr and `logs/latchkey.log` in the
-//! data folder. `RUST_LOG` sets the level. Nothing logged carries a secret: `Secret` has no
+//! data folder. `RUST_LOG` sets the levels, as `target=level` directives (`info,latchkey_core=trace`):
+//! a `Targets` filter, not an `EnvFilter`, whose span and field filters would link a regex engine
+//! (about 0.3 MiB of the binary) for nothing Latchkey logs. Nothing logged carries a secret: `Secret` has no
 //! `Display` and its `Debug` is redacted (secret.rs).
 
 use std::path::Path;
 use std::sync::Mutex;
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Starts logging, at `default_filter` unless `RUST_LOG` says otherwise. Once per process.
 pub fn init(data_dir: &Path, default_filter: &str) -> std::io::Result<()> {
     let dir = data_dir.join("logs");
     std::fs::create_dir_all(&dir)?;
     let file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("latchkey.log"))?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::io::stderr.and(Mutex::new(file)))
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref(), default_filter);
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(std::io::stderr.and(Mutex::new(file))),
+        )
+        .with(filter)
         .try_init();
     Ok(())
+}
+
+/// `RUST_LOG`'s directives when they parse, else `default_filter`'s (which must).
+fn filter(rust_log: Option<&str>, default_filter: &str) -> Targets {
+    rust_log
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| default_filter.parse().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::filter;
+
+    #[test]
+    fn rust_log_sets_levels_per_target_and_a_bad_one_falls_back_to_the_default() {
+        let default = "info,latchkey_core=debug";
+        let from_default = filter(None, default);
+        assert!(from_default.would_enable("latchkey_core::vault", &Level::DEBUG));
+        assert!(!from_default.would_enable("tao::platform", &Level::DEBUG));
+        assert!(from_default.would_enable("tao::platform", &Level::INFO));
+
+        let from_env = filter(Some("warn,latchkey_desktop=trace"), default);
+        assert!(from_env.would_enable("latchkey_desktop::commands", &Level::TRACE));
+        assert!(!from_env.would_enable("latchkey_core::vault", &Level::INFO));
+
+        let bad = filter(Some("latchkey_core=loud"), default);
+        assert!(bad.would_enable("latchkey_core::vault", &Level::DEBUG));
+        assert!(!bad.would_enable("tao::platform", &Level::DEBUG));
+    }
 }
