@@ -24,3 +24,8 @@ export function afterPaint(fn: () => void, frames = 1): () => void {
     clearTimeout(timer);
   };
 }
+
+/** Resolves after `ms` milliseconds. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
