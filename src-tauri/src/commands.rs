@@ -438,12 +438,16 @@ const FIRST_VIEW_GLOBAL: &str = "__LATCHKEY_FIRST_VIEW__";
 /// they are now, so its first frame shows the list without waiting for two IPC round trips
 /// (docs/performance.md). The page still subscribes and loads both again; this only saves the
 /// wait. `None` when the lists cannot be read: the page then loads them as before and shows why.
-/// The lists are the IPC DTOs, which hold no secret; JSON is a valid JavaScript expression.
+/// The lists are the IPC DTOs, which hold no secret. They go as JSON text in a string, which the
+/// page parses and records as it is: recording a parsed 1,000-account view meant copying it, which
+/// cost more than parsing it (docs/performance.md).
 pub fn first_view_script(app: &AppHandle, state: &AppState) -> Option<String> {
     let view =
         FirstViewDto { connections: connection_dtos(app, state).ok()?, accounts: account_dtos(state).ok()? };
     let json = serde_json::to_string(&view).ok()?;
-    Some(format!("window.{FIRST_VIEW_GLOBAL} = {json};"))
+    // A JSON string is a JavaScript string literal (ES2019 allows U+2028 and U+2029 in it).
+    let text = serde_json::to_string(&json).ok()?;
+    Some(format!("window.{FIRST_VIEW_GLOBAL} = {text};"))
 }
 
 /// Sends the whole account list to the UI (and the tray's summary, and the notifications) after

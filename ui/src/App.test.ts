@@ -56,7 +56,7 @@ describe('the window', () => {
   it('shows the list that came with the page in its first render, then loads it again', async () => {
     const alice = account();
     const bob = account({ id: 'acc-bob', identifier: 'bob@example.test' });
-    window.__LATCHKEY_FIRST_VIEW__ = { connections: [connection()], accounts: [alice] };
+    window.__LATCHKEY_FIRST_VIEW__ = JSON.stringify({ connections: [connection()], accounts: [alice] });
     const backend = new FakeBackend({ list_connections: () => [connection()], list_accounts: () => [alice, bob] });
     render(App);
     // No await: the row is in the very first render, with no "Loading…" before it.

@@ -62,15 +62,17 @@ describe('ipc', () => {
 
   it('takes the first view handed over with the page once, and records it', () => {
     const view = { connections: [connection()], accounts: [account()] };
-    window.__LATCHKEY_FIRST_VIEW__ = view;
+    const text = JSON.stringify(view);
+    window.__LATCHKEY_FIRST_VIEW__ = text;
     expect(takeFirstView()).toEqual(view);
     expect(window.__LATCHKEY_FIRST_VIEW__).toBeUndefined();
     expect(takeFirstView()).toBeNull();
-    expect(window.__latchkeyIpc).toEqual([{ kind: 'first-view', name: 'first-view', payload: view }]);
+    expect(window.__latchkeyIpc).toEqual([{ kind: 'first-view', name: 'first-view', payload: text }]);
   });
 
   it('ignores a first view of the wrong shape', () => {
-    for (const bad of [null, 'x', { connections: [] }, { connections: [], accounts: {} }]) {
+    const parsed = { connections: [connection()], accounts: [account()] };
+    for (const bad of [null, 'x', '{"connections": [', 'null', '{"connections": []}', '{"connections": [], "accounts": {}}', parsed]) {
       window.__LATCHKEY_FIRST_VIEW__ = bad;
       expect(takeFirstView()).toBeNull();
       expect(window.__LATCHKEY_FIRST_VIEW__).toBeUndefined();

@@ -21,7 +21,7 @@ declare global {
   interface Window {
     __latchkeyIpc?: IpcRecord[];
     __TAURI_INTERNALS__?: unknown;
-    /** Set by the backend's initialization script (commands.rs `first_view_script`). */
+    /** JSON text, set by the backend's initialization script (commands.rs `first_view_script`). */
     __LATCHKEY_FIRST_VIEW__?: unknown;
   }
 }
@@ -123,18 +123,26 @@ export async function listen<K extends keyof Events>(event: K, callback: (payloa
 
 /**
  * The connections and accounts the backend handed over with the page (an initialization script:
- * commands.rs `first_view_script`), so the first frame can show the list; taken once, and recorded
- * like a command result. `null` when there is none or it is not the expected shape: the window then
+ * commands.rs `first_view_script`, as JSON text), so the first frame can show the list; taken once,
+ * and its text recorded like a command result. `null` when there is none or it is not the expected shape: the window then
  * loads both over IPC.
  */
 export function takeFirstView(): FirstViewDto | null {
   if (typeof window === 'undefined') return null;
-  const view = window.__LATCHKEY_FIRST_VIEW__;
+  const text = window.__LATCHKEY_FIRST_VIEW__;
   delete window.__LATCHKEY_FIRST_VIEW__;
+  if (typeof text !== 'string') return null;
+  let view: unknown;
+  try {
+    view = JSON.parse(text);
+  } catch {
+    return null;
+  }
   if (!view || typeof view !== 'object') return null;
   const { connections, accounts } = view as Partial<FirstViewDto>;
   if (!Array.isArray(connections) || !Array.isArray(accounts)) return null;
-  record('first-view', 'first-view', view);
+  // The text as it came: a string needs no copy to stay as received.
+  record('first-view', 'first-view', text);
   return { connections, accounts };
 }
 
