@@ -22,8 +22,11 @@ pub fn run() {
         // Latchkey again, or a sign-in finishing in the browser, brings the window back.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| tray::open_window(app)))
         .plugin(tauri_plugin_deep_link::init())
-        .plugin(tauri_plugin_opener::init())
-        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init());
+    // Linux sends its notifications over D-Bus itself (notify.rs).
+    #[cfg(not(target_os = "linux"))]
+    let builder = builder.plugin(tauri_plugin_notification::init());
+    let builder = builder
         .manage(notify::Notifier::default())
         .setup(|app| {
             // The data first (a few ms), so the window's page gets its first view with it, then the

@@ -10,6 +10,8 @@ pub mod http;
 pub mod instance;
 pub mod logging;
 pub mod model;
+#[cfg(all(target_os = "linux", feature = "notifications"))]
+pub mod notify;
 pub mod oauth;
 pub mod paths;
 pub mod protocol;

@@ -127,7 +127,7 @@ async fn accounts_changed(
     let summary = attention::summary(&accounts);
     tray.update(|icon| icon.summary = summary).await;
     for notice in incidents.changes(&accounts, |a| core.connection_name(&a.connection)) {
-        crate::notify::show(bus, &notice).await;
+        latchkey_core::notify::show(bus, &notice).await;
     }
 }
 

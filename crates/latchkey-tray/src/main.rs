@@ -16,8 +16,6 @@ mod icon;
 #[cfg(target_os = "linux")]
 mod instance;
 #[cfg(target_os = "linux")]
-mod notify;
-#[cfg(target_os = "linux")]
 mod reap;
 
 #[cfg(target_os = "linux")]
