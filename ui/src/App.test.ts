@@ -1,6 +1,6 @@
 import { render, screen, waitFor } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { FakeBackend, account, connection, fail, renderApp } from './test/backend';
 
@@ -63,5 +63,54 @@ describe('the window', () => {
     expect(screen.getByTestId('account')).toHaveTextContent('alice@example.test');
     await waitFor(() => expect(screen.getAllByTestId('account')).toHaveLength(2));
     expect(backend.callsOf('list_accounts')).toHaveLength(1);
+  });
+
+  describe('with the first view', () => {
+    const alice = account();
+    const bob = account({ id: 'acc-bob', identifier: 'bob@example.test' });
+    /** Frames run only when the test says (`frame()`): the page's callbacks wait until then. */
+    let frames: FrameRequestCallback[] = [];
+    const frame = () => {
+      for (const callback of frames.splice(0)) callback(performance.now());
+    };
+    const start = () => {
+      window.__LATCHKEY_FIRST_VIEW__ = JSON.stringify({ connections: [connection()], accounts: [alice] });
+      const backend = new FakeBackend({ list_connections: () => [connection()], list_accounts: () => [alice, bob], window_painted: () => null });
+      render(App);
+      return backend;
+    };
+    /** Whether the page listens to account changes: the backend drops bob. */
+    const subscribed = async (backend: FakeBackend) => {
+      await backend.emit('accounts-changed', [alice]);
+      await waitFor(() => expect(screen.getAllByTestId('account')).toHaveLength(1));
+    };
+    beforeEach(() => {
+      frames = [];
+      vi.stubGlobal('requestAnimationFrame', (callback: FrameRequestCallback) => frames.push(callback));
+      vi.stubGlobal('cancelAnimationFrame', () => {});
+    });
+    afterEach(() => vi.unstubAllGlobals());
+
+    it('reports its painted frame first, and only then subscribes and loads the lists again', async () => {
+      const backend = start();
+      expect(screen.getByTestId('account')).toHaveTextContent('alice@example.test');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(backend.callsOf('window_painted')).toHaveLength(0);
+      expect(backend.callsOf('list_accounts')).toHaveLength(0);
+
+      frame();
+      frame();
+      await waitFor(() => expect(screen.getAllByTestId('account')).toHaveLength(2));
+      expect(backend.callsOf('window_painted')).toEqual([expect.objectContaining({ accounts: 1 })]);
+      expect(backend.calls.findIndex((c) => c.cmd === 'window_painted')).toBeLessThan(backend.calls.findIndex((c) => c.cmd === 'list_accounts'));
+      await subscribed(backend);
+    });
+
+    it('in a window that paints no frame (hidden), loads them again after a short wait all the same', async () => {
+      const backend = start();
+      await waitFor(() => expect(screen.getAllByTestId('account')).toHaveLength(2), { timeout: 2000 });
+      expect(backend.callsOf('window_painted')).toHaveLength(0);
+      await subscribed(backend);
+    });
   });
 });

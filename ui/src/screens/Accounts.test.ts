@@ -250,6 +250,22 @@ describe('Accounts screen', () => {
       expect(screen.getAllByTestId('attention-item')).toHaveLength(3);
     }, 20_000);
 
+    it('renders as many rows first as fit the window: 9 at 720 px, at least 8, at most 24', async () => {
+      const height = window.innerHeight;
+      try {
+        for (const [innerHeight, first] of [[720, 9], [300, 8], [4000, 24]] as const) {
+          Object.defineProperty(window, 'innerHeight', { value: innerHeight, configurable: true });
+          const { unmount } = setup();
+          await screen.findAllByTestId('account');
+          // The three attention items count.
+          expect(rows().length + screen.getAllByTestId('attention-item').length, `${innerHeight} px`).toBe(first);
+          unmount();
+        }
+      } finally {
+        Object.defineProperty(window, 'innerHeight', { value: height, configurable: true });
+      }
+    });
+
     it('searches and filters over all accounts while rows are still being added', async () => {
       setup();
       await screen.findAllByTestId('account');
