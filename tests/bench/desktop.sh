@@ -106,7 +106,7 @@ echo "==> scrolling 1,000 accounts (3 runs each)"
 scroll=$(node tests/bench/scroll.mjs "$app" "$base" "$work/data1000" 3 | tail -1)
 sc() { node -e 'const s = JSON.parse(process.argv[1]).scroll; console.log(s[process.argv[2]][process.argv[3]])' "$scroll" "$1" "$2"; }
 
-col() { awk -v c="$2" '{print $c}' "$1" | median; }
+col() { awk -v c="$2" '{print $c}' "$1" | median | awk '{ printf "%.0f\n", $1 }'; }
 b_paint=$(col "$work/base" 1); b_rss=$(col "$work/base" 3)
 a_paint=$(col "$work/app" 1); a_rss=$(col "$work/app" 3); a_tray=$(col "$work/app" 4)
 a_left=$(awk '{print $5}' "$work/app" | sort -n | tail -1)

@@ -1,8 +1,8 @@
 //! The log of a Latchkey program with a window or a tray: stderr and `logs/latchkey.log` in the
-//! data folder. `RUST_LOG` sets the levels, as `target=level` directives (`info,latchkey_core=trace`):
-//! a `Targets` filter, not an `EnvFilter`, whose span and field filters would link a regex engine
-//! (about 0.3 MiB of the binary) for nothing Latchkey logs. Nothing logged carries a secret: `Secret` has no
-//! `Display` and its `Debug` is redacted (secret.rs).
+//! data folder. `RUST_LOG` sets the levels as `target=level` directives (`info,latchkey_core=trace`)
+//! for a `Targets` filter; an `EnvFilter`'s span and field filters, which nothing here needs, would
+//! link a regex engine. Nothing logged carries a secret: `Secret` has no `Display` and its `Debug`
+//! is redacted (secret.rs).
 
 use std::path::Path;
 use std::sync::Mutex;

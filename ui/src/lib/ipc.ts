@@ -124,8 +124,8 @@ export async function listen<K extends keyof Events>(event: K, callback: (payloa
 /**
  * The connections and accounts the backend handed over with the page (an initialization script:
  * commands.rs `first_view_script`, as JSON text), so the first frame can show the list; taken once,
- * and its text recorded like a command result. `null` when there is none or it is not the expected shape: the window then
- * loads both over IPC.
+ * and its text recorded like a command result. `null` when there is none or it is not the expected
+ * shape: the window then loads both over IPC.
  */
 export function takeFirstView(): FirstViewDto | null {
   if (typeof window === 'undefined') return null;
