@@ -12,12 +12,16 @@ use tracing_subscriber::fmt::writer::MakeWriterExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Starts logging, at `default_filter` unless `RUST_LOG` says otherwise. Once per process.
+/// Starts logging, at `default_filter` unless `RUST_LOG` says otherwise. Once per process. What the
+/// dependencies log through the `log` crate (Tauri, wry, tao) goes to the same places.
 pub fn init(data_dir: &Path, default_filter: &str) -> std::io::Result<()> {
+    start(data_dir, filter(std::env::var("RUST_LOG").ok().as_deref(), default_filter))
+}
+
+fn start(data_dir: &Path, filter: Targets) -> std::io::Result<()> {
     let dir = data_dir.join("logs");
     std::fs::create_dir_all(&dir)?;
     let file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("latchkey.log"))?;
-    let filter = filter(std::env::var("RUST_LOG").ok().as_deref(), default_filter);
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -29,9 +33,10 @@ pub fn init(data_dir: &Path, default_filter: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `RUST_LOG`'s directives when they parse, else `default_filter`'s (which must).
+/// `RUST_LOG`'s directives when there are some and they parse, else `default_filter`'s (which must).
 fn filter(rust_log: Option<&str>, default_filter: &str) -> Targets {
     rust_log
+        .filter(|directives| !directives.trim().is_empty())
         .and_then(|directives| directives.parse().ok())
         .unwrap_or_else(|| default_filter.parse().unwrap_or_default())
 }
@@ -40,7 +45,7 @@ fn filter(rust_log: Option<&str>, default_filter: &str) -> Targets {
 mod tests {
     use tracing::Level;
 
-    use super::filter;
+    use super::{filter, start};
 
     #[test]
     fn rust_log_sets_levels_per_target_and_a_bad_one_falls_back_to_the_default() {
@@ -54,8 +59,25 @@ mod tests {
         assert!(from_env.would_enable("latchkey_desktop::commands", &Level::TRACE));
         assert!(!from_env.would_enable("latchkey_core::vault", &Level::INFO));
 
-        let bad = filter(Some("latchkey_core=loud"), default);
-        assert!(bad.would_enable("latchkey_core::vault", &Level::DEBUG));
-        assert!(!bad.would_enable("tao::platform", &Level::DEBUG));
+        for bad in ["latchkey_core=loud", "", "  "] {
+            let bad = filter(Some(bad), default);
+            assert!(bad.would_enable("latchkey_core::vault", &Level::DEBUG));
+            assert!(!bad.would_enable("tao::platform", &Level::DEBUG));
+        }
+    }
+
+    /// The only test here that starts the process's logger.
+    #[test]
+    fn records_of_the_log_crate_and_of_tracing_reach_the_log_file_at_their_levels() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        start(dir.path(), filter(None, "info,chatty=warn")).expect("logging starts");
+        log::info!(target: "some_dependency", "a record through the log crate");
+        log::info!(target: "chatty", "below chatty's level");
+        tracing::info!(target: "latchkey_core", "an event through tracing");
+        let text =
+            std::fs::read_to_string(dir.path().join("logs").join("latchkey.log")).expect("the log file");
+        assert!(text.contains("a record through the log crate"), "{text}");
+        assert!(text.contains("an event through tracing"), "{text}");
+        assert!(!text.contains("below chatty's level"), "{text}");
     }
 }
