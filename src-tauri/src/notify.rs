@@ -6,7 +6,7 @@
 
 use std::sync::Mutex;
 
-use latchkey_core::attention::{Incidents, Notice};
+use latchkey_core::attention::Incidents;
 use latchkey_core::model::Account;
 use tauri::{AppHandle, Manager};
 
@@ -28,24 +28,22 @@ pub fn on_accounts(app: &AppHandle, state: &AppState, accounts: &[Account]) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .changes(accounts, |a| state.core.connection_name(&a.connection));
-    if !notices.is_empty() {
-        show(app, &notifier, notices);
+    if notices.is_empty() {
+        return;
     }
-}
-
-#[cfg(target_os = "linux")]
-fn show(_app: &AppHandle, notifier: &Notifier, notices: Vec<Notice>) {
-    let bus = notifier.bus.clone();
-    tauri::async_runtime::spawn(async move { bus.show(&notices).await });
-}
-
-#[cfg(not(target_os = "linux"))]
-fn show(app: &AppHandle, _notifier: &Notifier, notices: Vec<Notice>) {
-    use tauri_plugin_notification::NotificationExt;
-    for n in notices {
-        tracing::info!(title = %n.title, "notification");
-        if let Err(e) = app.notification().builder().title(&n.title).body(&n.body).show() {
-            tracing::warn!("cannot show a notification: {e}");
+    #[cfg(target_os = "linux")]
+    {
+        let bus = notifier.bus.clone();
+        tauri::async_runtime::spawn(async move { bus.show(&notices).await });
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        use tauri_plugin_notification::NotificationExt;
+        for n in notices {
+            tracing::info!(title = %n.title, "notification");
+            if let Err(e) = app.notification().builder().title(&n.title).body(&n.body).show() {
+                tracing::warn!("cannot show a notification: {e}");
+            }
         }
     }
 }
