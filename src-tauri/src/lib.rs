@@ -33,6 +33,7 @@ pub fn run() {
             // window, whose web process starts while the tray is made.
             let ms = || setup::started().elapsed().as_millis() as u64;
             let setup_ms = ms();
+            rendering::remember_font();
             let state = setup::open()?;
             app.manage(state);
             let data_ms = ms();
@@ -150,10 +151,9 @@ mod tray {
         let first_view = app
             .try_state::<crate::setup::AppState>()
             .and_then(|state| crate::commands::first_view_script(app, &state));
-        let builder = tauri::WebviewWindowBuilder::from_config(app, config).map(|b| match &first_view {
-            Some(script) => b.initialization_script(script),
-            None => b,
-        });
+        let scripts = [crate::rendering::font_script(), first_view];
+        let builder = tauri::WebviewWindowBuilder::from_config(app, config)
+            .map(|b| scripts.iter().flatten().fold(b, |b, script| b.initialization_script(script)));
         match builder.and_then(|b| b.build()) {
             Ok(window) => {
                 let _ = window.set_focus();

@@ -1,4 +1,4 @@
-//! Linux: how the window draws on a machine without a GPU.
+//! Linux: how the window draws on a machine without a GPU, and which font its page asks for.
 //!
 //! Without a GPU, WebKitGTK's default accelerated compositing runs on Mesa's software GL
 //! (llvmpipe): each layer gets a GL backing store drawn by the CPU, which costs memory and frame
@@ -32,4 +32,70 @@ fn disable_gdk_gl() {
     // SAFETY: `set_var` is unsound only while another thread may read the environment; this runs
     // first in `run`, before Tauri, GTK or any runtime has started a thread.
     unsafe { std::env::set_var("GDK_GL", "disable") };
+}
+
+/// The GTK font when it is one of fontconfig's generic aliases rather than a font's family, as
+/// the page's `--font` (app.css). Read once at start, on the main thread (GTK is used from no
+/// other), before the first window.
+///
+/// The page's font is `system-ui`, which WebKitGTK takes as the family of the `gtk-font-name`
+/// setting. Without a desktop setting it (a bare X session, many window managers) that is "Sans",
+/// an alias that no font is named: each of the page's font sizes and weights then first searches
+/// every installed font for that family, finds none and falls back to `sans-serif`, which is where
+/// "Sans" leads anyway. Measured here with 1,000 accounts (docs/performance.md): 2,280 fontconfig
+/// matches in the web process against 1,080, the first layout ~40 → ~21 ms. Naming the generic
+/// family gives the same font without the search; a desktop's real font (Cantarell, Noto Sans, …)
+/// stays `system-ui`.
+pub fn remember_font() {
+    #[cfg(target_os = "linux")]
+    {
+        use gtk::prelude::*;
+        let family = gtk::Settings::default()
+            .and_then(|settings| settings.gtk_font_name())
+            .and_then(|name| gtk::pango::FontDescription::from_string(&name).family());
+        let _ = FONT.set(family.and_then(|f| generic_family(&f)));
+    }
+}
+
+#[cfg(target_os = "linux")]
+static FONT: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+
+/// The initialization script that gives the page its font (`remember_font`), if it needs one.
+pub fn font_script() -> Option<String> {
+    #[cfg(target_os = "linux")]
+    if let Some(family) = FONT.get().copied().flatten() {
+        // Initialization scripts run once the document's root element exists, before any style.
+        return Some(format!(
+            "document.documentElement && document.documentElement.style.setProperty('--font', '{family}');"
+        ));
+    }
+    None
+}
+
+/// The CSS generic family a fontconfig alias stands for; `None` for a font's own family.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn generic_family(family: &str) -> Option<&'static str> {
+    match family.trim().to_ascii_lowercase().as_str() {
+        "sans" | "sans serif" | "sans-serif" => Some("sans-serif"),
+        "serif" => Some("serif"),
+        "monospace" | "mono" => Some("monospace"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::generic_family;
+
+    #[test]
+    fn aliases_become_generic_families_and_fonts_stay() {
+        assert_eq!(generic_family("Sans"), Some("sans-serif"));
+        assert_eq!(generic_family("sans serif"), Some("sans-serif"));
+        assert_eq!(generic_family(" Sans-Serif "), Some("sans-serif"));
+        assert_eq!(generic_family("Serif"), Some("serif"));
+        assert_eq!(generic_family("Monospace"), Some("monospace"));
+        for font in ["Cantarell", "Noto Sans", "Adwaita Sans", "DejaVu Sans", "Ubuntu", ""] {
+            assert_eq!(generic_family(font), None, "{font}");
+        }
+    }
 }

@@ -284,6 +284,10 @@ const schemeOf = () => browser.execute(() => (matchMedia('(prefers-color-scheme:
 test('connect → Active with scopes and identity, revoke → Revoked at the provider and in the keychain; no token anywhere', async () => {
   await (await $id('nav-add')).waitForDisplayed({ timeout: 20000 });
   assert.equal(await browser.getTitle(), 'Latchkey');
+  // This session has no desktop font setting, so GTK's font is the alias "Sans": the page is given
+  // sans-serif by name rather than have WebKit search every font for "Sans" (rendering.rs).
+  const font = await browser.execute(() => getComputedStyle(document.documentElement).getPropertyValue('--font').trim());
+  assert.equal(font, 'sans-serif');
   await (await $id('empty')).waitForDisplayed({ timeout: 20000 });
   console.log('screenshot:', await shot('01-empty'));
 
