@@ -34,18 +34,17 @@ fn disable_gdk_gl() {
     unsafe { std::env::set_var("GDK_GL", "disable") };
 }
 
-/// The GTK font when it is one of fontconfig's generic aliases rather than a font's family, as
-/// the page's `--font` (app.css). Read once at start, on the main thread (GTK is used from no
-/// other), before the first window.
+/// Notes the CSS generic family of the GTK font when that font is one of fontconfig's aliases
+/// rather than a font, for the page's `--font` (app.css). Called once at start, on the main thread
+/// (GTK is used from no other), before the first window.
 ///
 /// The page's font is `system-ui`, which WebKitGTK takes as the family of the `gtk-font-name`
-/// setting. Without a desktop setting it (a bare X session, many window managers) that is "Sans",
-/// an alias that no font is named: each of the page's font sizes and weights then first searches
-/// every installed font for that family, finds none and falls back to `sans-serif`, which is where
-/// "Sans" leads anyway. Measured here with 1,000 accounts (docs/performance.md): 2,280 fontconfig
-/// matches in the web process against 1,080, the first layout ~40 → ~21 ms. Naming the generic
-/// family gives the same font without the search; a desktop's real font (Cantarell, Noto Sans, …)
-/// stays `system-ui`.
+/// setting (its SystemFontDatabaseGTK). Without a desktop setting it (a bare X session, many window
+/// managers) that is "Sans", an alias no font is named: WebKit then looked among the installed fonts
+/// for a family named "Sans", found none and fell back to `sans-serif`, which is where "Sans" leads
+/// anyway. Measured here with 1,000 accounts (docs/performance.md): `FcFontSetMatch` called 2,280
+/// times in the web process against 1,080 with the generic family named, the first layout ~40 →
+/// ~21 ms. A desktop's real font (Cantarell, Noto Sans, …) stays `system-ui`.
 pub fn remember_font() {
     #[cfg(target_os = "linux")]
     {
