@@ -7,7 +7,7 @@
 // Exits on SIGTERM/SIGINT and when stdin (if it is a pipe or socket) reaches EOF.
 // See tests/provider/README.md for the routes and test controls.
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { fstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -145,7 +145,14 @@ function account(login) {
 }
 
 function providerConfig(redirectUris, introspectionSecret) {
-  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  // The signing key as PEM, read back into a key of its own before the JWK export: exporting the
+  // generated key object itself can deadlock Node 20 when a garbage collection during the export
+  // finalizes the generation job, which takes the same key's lock (seen here: the provider hung
+  // before its ready line, its main thread waiting in ~KeyGenJob under ExportJWKRsaKey).
+  const pem = generateKeyPairSync('rsa', {
+    modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey;
+  const jwk = createPrivateKey(pem).export({ format: 'jwk' });
   const renderHtml = (ctx, title, body) => {
     ctx.type = 'html';
     ctx.set('Referrer-Policy', 'no-referrer');
