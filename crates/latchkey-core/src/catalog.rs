@@ -246,7 +246,7 @@ struct RawScope {
 /// Parses one data file; `file` is its name without `.toml`, which must equal its `id`.
 pub fn parse_entry(file: &str, text: &str) -> Result<CatalogEntry> {
     let bad = |why: String| Error::InvalidInput(format!("catalog entry “{file}”: {why}"));
-    let raw: RawEntry = toml::from_str(text).map_err(|e| bad(e.message().to_owned()))?;
+    let raw: RawEntry = crate::toml_data::from_str(text).map_err(bad)?;
     if raw.id != file {
         return Err(bad(format!("its id “{}” differs from its file name", raw.id)));
     }

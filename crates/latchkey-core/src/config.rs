@@ -192,8 +192,8 @@ impl RawConnection {
 /// Parses a `connections.toml` and resolves it against the built-in catalog: every catalog entry
 /// (as the file adjusts it), then the file's own connections. Errors name the connection and field.
 pub fn parse_connections(text: &str) -> Result<Vec<Connection>> {
-    let file: File = toml::from_str(text)
-        .map_err(|e| Error::InvalidInput(format!("connections.toml is not valid: {}", e.message())))?;
+    let file: File = crate::toml_data::from_str(text)
+        .map_err(|e| Error::InvalidInput(format!("connections.toml is not valid: {e}")))?;
     let mut seen: Vec<&str> = Vec::new();
     for raw in &file.connections {
         if seen.contains(&raw.id.as_str()) {

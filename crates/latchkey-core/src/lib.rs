@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod secret;
 pub mod service;
 pub mod store;
+mod toml_data;
 pub mod vault;
 
 pub use error::{Error, ErrorCode, Result};
