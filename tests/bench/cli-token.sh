@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # `latchkey token` for a valid token beside `secret-tool lookup` of one secret, on this machine:
-# wall time per call, median of N runs, in a throw-away session (run through tests/with-session).
-#   tests/with-session tests/bench/cli-token.sh [RUNS]
+# wall time per call, median of N runs, in a throw-away session (it runs itself in
+# tests/with-session, after installing what is missing as scripts/test does).
+#   tests/bench/cli-token.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+if [ -z "${LATCHKEY_SESSION_DIR:-}" ]; then
+  scripts/setup --test
+  exec tests/with-session "$0" "$@"
+fi
 runs=${1:-30}
 cargo build --release --locked --quiet -p latchkey-cli
 bin=$PWD/target/release/latchkey
