@@ -453,14 +453,26 @@ pub fn first_view_script(app: &AppHandle, state: &AppState) -> Option<String> {
 /// Sends the whole account list to the UI (and the tray's summary, and the notifications) after
 /// any change.
 pub fn emit_accounts(app: &AppHandle, state: &AppState) {
+    if let Some(accounts) = track_accounts(app, state) {
+        let list: Vec<AccountDto> = accounts.iter().map(|a| to_dto(state, a)).collect();
+        let _ = app.emit("accounts-changed", list);
+    }
+}
+
+/// The tray's summary and the notifications' view of the accounts as they are now (at start-up, where
+/// no page listens yet and the window's first view already carries the list); the list, if it could
+/// be read.
+pub fn track_accounts(app: &AppHandle, state: &AppState) -> Option<Vec<latchkey_core::model::Account>> {
     match state.core.list_connected_accounts(&AccountFilter::default()) {
         Ok(accounts) => {
             crate::tray::show_summary(app, &latchkey_core::attention::summary(&accounts));
             crate::notify::on_accounts(app, state, &accounts);
-            let list: Vec<AccountDto> = accounts.iter().map(|a| to_dto(state, a)).collect();
-            let _ = app.emit("accounts-changed", list);
+            Some(accounts)
         }
-        Err(e) => tracing::error!("cannot list accounts: {e}"),
+        Err(e) => {
+            tracing::error!("cannot list accounts: {e}");
+            None
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub fn run() {
             deep_link::listen(app)?;
             background::start(app.handle());
             // The tray's summary and the notifications' starting point.
-            commands::emit_accounts(app.handle(), &app.state::<setup::AppState>());
+            commands::track_accounts(app.handle(), &app.state::<setup::AppState>());
             // Where start-up's time goes (ms since the process started), for docs/performance.md.
             tracing::debug!(setup_ms, data_ms, window_ms, tray_ms, ready_ms = ms(), "start-up");
             Ok(())

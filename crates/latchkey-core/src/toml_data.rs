@@ -17,8 +17,8 @@ pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 
 fn table(t: &Table) -> Result<Value, String> {
     let mut map = Map::with_capacity(t.len());
-    for (key, item) in t.iter() {
-        if let Some(v) = self::item(item)? {
+    for (key, entry) in t.iter() {
+        if let Some(v) = item(entry)? {
             map.insert(key.to_owned(), v);
         }
     }
@@ -43,7 +43,7 @@ fn value(v: &toml_edit::Value) -> Result<Value, String> {
             Number::from_f64(*f.value()).ok_or_else(|| format!("the number {} is not finite", f.value()))?,
         ),
         V::Boolean(b) => Value::Bool(*b.value()),
-        // No setting is a date (toml's deserializer refused one as a wrong type too).
+        // No setting is a date: refused, not passed on as text that a string field would take.
         V::Datetime(d) => return Err(format!("invalid type: date `{}`, no setting is a date", d.value())),
         V::Array(a) => Value::Array(a.iter().map(value).collect::<Result<_, _>>()?),
         V::InlineTable(t) => {
