@@ -6,7 +6,7 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
-use toml_edit::{Document, Item, Table};
+use toml_edit::{Document, Item, TableLike};
 
 /// Reads `text` as a `T`. The error is one sentence without position: the TOML parser's message
 /// (an unclosed string, a duplicate key, …) or serde's (an unknown field, a wrong type, …).
@@ -15,7 +15,8 @@ pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(table(doc.as_table())?).map_err(|e| e.to_string())
 }
 
-fn table(t: &Table) -> Result<Value, String> {
+/// A table, `[header]` or `{ inline }`.
+fn table(t: &dyn TableLike) -> Result<Value, String> {
     let mut map = Map::with_capacity(t.len());
     for (key, entry) in t.iter() {
         if let Some(v) = item(entry)? {
@@ -30,7 +31,7 @@ fn item(item: &Item) -> Result<Option<Value>, String> {
         Item::None => None,
         Item::Value(v) => Some(value(v)?),
         Item::Table(t) => Some(table(t)?),
-        Item::ArrayOfTables(ts) => Some(Value::Array(ts.iter().map(table).collect::<Result<_, _>>()?)),
+        Item::ArrayOfTables(ts) => Some(Value::Array(ts.iter().map(|t| table(t)).collect::<Result<_, _>>()?)),
     })
 }
 
@@ -46,13 +47,7 @@ fn value(v: &toml_edit::Value) -> Result<Value, String> {
         // No setting is a date: refused, not passed on as text that a string field would take.
         V::Datetime(d) => return Err(format!("invalid type: date `{}`, no setting is a date", d.value())),
         V::Array(a) => Value::Array(a.iter().map(value).collect::<Result<_, _>>()?),
-        V::InlineTable(t) => {
-            let mut map = Map::with_capacity(t.len());
-            for (key, v) in t.iter() {
-                map.insert(key.to_owned(), value(v)?);
-            }
-            Value::Object(map)
-        }
+        V::InlineTable(t) => table(t)?,
     })
 }
 
