@@ -1,6 +1,5 @@
 fn main() {
-    tauri_build::try_build(
-        tauri_build::Attributes::new().capabilities_path_pattern("./src-tauri/capabilities/**/*"),
-    )
-    .expect("tauri-build failed");
+    // The one capability is in tauri.conf.json (app.security.capabilities), where Tauri's own build
+    // scripts read it to leave out the commands it does not allow (.cargo/config.toml).
+    tauri_build::build();
 }

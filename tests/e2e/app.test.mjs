@@ -7,9 +7,9 @@
 // single-instance forwards to the running one: the same path a real browser takes.
 //
 // Also: revoking from Settings (selection + confirmation), connecting and revoking with the keyboard
-// alone, the audit export, the keychain check, and screenshots of each screen in the light and the
-// dark scheme (a second app session with GTK_THEME=Adwaita:dark, which WebKitGTK maps to
-// prefers-color-scheme: dark).
+// alone, the audit export, the keychain check, the page's IPC limited to Latchkey's own commands and
+// events, and screenshots of each screen in the light and the dark scheme (a second app session with
+// GTK_THEME=Adwaita:dark, which WebKitGTK maps to prefers-color-scheme: dark).
 //
 // Run inside tests/with-session (scripts/test does). Screenshots go to tests/artifacts/e2e/.
 import { test, before, after } from 'node:test';
@@ -449,6 +449,37 @@ test('Activity exports to Downloads; Keychain reports a working Secret Service',
   assert.throws(() => execFileSync('secret-tool', ['lookup', 'service', 'io.latchkey.desktop.health-check', 'username', 'probe']),
     'the keychain probe left its entry behind');
   await scanForSecrets();
+});
+
+test("the page reaches Latchkey's commands and its events only: window, path, opener and other commands are refused", async () => {
+  // An object with an `error` key would read as a WebDriver error: the refusal comes back as `refusal`.
+  const call = (cmd, args) => browser.execute(async (cmd, args) => {
+    try {
+      return { ok: true, value: await window.__TAURI_INTERNALS__.invoke(cmd, args) };
+    } catch (e) {
+      return { ok: false, refusal: String(e) };
+    }
+  }, cmd, args);
+  // The control: the same path succeeds for a command the page does use.
+  const own = await call('list_connections', {});
+  assert.ok(own.ok && Array.isArray(own.value) && own.value.length > 0, `list_connections: ${JSON.stringify(own)}`);
+  const refused = {
+    'plugin:window|close': { label: 'main' },
+    'plugin:window|set_title': { label: 'main', value: 'pwned' },
+    'plugin:webview|create_webview_window': { options: { label: 'evil', url: 'https://example.test' } },
+    'plugin:opener|open_url': { url: 'https://example.test' },
+    'plugin:path|resolve_directory': { directory: 8 },
+    'plugin:app|version': {},
+    'plugin:event|emit': { event: 'accounts-changed', payload: [] },
+    'plugin:deep-link|get_current': {},
+  };
+  for (const [cmd, args] of Object.entries(refused)) {
+    const result = await call(cmd, args);
+    assert.equal(result.ok, false, `${cmd} was allowed`);
+    assert.match(result.refusal, /not allowed/, `${cmd}: ${result.refusal}`);
+  }
+  assert.equal(await browser.getTitle(), 'Latchkey');
+  assert.equal((await browser.getWindowHandles()).length, 1, 'no second window');
 });
 
 test('screenshots of each screen, light and dark', async () => {
