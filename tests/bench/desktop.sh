@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Latchkey against the floor of its stack, in one run: a bare Tauri 2 window (tests/bench/baseline)
-# and Latchkey, both built now with the same release profile and Tauri, started alternately under
+# and Latchkey, both built now with the same release profile, Tauri and build settings (both leave
+# out the Tauri commands their windows may not call, .cargo/config.toml), started alternately under
 # the same Xvfb session, several times each; prints medians and ratios.
 #
 #   tests/bench/desktop.sh [RUNS]     (default 7; installs what is missing like scripts/test, runs
@@ -125,6 +126,7 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
   echo "| start to first paint (50 accounts) | ${b_paint} ms | ${a_paint} ms | $(ratio "$a_paint" "$b_paint") | ≤ 1.15x |"
   echo "| RSS of all processes, 5 s after start | $(mib "$b_rss") | $(mib "$a_rss") | $(ratio "$a_rss" "$b_rss") | ≤ 1.15x |"
   echo "| release binary | $(mib $((b_size / 1024))) | $(mib $((a_size / 1024))) | $(ratio "$a_size" "$b_size") | ≤ 1.5x |"
+  echo "| release binary: Latchkey's bytes above the bare window | | $(mib $(((a_size - b_size) / 1024))) | | |"
   echo "| latchkey-tray binary (Linux, installed beside it) | | $(mib $((t_size / 1024))) | | |"
   echo "| RSS in the tray, window closed (WebKit processes left: $a_left) | | $(mib "$a_tray") | | < 40 MiB |"
   echo "| of which: start to the page's navigation (process, Tauri, window, WebKit) | ${b_native} ms | ${a_native} ms | $(ratio "$a_native" "$b_native") | |"
