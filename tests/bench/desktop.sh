@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Latchkey against the floor of its stack, in one run: a bare Tauri 2 window (tests/bench/baseline)
-# and Latchkey, both built now with the same release profile, Tauri and build settings (both leave
-# out the Tauri commands their windows may not call, .cargo/config.toml), started alternately under
-# the same Xvfb session, several times each; prints medians and ratios.
+# and Latchkey, both built now with the same release profile, Tauri and build settings (Tauri's
+# core is compiled once for both, without the commands Latchkey's window may not call:
+# .cargo/config.toml), started alternately under the same Xvfb session, several times each; prints
+# medians and ratios.
 #
 #   tests/bench/desktop.sh [RUNS]     (default 7; installs what is missing like scripts/test, runs
 #                                     itself in tests/with-session; results also in
