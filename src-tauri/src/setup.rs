@@ -31,7 +31,13 @@ pub fn open() -> Result<AppState, Box<dyn std::error::Error>> {
         keychain_service = %service,
         "Latchkey starting"
     );
-    let (core, report) = tauri::async_runtime::block_on(Latchkey::open(options))?;
+    let (core, report) = tauri::async_runtime::block_on(async {
+        // A refresh in flight finishes storing its answer before SIGTERM ends the app.
+        if let Err(e) = latchkey_core::signals::defer_termination() {
+            tracing::warn!("termination signals are not deferred: {e}");
+        }
+        Latchkey::open(options).await
+    })?;
     if report != Default::default() {
         tracing::info!(?report, "start-up repairs");
     }

@@ -197,7 +197,12 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&Error::Storage(e.to_string())),
     };
-    match runtime.block_on(run(cli)) {
+    let run = async {
+        // A refresh in flight finishes storing its answer before SIGINT, SIGTERM or SIGHUP end us.
+        latchkey_core::signals::defer_termination().map_err(|e| Error::Storage(e.to_string()))?;
+        run(cli).await
+    };
+    match runtime.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
     }

@@ -17,6 +17,7 @@ pub mod paths;
 pub mod protocol;
 pub mod secret;
 pub mod service;
+pub mod signals;
 pub mod store;
 mod toml_data;
 pub mod vault;

@@ -107,12 +107,17 @@ pub struct MemoryStore {
 struct MemoryInner {
     entries: std::collections::HashMap<String, String>,
     fail_next: usize,
+    fail_writes: usize,
 }
 
 impl MemoryStore {
     /// The next `n` calls fail as a locked keychain would.
     pub fn fail_next(&self, n: usize) {
         self.lock().fail_next = n;
+    }
+    /// The next `n` writes fail as a locked keychain would; reads still work (it locked after them).
+    pub fn fail_next_writes(&self, n: usize) {
+        self.lock().fail_writes = n;
     }
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<_> = self.lock().entries.keys().cloned().collect();
@@ -134,7 +139,12 @@ impl MemoryStore {
 
 impl SecretStore for MemoryStore {
     fn put(&self, key: &str, value: &Secret) -> Result<()> {
-        self.check()?.entries.insert(key.to_owned(), value.expose().to_owned());
+        let mut g = self.check()?;
+        if g.fail_writes > 0 {
+            g.fail_writes -= 1;
+            return Err(Error::Keychain("the keychain is locked (injected fault)".into()));
+        }
+        g.entries.insert(key.to_owned(), value.expose().to_owned());
         Ok(())
     }
     fn get(&self, key: &str) -> Result<Option<Secret>> {
@@ -183,13 +193,7 @@ impl Vault {
         let store = self.store.clone();
         let account = account.clone();
         blocking(move || match &credential {
-            Credential::OAuth(tokens) => {
-                store.put(&key(&account, "access"), &tokens.access_token)?;
-                match &tokens.refresh_token {
-                    Some(rt) => store.put(&key(&account, "refresh"), rt),
-                    None => store.delete(&key(&account, "refresh")),
-                }
-            }
+            Credential::OAuth(tokens) => put_tokens(store.as_ref(), &account, tokens),
             Credential::ApiKey(k) => store.put(&key(&account, "api-key"), k),
             Credential::Basic { username, password } => {
                 store.put(&key(&account, "username"), &Secret::new(username.as_str()))?;
@@ -197,6 +201,13 @@ impl Vault {
             }
         })
         .await
+    }
+
+    /// Stores a token set, keeping it for the caller (who may need to try again or revoke it).
+    pub async fn put_tokens(&self, account: &AccountId, tokens: Arc<TokenSet>) -> Result<()> {
+        let store = self.store.clone();
+        let account = account.clone();
+        blocking(move || put_tokens(store.as_ref(), &account, &tokens)).await
     }
 
     /// The stored credential of that kind, `None` when it is missing.
@@ -338,6 +349,16 @@ impl Vault {
         let keys = keys.to_vec();
         blocking(move || keys.iter().try_for_each(|k| store.delete(&key(&account, k)))).await
     }
+}
+
+/// The refresh token first: once it is written, a death before the access token is written costs
+/// nothing but a refresh (the old access token stays, its expiry is recorded as before).
+fn put_tokens(store: &dyn SecretStore, account: &AccountId, tokens: &TokenSet) -> Result<()> {
+    match &tokens.refresh_token {
+        Some(rt) => store.put(&key(account, "refresh"), rt)?,
+        None => store.delete(&key(account, "refresh"))?,
+    }
+    store.put(&key(account, "access"), &tokens.access_token)
 }
 
 fn key(account: &AccountId, which: &str) -> String {

@@ -317,3 +317,48 @@ async fn the_identity_test_retries_once_after_a_401() {
     assert_eq!(token_calls(&provider).await.len(), 1, "one forced refresh");
     h.core.revoke(&id, &Actor::User).await.expect("clean up");
 }
+
+/// Revoke against a refresh in flight in another process, with the revocation endpoint failing:
+/// revoke waits for the refresh, so the tokens it got are the ones parked for revocation; none is
+/// left usable, and once the endpoint works the provider forgets them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_wins_against_a_slow_refresh_in_another_process() {
+    let provider = Provider::start();
+    let (h, id) = connected(&provider, 3600).await;
+    let (other, _, _) = support::open(&h.spec, Default::default()).await;
+    let before = entry(&h.keychain, &id, "refresh").expect("stored");
+    provider.control("fault", json!({"path": "/token", "delay_ms": 1500})).await;
+    provider
+        .control("fault", json!({"path": "/token/revocation", "status": 503, "body": "down", "times": 4}))
+        .await;
+
+    let other_id = id.clone();
+    let refreshing = tokio::spawn(async move {
+        let got = other.access_token(&other_id, Duration::from_secs(100_000), &Actor::User).await;
+        (got, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let outcome = h.core.revoke(&id, &Actor::User).await.expect("revoked locally");
+    let revoked_at = Instant::now();
+    let (late, handed_out_at) = refreshing.await.expect("task");
+    let late = late.expect("the refresh began first, so it finishes first");
+    assert!(handed_out_at <= revoked_at, "the hand-out came before the revocation ended");
+
+    assert!(!outcome.provider_confirmed);
+    assert_eq!(outcome.account.status, AccountStatus::Revoked);
+    for key in ["access", "refresh"] {
+        assert!(entry(&h.keychain, &id, key).is_none(), "no usable {key} token is left");
+    }
+    let parked_access = entry(&h.keychain, &id, "revoke-access").expect("parked");
+    let parked_refresh = entry(&h.keychain, &id, "revoke-refresh").expect("parked");
+    assert_eq!(parked_access, late.token.expose(), "the token the refresh got is the one parked");
+    assert_ne!(parked_refresh, before, "the refresh rotated the refresh token");
+    let after = h.core.access_token(&id, Duration::ZERO, &Actor::User).await;
+    assert!(matches!(after, Err(Error::NeedsReconnect(_))), "{after:?}");
+
+    provider.control("fault/clear", json!({})).await;
+    assert!(provider.is_active(&parked_refresh).await, "still live until the provider hears of it");
+    assert!(h.core.retry_revocation(&id, &Actor::Refresher).await.expect("retry"));
+    assert!(!provider.is_active(&parked_refresh).await && !provider.is_active(&parked_access).await);
+    assert!(entry(&h.keychain, &id, "revoke-refresh").is_none(), "parked tokens deleted");
+}

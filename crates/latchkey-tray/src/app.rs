@@ -56,6 +56,7 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let data_dir = paths::data_dir()?;
     latchkey_core::logging::init(&data_dir, "info,latchkey_core=debug,latchkey_tray=debug")?;
     let options = Options::standard(data_dir, paths::connections_file()?, paths::keychain_service())?;
+    latchkey_core::signals::defer_termination()?;
     let (core, report) = Latchkey::open(options).await?;
     if report != Default::default() {
         tracing::info!(?report, "start-up repairs");

@@ -370,7 +370,9 @@ impl Latchkey {
             return Err(err(Error::IdentityMismatch { provider, expected: mismatch.0, got: mismatch.1 }));
         }
 
-        // Crash-safe order: mark, write the secret, then record it (see reconcile.rs).
+        // Crash-safe order: mark, write the secret, then record it (see reconcile.rs); under the
+        // account's locks, so a refresh of the grant being replaced cannot write over it.
+        let _lock = self.exclusive(&id).await.map_err(err)?;
         self.store().begin_op(&id, PendingOp::Store, self.instance.id()).map_err(err)?;
         self.checkpoint("store.marked");
         let stored = self.vault.put(&id, Credential::OAuth(TokenSet { access_token, refresh_token })).await;

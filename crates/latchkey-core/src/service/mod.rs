@@ -288,6 +288,8 @@ impl Latchkey {
     /// first, as far as the provider allows; the outcome is in the audit trail.
     pub async fn delete_connected_account(&self, id: &AccountId, actor: &Actor) -> Result<()> {
         let _working = self.working();
+        self.get_account(id)?;
+        let _lock = self.exclusive(id).await?;
         let account = self.get_account(id)?;
         self.store().begin_op(id, PendingOp::Delete, self.instance.id())?;
         self.checkpoint("delete.marked");

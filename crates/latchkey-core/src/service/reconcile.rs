@@ -10,6 +10,7 @@
 //! | re-authorize, rotate (Active…) | mark → keychain write → record | keep the record; if the secret is missing → Error |
 //! | revoke | mark → provider → keychain delete → Revoked | delete the secret; Active → Revoked |
 //! | delete | mark (hidden) → provider → keychain delete → row delete | delete the secret and the row |
+//! | refresh | journal → provider → refresh token → access token → record + end journal | mark it offline and due; the next refresh asks the provider whether the stored refresh token survived |
 //!
 //! An operation whose instance is still alive (the app and the CLI share the data) is left alone.
 
@@ -105,6 +106,21 @@ impl Latchkey {
                     )?;
                 }
             }
+            repaired += 1;
+        }
+        let interrupted = self.store().unreported_refreshes()?;
+        for (id, owner, started_at) in interrupted {
+            if owner == self.instance.id() || Instance::is_alive(&self.data_dir, &owner) {
+                continue;
+            }
+            let Ok(account) = self.get_account(&id) else { continue };
+            let reason = format!(
+                "a refresh begun at {} was interrupted; the next refresh checks that the sign-in survived it",
+                crate::model::rfc3339(started_at)
+            );
+            let mut store = self.store();
+            store.report_interrupted_refresh(&id, &reason)?;
+            store.audit(&audit_row(&account, &format!("interrupted refresh found at start: {reason}")))?;
             repaired += 1;
         }
         Ok(repaired)

@@ -24,9 +24,12 @@ pub struct RevokeOutcome {
 
 impl Latchkey {
     /// Revokes an Active account. Crash-safe order: mark, ask the provider, delete the keychain
-    /// entries, then record Revoked.
+    /// entries, then record Revoked. Under the account's locks: a refresh or hand-out in flight
+    /// finishes first, and the tokens it stored are the ones revoked.
     pub async fn revoke(&self, id: &AccountId, actor: &Actor) -> Result<RevokeOutcome> {
         let _working = self.working();
+        self.get_account(id)?;
+        let _lock = self.exclusive(id).await?;
         let account = self.get_account(id)?;
         account.status.check_transition(AccountStatus::Revoked)?;
         let conn = self.connection(account.connection.as_str())?;
@@ -115,7 +118,11 @@ impl Latchkey {
         self.send_revocation(conn, &tokens).await
     }
 
-    async fn send_revocation(&self, conn: &Connection, tokens: &TokenSet) -> Result<(), Unconfirmed> {
+    pub(super) async fn send_revocation(
+        &self,
+        conn: &Connection,
+        tokens: &TokenSet,
+    ) -> Result<(), Unconfirmed> {
         let Some(oauth) = conn.oauth() else {
             return Err(Unconfirmed::NoMethod(format!("{} is not an OAuth connection", conn.name)));
         };

@@ -2,21 +2,24 @@
 //!
 //! One refresh per account at a time, across tasks and processes: an in-process async mutex per
 //! account, then an exclusive lock on `locks/<account>.lock` in the data folder (the app and the
-//! CLI share it). Under the lock the stored expiry is read again — someone may have just
-//! refreshed — and only then is the provider asked. The new refresh token is written to the
-//! keychain before the new access token is handed to anyone (RFC 9700 §4.14.2); a response without
-//! a refresh token keeps the old one.
+//! CLI share it); hand-outs, revocations, suspensions and deletions take the same locks. Under the
+//! lock the stored expiry is read again — someone may have just refreshed — and only then is the
+//! provider asked, with the refresh journaled in SQLite first, so a refresh cut short is known as
+//! such. The new refresh token is written to the keychain before the new access token, and both
+//! before it is handed to anyone (RFC 9700 §4.14.2); a response without a refresh token keeps the
+//! old one.
 
 use std::fs::{File, OpenOptions};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::Latchkey;
+use crate::config::Connection;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, AccountStatus, Actor, rfc3339};
 use crate::oauth::token::{TokenClient, TokenFailure as RefreshFailure};
 use crate::oauth::userinfo;
-use crate::secret::{Credential, Secret, TokenSet};
+use crate::secret::{Secret, TokenSet};
 use crate::store::now;
 
 /// An access token, fresh enough for the caller.
@@ -42,12 +45,23 @@ pub(super) enum RefreshWhen {
     Due,
 }
 
+/// Held for as long as an operation needs the account to itself (see [`Latchkey::exclusive`]).
+pub(super) struct AccountLock {
+    _file: File,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+/// How long to wait before each attempt to store refreshed tokens: about 7 s in all, for a
+/// keychain that is being unlocked.
+const KEYCHAIN_RETRY_MS: [u64; 5] = [0, 250, 750, 2000, 4000];
+
 /// After this many unexplained refresh failures in a row, the account goes to Error.
 const UNEXPLAINED_LIMIT: i64 = 3;
 
 impl Latchkey {
     /// An Active OAuth account's access token, refreshed first when less than `min_valid` remains.
-    /// Every hand-out is audited with who asked.
+    /// Every hand-out is audited with who asked. It runs under the account's locks, so a revocation
+    /// or a suspension either comes after it or is seen by it.
     pub async fn access_token(
         &self,
         id: &AccountId,
@@ -55,11 +69,15 @@ impl Latchkey {
         actor: &Actor,
     ) -> Result<AccessToken> {
         let _working = self.working();
+        // The token as the caller found it: if it changes while we wait for the lock, someone just
+        // refreshed, and that token is the freshest there is, even if the provider's tokens live
+        // shorter than `min_valid`.
+        let seen = self.get_account(id)?.token_version;
+        let _lock = self.exclusive(id).await?;
         let mut account = self.get_account(id)?;
         self.check_usable(&account, actor)?;
-        if needs_refresh(&account, min_valid) {
-            let when = RefreshWhen::Below { min_valid, seen: account.token_version };
-            account = self.refresh_account(id, when, actor).await?;
+        if needs_refresh(&account, min_valid) || self.store().refresh_journaled(id)? {
+            account = self.refresh_locked(id, RefreshWhen::Below { min_valid, seen }, actor).await?;
         }
         let token = match self.vault.access_token(id).await? {
             Some(t) => t,
@@ -106,29 +124,37 @@ impl Latchkey {
         when: RefreshWhen,
         actor: &Actor,
     ) -> Result<Account> {
-        let in_process = self.account_lock(id);
-        let _guard = in_process.lock().await;
-        let _file = self.cross_process_lock(id).await?;
+        let _lock = self.exclusive(id).await?;
+        self.refresh_locked(id, when, actor).await
+    }
 
-        // Re-read: another task or process may have refreshed while we waited.
+    /// The refresh; the caller holds the account's locks. Crash-safe order: journal the refresh,
+    /// ask the provider, write the refresh token then the access token, record the refresh and end
+    /// the journal in one transaction. Termination signals wait from the request to the record.
+    async fn refresh_locked(&self, id: &AccountId, when: RefreshWhen, actor: &Actor) -> Result<Account> {
+        // Re-read: another task or process may have refreshed, revoked or suspended while we waited.
         let account = self.get_account(id)?;
         if !matches!(account.status, AccountStatus::Active | AccountStatus::Error) {
             return Err(Error::NeedsReconnect(format!("it is {}", account.status)));
         }
-        let go = match when {
-            RefreshWhen::Always => true,
-            RefreshWhen::Below { min_valid, seen } => {
-                needs_refresh(&account, min_valid) && account.token_version == seen
-            }
-            RefreshWhen::Due => match account.retry_at {
-                Some(retry_at) => retry_at <= now(),
-                None => account.refresh_due_at().is_some_and(|t| t <= now()),
-            },
-        };
+        // A journal row seen under the lock is a refresh that never finished: only asking the
+        // provider tells whether the stored refresh token survived it.
+        let interrupted = self.store().refresh_journaled(id)?;
+        let go = interrupted
+            || match when {
+                RefreshWhen::Always => true,
+                RefreshWhen::Below { min_valid, seen } => {
+                    needs_refresh(&account, min_valid) && account.token_version == seen
+                }
+                RefreshWhen::Due => match account.retry_at {
+                    Some(retry_at) => retry_at <= now(),
+                    None => account.refresh_due_at().is_some_and(|t| t <= now()),
+                },
+            };
         if !go {
             return Ok(account);
         }
-        let force = matches!(when, RefreshWhen::Always);
+        let force = interrupted || matches!(when, RefreshWhen::Always);
         let conn = self.connection(account.connection.as_str())?;
         if let Some(retry_at) = account.retry_at.filter(|&t| t > now() && !force) {
             return Err(Error::Offline {
@@ -164,53 +190,131 @@ impl Latchkey {
             client_id: &client_id,
             client_secret: secret.as_ref(),
         };
-        match client.refresh(&refresh_token).await {
-            Ok(r) => {
-                let received = now();
-                let tokens = TokenSet {
-                    access_token: r.access_token,
-                    refresh_token: Some(r.refresh_token.unwrap_or(refresh_token)),
-                };
-                self.vault.put(id, Credential::OAuth(tokens)).await?;
-                self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
-                let expires_at = r.expires_in.map(|d| received + d.as_secs() as i64);
-                self.store().record_refreshed(id, expires_at, r.scopes.as_deref(), actor)
+
+        let _critical = crate::signals::critical();
+        self.store().begin_refresh(id, self.instance.id())?;
+        self.checkpoint("refresh.journaled");
+        let answer = client.refresh(&refresh_token).await;
+        // The provider has answered; from here to the record, a rotated refresh token lives only
+        // in this process (the window SIGKILL can still hit).
+        self.checkpoint("refresh.answered");
+        let r = match answer {
+            Ok(r) => r,
+            Err(failure) => {
+                self.store().end_refresh(id)?;
+                return Err(self.refresh_failed(&account, &conn, failure, interrupted, actor)?);
             }
-            Err(RefreshFailure::Transient { reason, retry_after }) => {
-                Err(self.transient(&account, &conn.name, &reason, retry_after, actor)?)
-            }
-            Err(RefreshFailure::GrantDead { detail }) => {
-                // The provider judged the grant, so it accepted the client.
-                self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
+        };
+        let received = now();
+        let rotated = r.refresh_token.is_some();
+        let tokens = Arc::new(TokenSet {
+            access_token: r.access_token,
+            refresh_token: Some(r.refresh_token.unwrap_or(refresh_token)),
+        });
+        // The locks keep revocation, suspension and deletion out; should the account have left
+        // Active anyway (a program that ignores them), what the provider gave is not kept.
+        let still = self
+            .store()
+            .account(id)
+            .ok()
+            .filter(|a| matches!(a.status, AccountStatus::Active | AccountStatus::Error));
+        if still.is_none() {
+            self.store().end_refresh(id)?;
+            let _ = self.send_revocation(&conn, &tokens).await;
+            return Err(Error::NeedsReconnect(
+                "it was revoked, suspended or deleted during the refresh".into(),
+            ));
+        }
+        if let Err(e) = self.put_tokens_patiently(id, tokens.clone()).await {
+            self.store().end_refresh(id)?;
+            if rotated {
+                // The stored refresh token was spent by this refresh: say so now, not at the next
+                // expiry, and let the provider forget the tokens nobody can keep.
                 let sentence = format!(
-                    "{} no longer accepts this account's sign-in (it may have been revoked there): reconnect it. ({detail})",
+                    "{} renewed the sign-in, but the keychain could not store the renewed tokens ({e}). Reconnect it.",
                     conn.name
                 );
                 self.fail_refresh(&account, AccountStatus::Expired, &sentence)?;
-                Err(Error::NeedsReconnect(format!("{} refused the refresh", conn.name)))
+                let _ = self.send_revocation(&conn, &tokens).await;
             }
-            Err(RefreshFailure::SignInRequired { detail }) => {
+            return Err(e);
+        }
+        self.checkpoint("refresh.stored");
+        self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
+        let expires_at = r.expires_in.map(|d| received + d.as_secs() as i64);
+        self.store().record_refreshed(id, expires_at, r.scopes.as_deref(), actor)
+    }
+
+    /// Writes a refreshed token set, asking again for a while when the keychain refuses (it may be
+    /// locked and the user unlocking it): the set exists nowhere else.
+    async fn put_tokens_patiently(&self, id: &AccountId, tokens: Arc<TokenSet>) -> Result<()> {
+        let mut last = None;
+        for wait_ms in KEYCHAIN_RETRY_MS {
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            match self.vault.put_tokens(id, tokens.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e @ Error::Keychain(_)) => {
+                    tracing::warn!(account = %id, "the keychain refused the refreshed tokens: {e}");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Keychain("the keychain refused the refreshed tokens".into())))
+    }
+
+    /// Records what the provider's refusal means for the account and returns the caller's error.
+    fn refresh_failed(
+        &self,
+        account: &Account,
+        conn: &Connection,
+        failure: RefreshFailure,
+        interrupted: bool,
+        actor: &Actor,
+    ) -> Result<Error> {
+        let id = &account.id;
+        // After an interrupted refresh, a dead grant most likely means that refresh rotated it.
+        let why = if interrupted {
+            " An earlier refresh was interrupted (Latchkey was stopped while the provider answered), which may have spent the sign-in."
+        } else {
+            ""
+        };
+        Ok(match failure {
+            RefreshFailure::Transient { reason, retry_after } => {
+                self.transient(account, &conn.name, &reason, retry_after, actor)?
+            }
+            RefreshFailure::GrantDead { detail } => {
+                // The provider judged the grant, so it accepted the client.
                 self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
-                let sentence = format!("{} asks you to sign in again. ({detail})", conn.name);
-                self.fail_refresh(&account, AccountStatus::Expired, &sentence)?;
-                Err(Error::NeedsReconnect(format!("{} asks you to sign in again", conn.name)))
+                let sentence = format!(
+                    "{} no longer accepts this account's sign-in (it may have been revoked there): reconnect it.{why} ({detail})",
+                    conn.name
+                );
+                self.fail_refresh(account, AccountStatus::Expired, &sentence)?;
+                Error::NeedsReconnect(format!("{} refused the refresh", conn.name))
             }
-            Err(RefreshFailure::ClientRejected { detail }) => {
+            RefreshFailure::SignInRequired { detail } => {
+                self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
+                let sentence = format!("{} asks you to sign in again.{why} ({detail})", conn.name);
+                self.fail_refresh(account, AccountStatus::Expired, &sentence)?;
+                Error::NeedsReconnect(format!("{} asks you to sign in again", conn.name))
+            }
+            RefreshFailure::ClientRejected { detail } => {
                 // The connection's configuration, not the account: no state change, no retry loop.
                 let sentence = format!("{} refused Latchkey's client: {detail}", conn.name);
                 self.store().set_connection_error(&conn.id, Some(&sentence), &Actor::Provider)?;
-                Err(Error::Provider { provider: conn.name.clone(), detail })
+                Error::Provider { provider: conn.name.clone(), detail }
             }
-            Err(RefreshFailure::Unexplained { detail }) => {
+            RefreshFailure::Unexplained { detail } => {
                 let updated = self.store().record_transient_failure(id, &detail, now() + 60, actor)?;
                 if updated.failure_count >= UNEXPLAINED_LIMIT && updated.status == AccountStatus::Active {
                     let sentence =
                         format!("Refreshing failed {} times in a row ({detail}).", updated.failure_count);
                     self.fail_refresh(&updated, AccountStatus::Error, &sentence)?;
                 }
-                Err(Error::Provider { provider: conn.name.clone(), detail })
+                Error::Provider { provider: conn.name.clone(), detail }
             }
-        }
+        })
     }
 
     /// Records a failure that may pass: the account stays, marked offline, retried with backoff.
@@ -252,9 +356,8 @@ impl Latchkey {
     /// Suspends an Active account: its tokens stay, but nothing refreshes or hands them out.
     pub async fn suspend(&self, id: &AccountId, actor: &Actor) -> Result<Account> {
         let _working = self.working();
-        // Wait for a refresh in flight in this process to finish first.
-        let lock = self.account_lock(id);
-        let _guard = lock.lock().await;
+        // After any refresh or hand-out in flight, in this process or another.
+        let _lock = self.exclusive(id).await?;
         self.store().transition(id, AccountStatus::Suspended, actor, "suspended")
     }
 
@@ -295,9 +398,17 @@ impl Latchkey {
         }
     }
 
-    fn account_lock(&self, id: &AccountId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        locks.entry(id.clone()).or_default().clone()
+    /// The account's locks: one async mutex per account within the process, then an exclusive
+    /// lock on `locks/<account>.lock` across processes. Refresh, hand-out, revoke, suspend and
+    /// delete all take them, so none overtakes another.
+    pub(super) async fn exclusive(&self, id: &AccountId) -> Result<AccountLock> {
+        let in_process = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(id.clone()).or_default().clone()
+        };
+        let guard = in_process.lock_owned().await;
+        let file = self.cross_process_lock(id).await?;
+        Ok(AccountLock { _file: file, _guard: guard })
     }
 
     /// An exclusive lock on `locks/<account>.lock`, held until the returned file is dropped; the
