@@ -39,7 +39,25 @@ impl PendingFlows {
 
     /// Removes and returns the flow for `state` if it exists and has not expired.
     pub fn take(&self, state: &str) -> Option<PendingFlow> {
-        self.lock().remove(state).filter(|f| f.created.elapsed() < FLOW_TTL)
+        self.take_matching(state, |_| true)
+    }
+
+    /// As [`PendingFlows::take`], but only a flow `matches` accepts; any other stays as it was.
+    pub fn take_matching(
+        &self,
+        state: &str,
+        matches: impl FnOnce(&PendingFlow) -> bool,
+    ) -> Option<PendingFlow> {
+        let mut flows = self.lock();
+        let flow = flows.get(state)?;
+        if flow.created.elapsed() >= FLOW_TTL {
+            flows.remove(state);
+            return None;
+        }
+        if !matches(flow) {
+            return None;
+        }
+        flows.remove(state)
     }
 
     /// Forgets the pending sign-in of `account`, if any (the user cancelled).
@@ -99,6 +117,17 @@ mod tests {
 
         flows.insert("old".into(), flow(&a, FLOW_TTL + Duration::from_secs(1)));
         assert!(flows.take("old").is_none(), "an expired state is refused");
+    }
+
+    #[test]
+    fn a_flow_that_does_not_match_stays() {
+        let flows = PendingFlows::default();
+        let a = AccountId::random();
+        flows.insert("s".into(), flow(&a, Duration::ZERO));
+        assert!(flows.take_matching("s", |f| f.connection.as_str() == "other").is_none());
+        assert!(flows.is_pending(&a), "a mismatch leaves the flow waiting");
+        assert!(flows.take_matching("s", |f| f.connection.as_str() == "demo").is_some());
+        assert!(!flows.is_pending(&a));
     }
 
     #[test]

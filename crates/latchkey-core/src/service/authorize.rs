@@ -266,14 +266,12 @@ impl Latchkey {
             error,
         };
         let cb = callback::parse(&self.redirect_scheme, raw_url).map_err(|e| fail(None, None, e))?;
+        // A response for another connection or another redirect leaves the flow waiting, and names
+        // no account: it is not that sign-in's answer, whatever `state` it carries.
         let flow = self
             .pending
-            .take(&cb.state)
+            .take_matching(&cb.state, |f| f.connection == cb.connection && f.redirect_uri == cb.redirect_base)
             .ok_or_else(|| fail(Some(cb.connection.clone()), None, Error::UnknownState))?;
-        if flow.connection != cb.connection || flow.redirect_uri != cb.redirect_base {
-            let account = self.store().account(&flow.account).ok();
-            return Err(fail(Some(flow.connection), account, Error::UnknownState));
-        }
         match self.redeem(cb, flow).await {
             Ok(account) => Ok(account),
             Err((id, conn, error)) => {
