@@ -60,6 +60,11 @@ impl PendingFlows {
         flows.remove(state)
     }
 
+    /// Whether the flow for `state` is still waiting (not taken, cancelled, replaced or expired).
+    pub fn is_waiting(&self, state: &str) -> bool {
+        self.lock().get(state).is_some_and(|f| f.created.elapsed() < FLOW_TTL)
+    }
+
     /// Forgets the pending sign-in of `account`, if any (the user cancelled).
     pub fn cancel(&self, account: &AccountId) -> bool {
         let mut flows = self.lock();
@@ -116,6 +121,7 @@ mod tests {
         assert!(flows.take("s1").is_none(), "a state works once");
 
         flows.insert("old".into(), flow(&a, FLOW_TTL + Duration::from_secs(1)));
+        assert!(!flows.is_waiting("old"));
         assert!(flows.take("old").is_none(), "an expired state is refused");
     }
 
@@ -125,9 +131,9 @@ mod tests {
         let a = AccountId::random();
         flows.insert("s".into(), flow(&a, Duration::ZERO));
         assert!(flows.take_matching("s", |f| f.connection.as_str() == "other").is_none());
-        assert!(flows.is_pending(&a), "a mismatch leaves the flow waiting");
+        assert!(flows.is_waiting("s") && flows.is_pending(&a), "a mismatch leaves the flow waiting");
         assert!(flows.take_matching("s", |f| f.connection.as_str() == "demo").is_some());
-        assert!(!flows.is_pending(&a));
+        assert!(!flows.is_waiting("s"));
     }
 
     #[test]
@@ -136,6 +142,7 @@ mod tests {
         let a = AccountId::random();
         flows.insert("first".into(), flow(&a, Duration::ZERO));
         flows.insert("second".into(), flow(&a, Duration::ZERO));
+        assert!(!flows.is_waiting("first") && flows.is_waiting("second"));
         assert!(flows.take("first").is_none());
         assert!(flows.take("second").is_some());
         flows.insert("third".into(), flow(&a, Duration::ZERO));
