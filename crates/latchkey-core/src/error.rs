@@ -72,6 +72,10 @@ pub enum Error {
     IdentityMismatch { provider: String, expected: String, got: String },
     #[error("The sign-in was cancelled, or replaced by a newer one.")]
     Cancelled,
+    #[error(
+        "The sign-in timed out: Latchkey waited {0} for the browser to come back. Start the connection again."
+    )]
+    SignInTimedOut(String),
     #[error("You declined access at {provider}. Nothing was stored; connect again when you are ready.")]
     Denied { provider: String },
     #[error("{provider} refused the request: {detail}")]
@@ -104,7 +108,7 @@ impl Error {
                 ErrorCode::InvalidInput
             }
             Error::Denied { .. } => ErrorCode::ReauthNeeded,
-            Error::Cancelled => ErrorCode::InvalidInput,
+            Error::Cancelled | Error::SignInTimedOut(_) => ErrorCode::InvalidInput,
             Error::Provider { .. } => ErrorCode::ProviderError,
             Error::Network { .. } => ErrorCode::Network,
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,

@@ -207,3 +207,46 @@ async fn the_demo_set_up_over_loopback_http_connects_and_revokes() {
     assert!(outcome.provider_confirmed, "{}", outcome.message);
     assert!(!provider.is_active(access.expose()).await);
 }
+
+/// Links nobody's sign-in asked for (an unknown `state`, or a `state` under way with its code
+/// missing, for another connection or for another redirect) are refused, name no account and leave
+/// every sign-in under way waiting; each then completes with its real answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_links_never_end_or_alter_a_sign_in_under_way() {
+    let provider = Provider::start();
+    let h = core(&provider, SCOPES).await;
+    let first = h.core.get_authorization_link("test", Some("first"), &Actor::User).await.expect("link");
+    let second = h.core.get_authorization_link("test", Some("second"), &Actor::User).await.expect("link");
+    let state = |url: &url::Url| {
+        url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).expect("state")
+    };
+    let (s1, s2) = (state(&first.url), state(&second.url));
+    let base = "io.latchkey.desktop:/oauth/test/callback";
+    for forged in [
+        format!("{base}?code=forged&state=unknown"),
+        format!("{base}?state={s1}"),
+        format!("{base}?state={s2}&iss=x"),
+        format!("{base}?code=&state={s1}"),
+        format!("{base}?code=forged&state={s1}&state={s2}"),
+        format!("io.latchkey.desktop:/oauth/crm/callback?code=forged&state={s1}"),
+        format!("http://127.0.0.1:9/oauth/test/callback?code=forged&state={s2}"),
+    ] {
+        let err = h.core.complete_authorization(&forged).await.expect_err(&forged);
+        assert!(err.account.is_none(), "{forged}: names an account: {err}");
+        assert!(
+            h.core.is_signing_in(&first.account.id) && h.core.is_signing_in(&second.account.id),
+            "{forged} ended a sign-in"
+        );
+    }
+    assert!(!provider.request_paths().await.iter().any(|p| p == "/token"), "a forged code was redeemed");
+    for (link, who) in [(first, Decision::Approve), (second, Decision::As("bob"))] {
+        let account = h
+            .core
+            .complete_authorization(&browse(&provider, link.url.as_str(), who))
+            .await
+            .expect("the real answer");
+        assert_eq!((account.id.clone(), account.status), (link.account.id, AccountStatus::Active));
+        assert!(account.last_error.is_none(), "{:?}", account.last_error);
+        h.core.revoke(&account.id, &Actor::User).await.expect("clean up");
+    }
+}

@@ -39,7 +39,30 @@ impl PendingFlows {
 
     /// Removes and returns the flow for `state` if it exists and has not expired.
     pub fn take(&self, state: &str) -> Option<PendingFlow> {
-        self.lock().remove(state).filter(|f| f.created.elapsed() < FLOW_TTL)
+        self.take_matching(state, |_| true)
+    }
+
+    /// As [`PendingFlows::take`], but only a flow `matches` accepts; any other stays as it was.
+    pub fn take_matching(
+        &self,
+        state: &str,
+        matches: impl FnOnce(&PendingFlow) -> bool,
+    ) -> Option<PendingFlow> {
+        let mut flows = self.lock();
+        let flow = flows.get(state)?;
+        if flow.created.elapsed() >= FLOW_TTL {
+            flows.remove(state);
+            return None;
+        }
+        if !matches(flow) {
+            return None;
+        }
+        flows.remove(state)
+    }
+
+    /// Whether the flow for `state` is still waiting (not taken, cancelled, replaced or expired).
+    pub fn is_waiting(&self, state: &str) -> bool {
+        self.lock().get(state).is_some_and(|f| f.created.elapsed() < FLOW_TTL)
     }
 
     /// Forgets the pending sign-in of `account`, if any (the user cancelled).
@@ -98,7 +121,19 @@ mod tests {
         assert!(flows.take("s1").is_none(), "a state works once");
 
         flows.insert("old".into(), flow(&a, FLOW_TTL + Duration::from_secs(1)));
+        assert!(!flows.is_waiting("old"));
         assert!(flows.take("old").is_none(), "an expired state is refused");
+    }
+
+    #[test]
+    fn a_flow_that_does_not_match_stays() {
+        let flows = PendingFlows::default();
+        let a = AccountId::random();
+        flows.insert("s".into(), flow(&a, Duration::ZERO));
+        assert!(flows.take_matching("s", |f| f.connection.as_str() == "other").is_none());
+        assert!(flows.is_waiting("s") && flows.is_pending(&a), "a mismatch leaves the flow waiting");
+        assert!(flows.take_matching("s", |f| f.connection.as_str() == "demo").is_some());
+        assert!(!flows.is_waiting("s"));
     }
 
     #[test]
@@ -107,6 +142,7 @@ mod tests {
         let a = AccountId::random();
         flows.insert("first".into(), flow(&a, Duration::ZERO));
         flows.insert("second".into(), flow(&a, Duration::ZERO));
+        assert!(!flows.is_waiting("first") && flows.is_waiting("second"));
         assert!(flows.take("first").is_none());
         assert!(flows.take("second").is_some());
         flows.insert("third".into(), flow(&a, Duration::ZERO));

@@ -1,5 +1,6 @@
 //! Connecting and re-authorizing OAuth accounts: the authorization link, and the callback.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oauth2::basic::BasicClient;
@@ -11,7 +12,7 @@ use crate::config::ProviderMetadata;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, Actor, ConnectionId, ConnectionStatus, Identity, check_identifier};
 use crate::oauth::callback::{self, Outcome};
-use crate::oauth::loopback::Loopback;
+use crate::oauth::loopback::{Expected, Loopback};
 use crate::oauth::pending::{FLOW_TTL, PendingFlow};
 use crate::oauth::token::{TokenClient, TokenFailure};
 use crate::oauth::userinfo;
@@ -43,8 +44,21 @@ impl std::fmt::Debug for AuthorizationLink {
 /// A loopback listener bound for one pending sign-in.
 pub struct LoopbackWait {
     listener: Loopback,
+    expected: Arc<Expected>,
+    /// The sign-in's `state`: its flow, not the account's (a newer sign-in may replace it).
+    state: String,
     connection: ConnectionId,
     account: AccountId,
+    /// When the flow's lifetime ends.
+    expires: Instant,
+}
+
+/// A sign-in just started: its account, the URL for the browser, and its flow's key and birth.
+struct Started {
+    account: Account,
+    url: Url,
+    state: String,
+    created: Instant,
 }
 
 /// A callback that failed, with the account it concerned when that is known.
@@ -79,64 +93,54 @@ impl Latchkey {
         match redirect {
             Redirect::DeepLink => {
                 let uri = callback::redirect_uri(&self.redirect_scheme, &conn.id);
-                let (account, url) = self.start_authorization(connection, identifier, actor, uri).await?;
+                let Started { account, url, .. } =
+                    self.start_authorization(connection, identifier, actor, uri).await?;
                 Ok(AuthorizationLink { account, url, loopback: None })
             }
             Redirect::Loopback { host, port } => {
                 let listener = Loopback::open(host, port).await?;
                 let uri = listener.redirect_uri(&conn.id);
-                let (account, url) = self.start_authorization(connection, identifier, actor, uri).await?;
-                let wait =
-                    LoopbackWait { listener, connection: conn.id.clone(), account: account.id.clone() };
+                let Started { account, url, state, created } =
+                    self.start_authorization(connection, identifier, actor, uri).await?;
+                let wait = LoopbackWait {
+                    expected: listener.expect(&conn.id, &state),
+                    listener,
+                    state,
+                    connection: conn.id.clone(),
+                    account: account.id.clone(),
+                    expires: created + FLOW_TTL,
+                };
                 Ok(AuthorizationLink { account, url, loopback: Some(wait) })
             }
         }
     }
 
-    /// Waits for the browser to come back to the loopback listener (until the flow's lifetime ends
-    /// or it is cancelled), completes the sign-in and tells the browser how it went. The listener
-    /// closes when this returns.
+    /// Waits for the browser to come back to the loopback listener with this sign-in's answer (until
+    /// the flow's lifetime ends, or it is cancelled or replaced), completes the sign-in and tells the
+    /// browser how it went. Requests that are not this sign-in's answer are refused meanwhile and
+    /// change nothing. The listener closes when this returns.
     pub async fn finish_loopback(&self, wait: LoopbackWait) -> Result<Account, CallbackError> {
         let _working = self.working();
-        let LoopbackWait { mut listener, connection, account } = wait;
+        let LoopbackWait { mut listener, expected, state, connection, account, expires } = wait;
         let fail = |error: Error| CallbackError {
             connection: Some(connection.clone()),
             account: self.store().account(&account).ok(),
             error,
         };
-        let deadline = Instant::now() + FLOW_TTL;
         let pending = loop {
             // Short waits, so a cancelled sign-in closes its port promptly.
-            let path = connection.clone();
-            let (back, got) = tokio::task::spawn_blocking(move || {
-                let got = listener.wait(&path, Duration::from_millis(250));
-                (listener, got)
-            })
-            .await
-            .map_err(|e| {
-                CallbackError::plain(Error::InvalidInput(format!("the sign-in listener stopped: {e}")))
-            })?;
-            listener = back;
-            match got {
-                Ok(Some(pending)) => break pending,
-                Ok(None) if !self.pending.is_pending(&account) => return Err(fail(Error::Cancelled)),
-                Ok(None) if Instant::now() >= deadline => {
-                    self.cancel_authorization(&account);
-                    return Err(fail(Error::InvalidInput(
-                        "The sign-in was not finished within 10 minutes. Start the connection again.".into(),
-                    )));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.cancel_authorization(&account);
-                    return Err(fail(e));
-                }
+            if let Some(pending) = listener.wait(&expected, Duration::from_millis(250)).await {
+                break pending;
+            }
+            if let Some(error) = stopped_waiting(Instant::now(), expires, self.pending.is_waiting(&state)) {
+                self.pending.take(&state);
+                return Err(fail(error));
             }
         };
         let outcome = self.complete_authorization(&pending.url).await;
         match &outcome {
-            Ok(a) => pending.answer(true, &format!("{} is connected in Latchkey.", a.identifier)),
-            Err(e) => pending.answer(false, &e.error.to_string()),
+            Ok(a) => pending.answer(true, &format!("{} is connected in Latchkey.", a.identifier)).await,
+            Err(e) => pending.answer(false, &e.error.to_string()).await,
         }
         outcome
     }
@@ -176,7 +180,7 @@ impl Latchkey {
         identifier: Option<&str>,
         actor: &Actor,
         redirect_uri: String,
-    ) -> Result<(Account, Url)> {
+    ) -> Result<Started> {
         let conn = self.connection(connection)?;
         let oauth = conn.oauth().ok_or(Error::WrongConnectionType {
             connection: conn.name.clone(),
@@ -236,6 +240,7 @@ impl Latchkey {
             None
         };
         let (url, state) = request.url();
+        let created = Instant::now();
         self.pending.insert(
             state.secret().clone(),
             PendingFlow {
@@ -244,11 +249,11 @@ impl Latchkey {
                 metadata,
                 redirect_uri,
                 verifier,
-                created: Instant::now(),
+                created,
             },
         );
         self.audit(&account.id, &conn.id, "authorization.started", actor, "ok", "")?;
-        Ok((account, url))
+        Ok(Started { account, url, state: state.secret().clone(), created })
     }
 
     /// Forgets a sign-in the user gave up on; a late callback for it is then refused.
@@ -266,14 +271,12 @@ impl Latchkey {
             error,
         };
         let cb = callback::parse(&self.redirect_scheme, raw_url).map_err(|e| fail(None, None, e))?;
+        // A response for another connection or another redirect leaves the flow waiting, and names
+        // no account: it is not that sign-in's answer, whatever `state` it carries.
         let flow = self
             .pending
-            .take(&cb.state)
+            .take_matching(&cb.state, |f| f.connection == cb.connection && f.redirect_uri == cb.redirect_base)
             .ok_or_else(|| fail(Some(cb.connection.clone()), None, Error::UnknownState))?;
-        if flow.connection != cb.connection || flow.redirect_uri != cb.redirect_base {
-            let account = self.store().account(&flow.account).ok();
-            return Err(fail(Some(flow.connection), account, Error::UnknownState));
-        }
         match self.redeem(cb, flow).await {
             Ok(account) => Ok(account),
             Err((id, conn, error)) => {
@@ -403,6 +406,18 @@ impl Latchkey {
     }
 }
 
+/// Why a loopback sign-in stops waiting, if it does: its flow's lifetime is over (checked first: the
+/// flow has expired too by then), or its flow is gone (cancelled, or replaced by a newer sign-in).
+fn stopped_waiting(now: Instant, expires: Instant, flow_waiting: bool) -> Option<Error> {
+    if now >= expires {
+        Some(Error::SignInTimedOut(format!("{} minutes", FLOW_TTL.as_secs() / 60)))
+    } else if !flow_waiting {
+        Some(Error::Cancelled)
+    } else {
+        None
+    }
+}
+
 type Client = BasicClient<
     oauth2::EndpointSet,
     oauth2::EndpointNotSet,
@@ -439,6 +454,23 @@ mod tests {
 
     fn who(subject: Option<&str>, email: Option<&str>) -> Identity {
         Identity { subject: subject.map(Into::into), email: email.map(Into::into), name: None }
+    }
+
+    #[test]
+    fn a_loopback_sign_in_that_runs_out_of_time_says_it_timed_out() {
+        let expires = Instant::now();
+        let later = expires + Duration::from_millis(1);
+        // At the end of its lifetime the flow is no longer waiting either: a timeout all the same.
+        for now in [expires, later] {
+            let timed_out = stopped_waiting(now, expires, false).expect("stopped");
+            assert!(matches!(timed_out, Error::SignInTimedOut(_)), "{timed_out}");
+            let message = timed_out.to_string();
+            assert!(message.contains("timed out") && message.contains("10 minutes"), "{message}");
+            assert!(!message.contains("cancelled"), "{message}");
+        }
+        let earlier = expires - Duration::from_millis(1);
+        assert!(matches!(stopped_waiting(earlier, expires, false), Some(Error::Cancelled)));
+        assert!(stopped_waiting(earlier, expires, true).is_none());
     }
 
     #[test]
