@@ -187,4 +187,15 @@ async fn a_locked_keychain_or_an_unwritable_file_leaves_no_half_added_connection
     assert_eq!(keychain.keys().len(), 1);
     #[cfg(unix)]
     assert_eq!(mode(&file), 0o600, "the rewritten connections file is private");
+
+    // Removing it with the keychain locked changes nothing either.
+    keychain.fail_next(1);
+    let err = core.remove_connection("demo", &Actor::User).await.expect_err("locked");
+    assert_eq!(err.code(), ErrorCode::KeychainUnavailable);
+    assert!(core.connection("demo").is_ok());
+    assert!(std::fs::read_to_string(&file).expect("file").contains("demo"));
+    assert_eq!(keychain.keys().len(), 1);
+    core.remove_connection("demo", &Actor::User).await.expect("removed");
+    assert_eq!(keychain.keys(), Vec::<String>::new());
+    assert!(!std::fs::read_to_string(&file).expect("file").contains("demo"));
 }

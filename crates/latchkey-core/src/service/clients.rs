@@ -256,14 +256,16 @@ impl Latchkey {
                 accounts.len()
             )));
         }
+        // The secret first: a locked keychain then leaves the connection as it was, rather than
+        // gone from the file with its secret left behind in the keychain.
+        self.vault.delete_client_secret(&conn.id).await?;
+        self.store().set_client_secret_flag(&conn.id, false)?;
         self.edit_file(|doc| {
             if let Some(tables) = doc.get_mut("connection").and_then(Item::as_array_of_tables_mut) {
                 tables.retain(|t| t.get("id").and_then(Item::as_str) != Some(id));
             }
             Ok(())
         })?;
-        self.vault.delete_client_secret(&conn.id).await?;
-        self.store().set_client_secret_flag(&conn.id, false)?;
         self.reload_connections()?;
         self.audit_connection(&conn.id, "connection.removed", actor, "")
     }
