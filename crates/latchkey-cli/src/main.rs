@@ -2,8 +2,18 @@
 //! of running their own OAuth; every hand-out is recorded with the caller. It links the core only
 //! (no GUI libraries), so it runs over SSH wherever a keychain is reachable.
 
+/// `println!` that hands a closed or failing standard output back as a [`Failure`] instead of
+/// panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::Failure::Output)?
+    }};
+}
+
 mod render;
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,7 +30,13 @@ Exit codes:
   3  no such connection or account
   4  the account needs you: re-authorize it, or resume it
   5  the keychain is unavailable or locked
-  6  the provider or the network is unreachable";
+  6  the provider or the network is unreachable
+  130  interrupted (Ctrl-C)
+  141  standard output was closed before everything was written (as for git and coreutils,
+       which a closed pipe ends by SIGPIPE)";
+
+/// The most `--min-valid` accepts: a year.
+const MAX_MIN_VALID: u64 = 365 * 86_400;
 
 /// Fresh tokens for scripts and local agents, every use recorded.
 ///
@@ -64,8 +80,9 @@ enum Command {
     /// Print an access token (only the token), refreshing it first if it is about to expire.
     Token {
         account: String,
-        /// Refresh first when fewer seconds than this remain.
-        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        /// Refresh first when fewer seconds than this remain (at most a year, 31536000).
+        #[arg(long, default_value_t = 60, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(..=MAX_MIN_VALID))]
         min_valid: u64,
         /// Refuse unless the account was granted this scope (repeatable).
         #[arg(long = "scope", value_name = "SCOPE")]
@@ -191,26 +208,66 @@ struct Ref {
     account: String,
 }
 
+/// Why a command stopped.
+pub enum Failure {
+    Core(Error),
+    /// A malformed value on the command line (exit 2, as clap's own usage errors).
+    Usage(String),
+    /// Writing the output failed; a closed pipe (`| head`) ends the command quietly.
+    Output(std::io::Error),
+    /// Ctrl-C (or SIGTERM, SIGHUP: the signal's number) during a sign-in.
+    Interrupted(i32),
+    /// A core error after which nothing was changed, saying so first.
+    Untouched(&'static str, Error),
+}
+
+/// A locked keychain stops a configuration change before anything is written: say so.
+fn untouched(e: Error, what: &'static str) -> Failure {
+    if e.code() == ErrorCode::KeychainUnavailable { Failure::Untouched(what, e) } else { Failure::Core(e) }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Core(e)
+    }
+}
+
+type Outcome<T = ()> = Result<T, Failure>;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
-        Err(e) => return fail(&Error::Storage(e.to_string())),
+        Err(e) => return fail(Failure::Core(Error::Storage(e.to_string()))),
     };
     let run = async {
         // A refresh in flight finishes storing its answer before SIGINT, SIGTERM or SIGHUP end us.
-        latchkey_core::signals::defer_termination().map_err(|e| Error::Storage(e.to_string()))?;
+        latchkey_core::signals::defer_termination()
+            .map_err(|e| Failure::Core(Error::Storage(e.to_string())))?;
         run(cli).await
     };
-    match runtime.block_on(run) {
+    let outcome = runtime.block_on(run).and_then(|()| std::io::stdout().flush().map_err(Failure::Output));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
+        Err(e) => fail(e),
     }
 }
 
-fn fail(e: &Error) -> ExitCode {
-    eprintln!("latchkey: {e}");
-    ExitCode::from(exit_code(e))
+fn fail(failure: Failure) -> ExitCode {
+    let (code, line) = match failure {
+        Failure::Core(e) => (exit_code(&e), e.to_string()),
+        Failure::Usage(why) => (2, why),
+        Failure::Untouched(what, e) => (exit_code(&e), format!("{what}: {e}")),
+        Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::from(141),
+        Failure::Output(e) => (1, format!("cannot write the output: {e}")),
+        Failure::Interrupted(signal) => (
+            u8::try_from(128 + signal).unwrap_or(130),
+            "interrupted: the sign-in was cancelled and nothing was stored.".into(),
+        ),
+    };
+    // Nothing more can be said when standard error is gone too.
+    let _ = writeln!(std::io::stderr(), "latchkey: {line}");
+    ExitCode::from(code)
 }
 
 fn exit_code(e: &Error) -> u8 {
@@ -239,7 +296,7 @@ async fn open_core(cli: &Cli) -> Result<Latchkey, Error> {
 }
 
 /// `latchkey connections …`
-async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Result<(), Error> {
+async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Outcome {
     match cmd {
         ConnectionsCmd::List { json } => render::connections(core, json),
         ConnectionsCmd::Add {
@@ -271,11 +328,12 @@ async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Res
                 scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
                 redirect: oauth.then_some(redirect),
             };
-            let conn = core.add_connection(new, actor).await?;
+            let conn =
+                core.add_connection(new, actor).await.map_err(|e| untouched(e, "Nothing was added"))?;
             let (status, _) = core.connection_status(&conn)?;
-            println!("Added {} ({}); it is {}.", conn.id, conn.kind.as_str(), status.as_str());
+            outln!("Added {} ({}); it is {}.", conn.id, conn.kind.as_str(), status.as_str());
             if let Some(o) = conn.oauth() {
-                println!(
+                outln!(
                     "Register this redirect URI at the provider: {}",
                     o.redirect.registered_uri(paths::IDENTIFIER, conn.id.as_str())
                 );
@@ -309,14 +367,17 @@ async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Res
                     None
                 },
             };
-            let conn = core.configure_connection(&name, change, actor).await?;
+            let conn = core
+                .configure_connection(&name, change, actor)
+                .await
+                .map_err(|e| untouched(e, "Nothing was changed"))?;
             let (status, _) = core.connection_status(&conn)?;
-            println!("{} is {}.", conn.id, status.as_str());
+            outln!("{} is {}.", conn.id, status.as_str());
             Ok(())
         }
         ConnectionsCmd::Remove { name } => {
             core.remove_connection(&name, actor).await?;
-            println!("Removed {name}.");
+            outln!("Removed {name}.");
             Ok(())
         }
     }
@@ -349,17 +410,33 @@ fn caller() -> Actor {
     }
 }
 
-/// Resolves CONNECTION:IDENTIFIER.
-fn resolve(core: &Latchkey, reference: &str) -> Result<Account, Error> {
-    let (connection, identifier) = reference.split_once(':').ok_or_else(|| {
-        Error::InvalidInput(format!(
-            "“{reference}” is not an account: write CONNECTION:IDENTIFIER, for example demo:work."
+/// Resolves CONNECTION:IDENTIFIER; a malformed one is a usage error.
+fn resolve(core: &Latchkey, reference: &str) -> Outcome<Account> {
+    let usage = |why: String| {
+        Failure::Usage(format!(
+            "“{}” is not an account reference: {why} Write CONNECTION:IDENTIFIER, for example demo:work.",
+            shorten(reference)
         ))
-    })?;
-    core.get_connected_account(connection, identifier)
+    };
+    let (connection, identifier) =
+        reference.split_once(':').ok_or_else(|| usage("it has no colon.".into()))?;
+    if connection.is_empty() {
+        return Err(usage("the connection before the colon is missing.".into()));
+    }
+    latchkey_core::model::ConnectionId::new(connection).map_err(|e| usage(e.to_string()))?;
+    latchkey_core::model::check_identifier(identifier).map_err(|e| usage(e.to_string()))?;
+    Ok(core.get_connected_account(connection, identifier)?)
 }
 
-async fn run(cli: Cli) -> Result<(), Error> {
+/// A value as quoted back in an error line: at most 60 characters.
+fn shorten(value: &str) -> String {
+    match value.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_owned(),
+    }
+}
+
+async fn run(cli: Cli) -> Outcome {
     let core = open_core(&cli).await?;
     let actor = caller();
     match cli.command {
@@ -369,8 +446,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 connection: connection.map(|c| core.connection(&c).map(|c| c.id.clone())).transpose()?,
                 status: status
                     .map(|s| {
-                        s.parse::<AccountStatus>()
-                            .map_err(|_| Error::InvalidInput(format!("“{s}” is not a status: use pending, active, expired, revoked, error or suspended.")))
+                        s.parse::<AccountStatus>().map_err(|_| {
+                            Failure::Usage(format!(
+                                "“{}” is not a status: use pending, active, expired, revoked, error or suspended.",
+                                shorten(&s)
+                            ))
+                        })
                     })
                     .transpose()?,
                 label: None,
@@ -386,62 +467,46 @@ async fn run(cli: Cli) -> Result<(), Error> {
             render::identity(&identity, json)
         }
         Command::Connect { connection, identifier, no_browser, json } => {
-            let open = |url: &url::Url| -> Result<(), Error> {
-                if no_browser {
-                    if json {
-                        println!("{}", serde_json::json!({ "authorization_url": url.as_str() }));
-                    } else {
-                        println!("Open this address in a browser to sign in:\n\n  {url}\n");
-                    }
-                    Ok(())
-                } else {
-                    eprintln!("Opening your browser to sign in…");
-                    open::that_detached(url.as_str()).map_err(|e| {
-                        Error::InvalidInput(format!(
-                            "Could not open a browser ({e}); use --no-browser and open the address yourself."
-                        ))
-                    })
-                }
-            };
-            let account = core
-                .connect_via_loopback(&connection, identifier.as_deref(), &actor, open)
-                .await
-                .map_err(|e| e.error)?;
+            let account =
+                connect(&core, &connection, identifier.as_deref(), no_browser, json, &actor).await?;
             render::account(&core, &account, json)
         }
         Command::Token { account, min_valid, scopes, json } => {
             let account = resolve(&core, &account)?;
             if let Some(missing) = scopes.iter().find(|s| !account.granted_scopes.contains(s)) {
                 return Err(Error::NeedsReconnect(format!(
-                    "it was not granted the scope “{missing}”; re-authorize it with that scope"
-                )));
+                    "it was not granted the scope “{}”; re-authorize it with that scope",
+                    shorten(missing)
+                ))
+                .into());
             }
             let token = core.access_token(&account.id, Duration::from_secs(min_valid), &actor).await?;
-            render::token(&token, json);
-            Ok(())
+            render::token(&token, json)
         }
         Command::Revoke(r) => {
-            let outcome = core.revoke(&resolve(&core, &r.account)?.id, &actor).await?;
-            println!("{}", outcome.message);
+            let account = resolve(&core, &r.account)?;
+            if account.status == AccountStatus::Revoked {
+                outln!("{}:{} is already revoked; nothing to do.", account.connection, account.identifier);
+                return Ok(());
+            }
+            let outcome = core.revoke(&account.id, &actor).await?;
+            outln!("{}", outcome.message);
             Ok(())
         }
         Command::Suspend(r) => {
             let a = core.suspend(&resolve(&core, &r.account)?.id, &actor).await?;
-            println!(
-                "{}:{} is suspended: its tokens are kept but not handed out.",
-                a.connection, a.identifier
-            );
+            outln!("{}:{} is suspended: its tokens are kept but not handed out.", a.connection, a.identifier);
             Ok(())
         }
         Command::Resume(r) => {
             let a = core.resume(&resolve(&core, &r.account)?.id, &actor).await?;
-            println!("{}:{} is {}.", a.connection, a.identifier, a.status);
+            outln!("{}:{} is {}.", a.connection, a.identifier, a.status);
             Ok(())
         }
         Command::Delete(r) => {
             let a = resolve(&core, &r.account)?;
             core.delete_connected_account(&a.id, &actor).await?;
-            println!("{}:{} was removed from Latchkey.", a.connection, a.identifier);
+            outln!("{}:{} was removed from Latchkey.", a.connection, a.identifier);
             Ok(())
         }
         Command::Audit { account, since, json, csv } => {
@@ -451,38 +516,99 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 until: None,
             };
             let entries = core.audit_trail(&query)?;
-            if json {
-                print!("{}", latchkey_core::audit::to_json_lines(&entries));
+            let text = if json {
+                latchkey_core::audit::to_json_lines(&entries)
             } else if csv {
-                print!("{}", latchkey_core::audit::to_csv(&entries));
+                latchkey_core::audit::to_csv(&entries)
             } else {
-                render::audit(&entries);
-            }
-            Ok(())
+                return render::audit(&entries);
+            };
+            std::io::stdout().write_all(text.as_bytes()).map_err(Failure::Output)
         }
     }
 }
 
 /// RFC 3339, or an age: `30m`, `24h`, `7d`.
-fn parse_since(s: &str) -> Result<i64, Error> {
+fn parse_since(s: &str) -> Outcome<i64> {
     let bad = || {
-        Error::InvalidInput(format!(
-            "“{s}” is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or an age such as 30m, 24h, 7d."
+        Failure::Usage(format!(
+            "“{}” is not a time: use RFC 3339 (2026-01-31T12:00:00Z) or an age such as 30m, 24h, 7d.",
+            shorten(s)
         ))
     };
     if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
         return Ok(t.unix_timestamp());
     }
-    let (n, unit) = s.split_at(s.len().checked_sub(1).ok_or_else(bad)?);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(bad()),
+    let unit = |suffix: char, seconds: i64| {
+        s.strip_suffix(suffix)
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            .map(|n| (n, seconds))
     };
+    let (n, seconds) = unit('s', 1)
+        .or_else(|| unit('m', 60))
+        .or_else(|| unit('h', 3600))
+        .or_else(|| unit('d', 86_400))
+        .ok_or_else(bad)?;
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    Ok(now - secs)
+    // An age beyond the epoch means everything.
+    Ok(n.parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(seconds))
+        .map_or(0, |age| now.saturating_sub(age).max(0)))
+}
+
+/// `latchkey connect`: signs in through the loopback redirect. A sign-in that ends without success
+/// (an error, the 10-minute limit, Ctrl-C) leaves no unnamed Pending account behind.
+async fn connect(
+    core: &Latchkey,
+    connection: &str,
+    identifier: Option<&str>,
+    no_browser: bool,
+    json: bool,
+    actor: &Actor,
+) -> Outcome<Account> {
+    let link = core.get_authorization_link(connection, identifier, actor).await?;
+    let placeholder = link.account.id.clone();
+    let give_up = |failure: Failure| -> Failure {
+        core.cancel_authorization(&placeholder);
+        let _ = core.discard_placeholder(&placeholder, actor);
+        failure
+    };
+    let Some(wait) = link.loopback else {
+        let name = core.connection(connection).map(|c| c.name).unwrap_or_default();
+        return Err(give_up(Failure::Core(Error::ConnectionNotReady(
+            name,
+            "its provider sends the browser back to the Latchkey app (a deep link), not to this \
+             command. Connect it from the app."
+                .into(),
+        ))));
+    };
+    // Ctrl-C, SIGTERM or SIGHUP while waiting: the sign-in is cancelled and its placeholder removed
+    // before the process ends (the section holds the signal until then).
+    let _cleanup_first = latchkey_core::signals::critical();
+    let url = link.url;
+    let shown = if no_browser {
+        if json {
+            writeln!(std::io::stdout(), "{}", serde_json::json!({ "authorization_url": url.as_str() }))
+        } else {
+            writeln!(std::io::stdout(), "Open this address in a browser to sign in:\n\n  {url}\n")
+        }
+        .and_then(|()| std::io::stdout().flush())
+        .map_err(Failure::Output)
+    } else {
+        let _ = writeln!(std::io::stderr(), "Opening your browser to sign in…");
+        open::that_detached(url.as_str()).map_err(|e| {
+            Failure::Core(Error::InvalidInput(format!(
+                "Could not open a browser ({e}); use --no-browser and open the address yourself."
+            )))
+        })
+    };
+    if let Err(failure) = shown {
+        return Err(give_up(failure));
+    }
+    tokio::select! {
+        done = core.finish_loopback(wait) => done.map_err(|e| give_up(Failure::Core(e.error))),
+        signal = latchkey_core::signals::termination_requested() => Err(give_up(Failure::Interrupted(signal))),
+    }
 }

@@ -1,12 +1,13 @@
 //! Output: aligned tables for people, stable JSON for scripts (documented in the README's "Use from
 //! scripts"). Nothing here prints a token except `token`, whose whole job that is.
 
+use latchkey_core::model::AccountStatus;
 use latchkey_core::model::{Account, Identity, rfc3339};
 use latchkey_core::store::AuditEntry;
-use latchkey_core::{AccessToken, Error, Latchkey};
+use latchkey_core::{AccessToken, Latchkey};
 use serde_json::{Value, json};
 
-type Result = std::result::Result<(), Error>;
+type Result = crate::Outcome;
 
 pub fn connections(core: &Latchkey, as_json: bool) -> Result {
     let mut rows = Vec::new();
@@ -42,11 +43,11 @@ pub fn connections(core: &Latchkey, as_json: bool) -> Result {
         ]);
     }
     if as_json {
-        println!("{}", Value::Array(values));
+        outln!("{}", Value::Array(values));
     } else if rows.is_empty() {
-        println!("No connections are configured (see connections.toml).");
+        outln!("No connections are configured (see connections.toml).");
     } else {
-        table(&["CONNECTION", "NAME", "TYPE", "STATUS", "REDIRECT", "SCOPES"], &rows);
+        table(&["CONNECTION", "NAME", "TYPE", "STATUS", "REDIRECT", "SCOPES"], &rows)?;
     }
     Ok(())
 }
@@ -63,7 +64,7 @@ pub fn account_json(core: &Latchkey, a: &Account) -> Value {
         "identity": a.identity.as_ref().map(|i| json!({"subject": i.subject, "email": i.email, "name": i.name})),
         "requested_scopes": a.requested_scopes,
         "granted_scopes": a.granted_scopes,
-        "expires_at": a.expires_at.map(rfc3339),
+        "expires_at": live_expiry(a).map(rfc3339),
         "last_refresh": a.token_issued_at.map(rfc3339),
         "offline": a.offline,
         "last_error": a.last_error,
@@ -75,11 +76,11 @@ pub fn account_json(core: &Latchkey, a: &Account) -> Value {
 
 pub fn accounts(core: &Latchkey, list: &[Account], as_json: bool) -> Result {
     if as_json {
-        println!("{}", Value::Array(list.iter().map(|a| account_json(core, a)).collect()));
+        outln!("{}", Value::Array(list.iter().map(|a| account_json(core, a)).collect()));
         return Ok(());
     }
     if list.is_empty() {
-        println!("No accounts.");
+        outln!("No accounts.");
         return Ok(());
     }
     let rows: Vec<Vec<String>> = list
@@ -93,13 +94,12 @@ pub fn accounts(core: &Latchkey, list: &[Account], as_json: bool) -> Result {
             ]
         })
         .collect();
-    table(&["ACCOUNT", "STATUS", "IDENTITY", "GRANTED SCOPES"], &rows);
-    Ok(())
+    table(&["ACCOUNT", "STATUS", "IDENTITY", "GRANTED SCOPES"], &rows)
 }
 
 pub fn account(core: &Latchkey, a: &Account, as_json: bool) -> Result {
     if as_json {
-        println!("{}", account_json(core, a));
+        outln!("{}", account_json(core, a));
         return Ok(());
     }
     let identity = a.identity.as_ref().map(|i| {
@@ -115,7 +115,7 @@ pub fn account(core: &Latchkey, a: &Account, as_json: bool) -> Result {
         ("Identity", identity.unwrap_or_else(|| "unknown".into())),
         ("Granted", a.granted_scopes.join(" ")),
         ("Requested", a.requested_scopes.join(" ")),
-        ("Expires", a.expires_at.map(rfc3339).unwrap_or_else(|| "—".into())),
+        ("Expires", live_expiry(a).map(rfc3339).unwrap_or_else(|| "—".into())),
     ];
     if let Some(e) = &a.last_error {
         lines.push(("Problem", e.clone()));
@@ -127,9 +127,15 @@ pub fn account(core: &Latchkey, a: &Account, as_json: bool) -> Result {
         lines.push(("Note", n.clone()));
     }
     for (k, v) in lines {
-        println!("{k:<10} {v}");
+        outln!("{k:<10} {v}");
     }
     Ok(())
+}
+
+/// The access token's expiry, unless the account's tokens are gone (revoked): a dead token's time
+/// would read as if it still worked.
+fn live_expiry(a: &Account) -> Option<i64> {
+    a.expires_at.filter(|_| a.status != AccountStatus::Revoked)
 }
 
 fn status_words(a: &Account) -> String {
@@ -145,29 +151,30 @@ fn status_words(a: &Account) -> String {
 
 pub fn identity(i: &Identity, as_json: bool) -> Result {
     if as_json {
-        println!("{}", json!({"ok": true, "subject": i.subject, "email": i.email, "name": i.name}));
+        outln!("{}", json!({"ok": true, "subject": i.subject, "email": i.email, "name": i.name}));
     } else {
         let who = [i.name.as_deref(), i.email.as_deref(), i.subject.as_deref()]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>();
-        println!("OK: the provider knows this token as {}.", who.join(", "));
+        outln!("OK: the provider knows this token as {}.", who.join(", "));
     }
     Ok(())
 }
 
-pub fn token(t: &AccessToken, as_json: bool) {
+pub fn token(t: &AccessToken, as_json: bool) -> Result {
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"access_token": t.token.expose(), "expires_at": t.expires_at.map(rfc3339), "scopes": t.scopes})
         );
     } else {
-        println!("{}", t.token.expose());
+        outln!("{}", t.token.expose());
     }
+    Ok(())
 }
 
-pub fn audit(entries: &[AuditEntry]) {
+pub fn audit(entries: &[AuditEntry]) -> Result {
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
@@ -178,28 +185,30 @@ pub fn audit(entries: &[AuditEntry]) {
             vec![rfc3339(e.at), e.action.clone(), who, e.outcome.clone(), e.detail.clone()]
         })
         .collect();
-    table(&["TIME", "ACTION", "BY", "OUTCOME", "DETAIL"], &rows);
+    table(&["TIME", "ACTION", "BY", "OUTCOME", "DETAIL"], &rows)
 }
 
 /// Columns padded to their widest cell; the last column is not padded.
-fn table(header: &[&str], rows: &[Vec<String>]) {
+fn table(header: &[&str], rows: &[Vec<String>]) -> Result {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
+    let line = |cells: Vec<&str>| -> Result {
         let last = cells.len().saturating_sub(1);
         let out: Vec<String> = cells
             .iter()
             .enumerate()
             .map(|(i, c)| if i == last { (*c).to_owned() } else { format!("{c:<w$}", w = widths[i]) })
             .collect();
-        println!("{}", out.join("  ").trim_end());
+        outln!("{}", out.join("  ").trim_end());
+        Ok(())
     };
-    line(header.to_vec());
+    line(header.to_vec())?;
     for row in rows {
-        line(row.iter().map(String::as_str).collect());
+        line(row.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }

@@ -148,6 +148,15 @@ async fn every_subcommand_against_the_real_provider_and_keychain() {
     assert_eq!(provider.request_paths().await.iter().filter(|p| *p == "/token").count(), 1);
     assert!(fresh["expires_at"].is_string() && fresh["scopes"] == json!(["openid", "email", "profile"]));
     env.expect(&["token", r, "--scope", "email"], 0);
+    // Nobody reading: the hand-out is recorded, the command ends quietly with 141 (as SIGPIPE
+    // ends git or coreutils).
+    for args in [&["token", r][..], &["accounts", "show", r]] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = env.cmd(args).stdout(writer).output().expect("run");
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
     env.expect(&["token", r, "--scope", "demo.write"], 4);
 
     // accounts list / show / test.
@@ -184,6 +193,12 @@ async fn every_subcommand_against_the_real_provider_and_keychain() {
     assert!(env.expect(&["revoke", r], 0).starts_with("Access revoked"));
     assert!(!provider.is_active(&token).await);
     env.expect(&["token", r], 4);
+    // Again: nothing to do, and said so. The dead token's expiry is not shown.
+    assert!(env.expect(&["revoke", r], 0).contains("already revoked"));
+    let shown = env.json(&["accounts", "show", r, "--json"]);
+    assert_eq!(shown["status"], "revoked");
+    assert_eq!(shown["expires_at"], Value::Null);
+    assert!(env.expect(&["accounts", "show", r], 0).lines().any(|l| l == "Expires    —"));
     env.expect(&["delete", r], 0);
     env.expect(&["accounts", "show", r], 3);
 }
@@ -192,11 +207,11 @@ async fn every_subcommand_against_the_real_provider_and_keychain() {
 async fn bad_references_flags_and_a_locked_keychain_get_their_exit_codes() {
     let provider = Provider::start();
     let env = Env::new(&provider);
-    env.expect(&["token", "no-colon"], 1);
+    env.expect(&["token", "no-colon"], 2);
     env.expect(&["token", "test:nobody"], 3);
     env.expect(&["token", "nope:x"], 3);
-    env.expect(&["accounts", "list", "--status", "sleeping"], 1);
-    env.expect(&["audit", "--since", "yesterday"], 1);
+    env.expect(&["accounts", "list", "--status", "sleeping"], 2);
+    env.expect(&["audit", "--since", "yesterday"], 2);
     env.expect(&["token"], 2);
     env.expect(&["token", "test:x", "--frobnicate"], 2);
     assert!(env.expect(&["--help"], 0).contains("6  the provider or the network is unreachable"));

@@ -19,11 +19,15 @@ impl Instance {
     pub fn claim(data_dir: &Path) -> Result<Instance> {
         let dir = data_dir.join("instances");
         let io = |e: std::io::Error| Error::Storage(format!("cannot use {}: {e}", dir.display()));
-        std::fs::create_dir_all(&dir).map_err(io)?;
+        crate::paths::private_dir(&dir).map_err(io)?;
+        remove_stale(&dir);
         let id = uuid::Uuid::new_v4().to_string();
         let path = dir.join(format!("{id}.lock"));
-        let file = OpenOptions::new().create_new(true).write(true).open(&path).map_err(io)?;
+        // Locked under another name first, so another process's sweep never sees it unlocked.
+        let fresh = dir.join(format!("{id}.new"));
+        let file = crate::paths::private_file().create_new(true).write(true).open(&fresh).map_err(io)?;
         file.lock().map_err(io)?;
+        std::fs::rename(&fresh, &path).map_err(io)?;
         Ok(Instance { id, path, _file: file })
     }
 
@@ -49,6 +53,35 @@ impl Instance {
             }
             Err(TryLockError::WouldBlock) => true,
             Err(TryLockError::Error(_)) => false,
+        }
+    }
+}
+
+/// Removes the lock files of processes that ended without removing theirs (killed, crashed): those
+/// whose lock nobody holds. A `.new` file is one a process was killed between creating and naming;
+/// it is removed once it is an hour old.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("lock") => {
+                let Ok(file) = OpenOptions::new().write(true).open(&path) else { continue };
+                if file.try_lock().is_ok() {
+                    drop(file);
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            Some("new") => {
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 3600));
+                if old {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -81,5 +114,30 @@ mod tests {
         assert!(!Instance::is_alive(dir.path(), &id));
         assert!(!Instance::is_alive(dir.path(), "../../etc/passwd"));
         assert!(!Instance::is_alive(dir.path(), ""));
+    }
+
+    #[test]
+    fn claiming_removes_the_lock_files_of_dead_processes_and_keeps_live_ones() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let instances = dir.path().join("instances");
+        std::fs::create_dir_all(&instances).expect("mkdir");
+        let stale: Vec<PathBuf> = (0..3).map(|i| instances.join(format!("0000000{i}-dead.lock"))).collect();
+        for path in &stale {
+            std::fs::write(path, "").expect("stale lock file");
+        }
+        let live = Instance::claim(dir.path()).expect("first");
+        for path in &stale {
+            assert!(!path.exists(), "{} removed", path.display());
+        }
+        let other = Instance::claim(dir.path()).expect("second");
+        assert!(Instance::is_alive(dir.path(), live.id()), "a held lock is kept");
+        let mut left: Vec<_> = std::fs::read_dir(&instances)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .collect();
+        left.sort();
+        let mut want = vec![format!("{}.lock", live.id()), format!("{}.lock", other.id())];
+        want.sort();
+        assert_eq!(left, want);
     }
 }

@@ -20,8 +20,11 @@ pub fn init(data_dir: &Path, default_filter: &str) -> std::io::Result<()> {
 
 fn start(data_dir: &Path, filter: Targets) -> std::io::Result<()> {
     let dir = data_dir.join("logs");
-    std::fs::create_dir_all(&dir)?;
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("latchkey.log"))?;
+    crate::paths::private_dir(data_dir)?;
+    crate::paths::private_dir(&dir)?;
+    let path = dir.join("latchkey.log");
+    let file = crate::paths::private_file().create(true).append(true).open(&path)?;
+    crate::paths::restrict(&path)?;
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()

@@ -47,3 +47,61 @@ pub fn sibling_executable(name: &str) -> Option<PathBuf> {
     let path = std::env::current_exe().ok()?.parent()?.join(name);
     path.is_file().then_some(path)
 }
+
+/// Creates `dir` (and any missing parent) readable by the user only, and tightens it if it exists:
+/// the data folder holds account names, emails and the audit trail.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    restrict(dir)
+}
+
+/// Options that create a file readable and writable by the user only (on Unix: mode 0600 from the
+/// start, whatever the umask).
+pub fn private_file() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+}
+
+/// Takes away group and other access from an existing file or folder (0700 / 0600); a missing one
+/// is left missing. A no-op off Unix, where the per-user folders are private already.
+pub fn restrict(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if !meta.file_type().is_symlink() && mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Makes the data folder private: creates it 0700, and tightens what earlier versions left readable
+/// (the folder, `logs/`, `locks/`, `instances/` and their files; the database is `Store::open_in`'s).
+pub fn prepare_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    private_dir(dir)?;
+    for sub in ["logs", "locks", "instances"] {
+        let sub = dir.join(sub);
+        private_dir(&sub)?;
+        for entry in std::fs::read_dir(&sub)?.flatten() {
+            if let Err(e) = restrict(&entry.path()) {
+                tracing::warn!("cannot make {} private: {e}", entry.path().display());
+            }
+        }
+    }
+    Ok(())
+}

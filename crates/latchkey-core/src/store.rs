@@ -152,6 +152,32 @@ pub struct Store {
     db: Db,
 }
 
+const DB_FILE: &str = "latchkey.sqlite3";
+
+fn has_content(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+}
+
+/// Creates the database under a temporary name with mode 0600 (SQLite gives its `-wal` and `-shm`
+/// the database's mode), migrates it, and links it into place: `latchkey.sqlite3` never exists
+/// empty, so an empty one is always damage. A process that loses a race to create it uses the
+/// winner's.
+fn create_database(path: &Path) -> std::io::Result<()> {
+    let tmp = path.with_file_name(format!("{DB_FILE}.{}.new", uuid::Uuid::new_v4()));
+    crate::paths::private_file().create_new(true).write(true).open(&tmp)?;
+    let made = Db::open(&tmp).map_err(Error::from).and_then(Store::init).map(drop);
+    let linked = match made {
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+        Ok(()) => match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(_) if !path.exists() => std::fs::rename(&tmp, path),
+            other => other,
+        },
+    };
+    let _ = std::fs::remove_file(&tmp);
+    linked
+}
+
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -160,11 +186,31 @@ pub(crate) fn now() -> i64 {
 }
 
 impl Store {
-    /// Opens (creating if needed) `latchkey.sqlite3` in `dir`.
+    /// Opens (creating if needed) `latchkey.sqlite3` in `dir`, readable by the user only. Refuses
+    /// an empty file: SQLite would take it for a new database, and the accounts whose tokens are
+    /// in the keychain would be forgotten.
     pub fn open_in(dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(dir)
+        crate::paths::private_dir(dir)
             .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
-        Store::init(Db::open(dir.join("latchkey.sqlite3"))?)
+        let path = dir.join(DB_FILE);
+        let io = |e: std::io::Error| Error::Storage(format!("cannot use {}: {e}", path.display()));
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() == 0 && !has_content(&dir.join(format!("{DB_FILE}-wal"))) => {
+                return Err(Error::Storage(format!(
+                    "{} is empty (0 bytes): the list of accounts is gone, while their tokens may still be \
+                     in the keychain. Latchkey does not start over on it. Restore the file from a backup, \
+                     or delete it to start with no accounts.",
+                    path.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_database(&path).map_err(io)?,
+            Err(e) => return Err(io(e)),
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            crate::paths::restrict(&dir.join(format!("{DB_FILE}{suffix}"))).map_err(io)?;
+        }
+        Store::init(Db::open(&path)?)
     }
 
     pub fn open_in_memory() -> Result<Store> {
@@ -565,6 +611,40 @@ impl Store {
         Ok(())
     }
 
+    /// Removes the account if it is the placeholder of a sign-in that never completed: Pending (so
+    /// never Active), still named by Latchkey (`new-…`, from a connect without a name), no operation
+    /// under way (so no keychain entry), created before `before` (unix seconds). Returns whether it
+    /// did; the audit row says why.
+    pub fn delete_placeholder(
+        &mut self,
+        id: &AccountId,
+        before: i64,
+        actor: &Actor,
+        detail: &str,
+    ) -> Result<bool> {
+        let tx = self.write()?;
+        let Some(account) = select_one(
+            &tx,
+            &format!("id = ?1 AND {PLACEHOLDER} AND created_at < ?2"),
+            params![id.as_str(), before],
+        )?
+        else {
+            return Ok(false);
+        };
+        tx.execute("DELETE FROM accounts WHERE id = ?1", [id.as_str()])?;
+        audit_ok(&tx, id, &account.connection, "account.deleted", actor, detail)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The placeholders (see [`Store::delete_placeholder`]) created before `before`.
+    pub fn placeholders(&self, before: i64) -> Result<Vec<AccountId>> {
+        let mut stmt =
+            self.db.prepare(&format!("SELECT id FROM accounts WHERE {PLACEHOLDER} AND created_at < ?1"))?;
+        let ids = stmt.query_map([before], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        ids.iter().map(|id| AccountId::parse(id)).collect()
+    }
+
     /// Gives an account that was created without a name the name the provider knows it by (its
     /// email), or that name with a number when the connection already has an account of that name.
     pub fn name_after_identity(&mut self, id: &AccountId, name: &str) -> Result<()> {
@@ -808,6 +888,10 @@ const SELECT_ACCOUNT: &str = "SELECT id, connection_id, identifier, status, iden
     (SELECT group_concat(label, char(31)) FROM (SELECT label FROM account_labels l WHERE l.account_id = accounts.id ORDER BY label)) AS labels,
     op_owner, token_issued_at, offline_reason, retry_at, failure_count, revocation_pending, token_version
     FROM accounts";
+
+/// A sign-in's unnamed Pending account with nothing under way (see `Store::delete_placeholder`).
+const PLACEHOLDER: &str =
+    "status = 'pending' AND auto_identifier = 1 AND pending_op IS NULL AND token_version = 0";
 
 fn select_one<P: rusqlite::Params>(db: &Db, condition: &str, params: P) -> Result<Option<Account>> {
     Ok(db.query_row(&format!("{SELECT_ACCOUNT} WHERE {condition}"), params, account_from_row).optional()?)

@@ -6,7 +6,6 @@
 //! on `connections.toml.lock`, validated by the same parser that reads it, and replaced atomically
 //! (write + rename). Every change is audited, without the secret.
 
-use std::fs::OpenOptions;
 use std::path::Path;
 
 use toml_edit::{DocumentMut, Item, Table, value};
@@ -132,8 +131,23 @@ impl Latchkey {
                 what: "it has no client id, client secret or scopes.",
             });
         }
+        // The keychain first: when it is locked, nothing is changed at all.
+        if let Some(secret) = &change.client_secret {
+            match secret {
+                Some(s) if !s.expose().trim().is_empty() => {
+                    self.vault.set_client_secret(&conn.id, &Secret::new(s.expose().trim())).await?;
+                    self.store().set_client_secret_flag(&conn.id, true)?;
+                    said.push("client secret stored in the keychain".to_owned());
+                }
+                _ => {
+                    self.vault.delete_client_secret(&conn.id).await?;
+                    self.store().set_client_secret_flag(&conn.id, false)?;
+                    said.push("client secret deleted".to_owned());
+                }
+            }
+        }
         if edits_file {
-            self.edit_file(|doc| {
+            let edited = self.edit_file(|doc| {
                 let table = find_or_add(doc, id)?;
                 if let Some(client_id) = &change.client_id {
                     match client_id.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
@@ -158,20 +172,13 @@ impl Latchkey {
                     said.push(if enabled { "enabled".to_owned() } else { "disabled".to_owned() });
                 }
                 Ok(())
-            })?;
-        }
-        if let Some(secret) = change.client_secret {
-            match secret {
-                Some(s) if !s.expose().trim().is_empty() => {
-                    self.vault.set_client_secret(&conn.id, &Secret::new(s.expose().trim())).await?;
-                    self.store().set_client_secret_flag(&conn.id, true)?;
-                    said.push("client secret stored in the keychain".to_owned());
+            });
+            if let Err(e) = edited {
+                if change.client_secret.is_some() {
+                    let done = said.first().cloned().unwrap_or_default();
+                    let _ = self.audit_connection(&conn.id, "connection.configured", actor, &done);
                 }
-                _ => {
-                    self.vault.delete_client_secret(&conn.id).await?;
-                    self.store().set_client_secret_flag(&conn.id, false)?;
-                    said.push("client secret deleted".to_owned());
-                }
+                return Err(e);
             }
         }
         self.reload_connections()?;
@@ -186,7 +193,13 @@ impl Latchkey {
         if self.connection(id.as_str()).is_ok() || crate::catalog::entry(id.as_str()).is_some() {
             return Err(Error::InvalidInput(format!("There already is a connection named “{id}”.")));
         }
-        self.edit_file(|doc| {
+        // The secret first, so a locked keychain leaves no connection behind; undone if the file
+        // cannot be written.
+        if let Some(secret) = &new.client_secret {
+            self.vault.set_client_secret(&id, secret).await?;
+            self.store().set_client_secret_flag(&id, true)?;
+        }
+        let written = self.edit_file(|doc| {
             let table = find_or_add(doc, id.as_str())?;
             let text = |k: &str, v: &Option<String>| v.as_deref().map(|v| (k.to_owned(), v.to_owned()));
             let fields = [
@@ -209,10 +222,13 @@ impl Latchkey {
                 table["scopes"] = value(array);
             }
             Ok(())
-        })?;
-        if let Some(secret) = &new.client_secret {
-            self.vault.set_client_secret(&id, secret).await?;
-            self.store().set_client_secret_flag(&id, true)?;
+        });
+        if let Err(e) = written {
+            if new.client_secret.is_some() {
+                let _ = self.vault.delete_client_secret(&id).await;
+                let _ = self.store().set_client_secret_flag(&id, false);
+            }
+            return Err(e);
         }
         self.reload_connections()?;
         self.audit_connection(&id, "connection.added", actor, &new.kind)?;
@@ -240,14 +256,16 @@ impl Latchkey {
                 accounts.len()
             )));
         }
+        // The secret first: a locked keychain then leaves the connection as it was, rather than
+        // gone from the file with its secret left behind in the keychain.
+        self.vault.delete_client_secret(&conn.id).await?;
+        self.store().set_client_secret_flag(&conn.id, false)?;
         self.edit_file(|doc| {
             if let Some(tables) = doc.get_mut("connection").and_then(Item::as_array_of_tables_mut) {
                 tables.retain(|t| t.get("id").and_then(Item::as_str) != Some(id));
             }
             Ok(())
         })?;
-        self.vault.delete_client_secret(&conn.id).await?;
-        self.store().set_client_secret_flag(&conn.id, false)?;
         self.reload_connections()?;
         self.audit_connection(&conn.id, "connection.removed", actor, "")
     }
@@ -271,10 +289,10 @@ impl Latchkey {
             Error::InvalidInput("This Latchkey was started without a connections file to change.".into())
         })?;
         let io = |e: std::io::Error| Error::Storage(format!("cannot write {}: {e}", path.display()));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            crate::paths::private_dir(dir).map_err(io)?;
         }
-        let lock = OpenOptions::new()
+        let lock = crate::paths::private_file()
             .create(true)
             .truncate(false)
             .write(true)
@@ -331,6 +349,9 @@ fn find_or_add<'d>(doc: &'d mut DocumentMut, id: &str) -> Result<&'d mut Table> 
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text)?;
+    let mut file = crate::paths::private_file().create(true).write(true).truncate(true).open(&tmp)?;
+    crate::paths::restrict(&tmp)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    drop(file);
     std::fs::rename(&tmp, path)
 }

@@ -128,6 +128,13 @@ impl Latchkey {
     /// Opens the store, records the connections' scopes (marking accounts whose connection's
     /// scopes changed), and reconciles operations interrupted by a crash.
     pub async fn open(options: Options) -> Result<(Latchkey, StartReport)> {
+        crate::paths::prepare_data_dir(&options.data_dir).map_err(|e| {
+            Error::Storage(format!("cannot make {} private: {e}", options.data_dir.display()))
+        })?;
+        if let Some(file) = &options.connections_file {
+            crate::paths::restrict(file)
+                .map_err(|e| Error::Storage(format!("cannot make {} private: {e}", file.display())))?;
+        }
         let instance = Instance::claim(&options.data_dir)?;
         let core = Latchkey {
             store: Mutex::new(Store::open_in(&options.data_dir)?),

@@ -17,7 +17,7 @@
 use super::Latchkey;
 use crate::error::{Error, Result};
 use crate::instance::Instance;
-use crate::model::{AccountStatus, Actor};
+use crate::model::{AccountId, AccountStatus, Actor};
 use crate::store::PendingOp;
 
 impl Latchkey {
@@ -123,7 +123,35 @@ impl Latchkey {
             store.audit(&audit_row(&account, &format!("interrupted refresh found at start: {reason}")))?;
             repaired += 1;
         }
+        self.remove_placeholders()?;
         Ok(repaired)
+    }
+
+    /// Removes the unnamed Pending accounts of sign-ins that can no longer complete: older than a
+    /// flow lives (`FLOW_TTL`), with an hour's margin for a code exchange under way when it ended.
+    fn remove_placeholders(&self) -> Result<()> {
+        let before = crate::store::now() - (crate::oauth::pending::FLOW_TTL.as_secs() + 3600) as i64;
+        let ids = self.store().placeholders(before)?;
+        for id in ids {
+            if !self.pending.is_pending(&id) {
+                self.store().delete_placeholder(
+                    &id,
+                    before,
+                    &Actor::System,
+                    "the sign-in that created it never completed",
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the account if it is the unnamed Pending placeholder of a sign-in that ended without
+    /// success in this process (failed, timed out, interrupted). Returns whether it did.
+    pub fn discard_placeholder(&self, id: &AccountId, actor: &Actor) -> Result<bool> {
+        if self.pending.is_pending(id) {
+            return Ok(false);
+        }
+        self.store().delete_placeholder(id, i64::MAX, actor, "the sign-in that created it did not complete")
     }
 }
 
