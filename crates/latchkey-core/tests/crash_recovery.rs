@@ -269,6 +269,7 @@ async fn killed_refreshes_never_lose_a_sign_in_silently() {
     let span_us = refreshes[refreshes.len() / 2] as u64 * 3 / 2;
 
     let mut rng = rand::thread_rng();
+    let mut summary = Vec::new();
     for signal in ["KILL", "TERM"] {
         let mut by_phase: std::collections::BTreeMap<Phase, (usize, usize)> = Default::default();
         for _ in 0..STOPS {
@@ -298,9 +299,9 @@ async fn killed_refreshes_never_lose_a_sign_in_silently() {
             entry.1 += usize::from(lost);
         }
         let losses: usize = by_phase.values().map(|(_, l)| l).sum();
-        println!(
+        summary.push(format!(
             "SIG{signal}: {STOPS} stops at random 0-{span_us} us after the refresh was journaled, {losses} sign-ins lost (each one said so); by phase (stops, lost): {by_phase:?}"
-        );
+        ));
         assert_eq!(by_phase.get(&Phase::Stored).map_or(0, |p| p.1), 0, "SIG{signal}: lost once stored");
         if signal == "TERM" {
             assert_eq!(losses, 0, "SIGTERM waits for the refresh to be stored: {by_phase:?}");
@@ -308,14 +309,19 @@ async fn killed_refreshes_never_lose_a_sign_in_silently() {
     }
     windows.sort();
     let window = |q: usize| windows[(windows.len() - 1) * q / 100];
-    println!(
+    summary.push(format!(
         "the window (answer read -> tokens stored) over {} refreshes: median {} us, p90 {} us, max {} us; journal -> stored: median {} us",
         windows.len(),
         window(50),
         window(90),
         window(100),
         refreshes[refreshes.len() / 2]
-    );
+    ));
+    // Printed by scripts/test, which runs the tests without --nocapture.
+    let report = support::repo_root().join("tests/artifacts/refresh-chaos.txt");
+    std::fs::create_dir_all(report.parent().expect("folder")).expect("artifacts");
+    std::fs::write(&report, summary.join("\n") + "\n").expect("report");
+    println!("{}", summary.join("\n"));
 }
 
 /// What a refresh child printed before it ended or was stopped.

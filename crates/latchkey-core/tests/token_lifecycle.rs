@@ -362,3 +362,48 @@ async fn revoke_wins_against_a_slow_refresh_in_another_process() {
     assert!(!provider.is_active(&parked_refresh).await && !provider.is_active(&parked_access).await);
     assert!(entry(&h.keychain, &id, "revoke-refresh").is_none(), "parked tokens deleted");
 }
+
+/// The keychain locks between the provider's answer and the write: the rotated tokens are kept in
+/// memory and written once it accepts them again; if it never does, the account says it needs
+/// reconnecting at once (not Active with a spent refresh token), and the provider forgets the
+/// tokens nobody could keep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keychain_that_locks_during_a_refresh_loses_nothing_silently() {
+    let provider = Provider::start();
+    let data = tempfile::tempdir().expect("tmp");
+    let spec = support::spec(Some(&provider), SCOPES, data.path());
+    let memory = latchkey_core::vault::MemoryStore::default();
+    let (core, _, _) = support::open_on(&spec, Default::default(), Arc::new(memory.clone())).await;
+    let link = core.get_authorization_link("test", Some("me"), &Actor::User).await.expect("link");
+    let id = core
+        .complete_authorization(&browse(&provider, link.url.as_str(), Decision::Approve))
+        .await
+        .expect("connected")
+        .id;
+    let stored = |which: &str| {
+        memory.keys().contains(&format!("{id}/{which}")).then(|| {
+            use latchkey_core::vault::SecretStore;
+            memory.get(&format!("{id}/{which}")).expect("read").expect("there").expose().to_owned()
+        })
+    };
+
+    // Locked for the first three attempts, then unlocked: the refresh is kept.
+    memory.fail_next_writes(3);
+    let token = core.access_token(&id, Duration::from_secs(100_000), &Actor::User).await.expect("kept");
+    assert_eq!(stored("access").as_deref(), Some(token.token.expose()));
+    let refresh = stored("refresh").expect("refresh token");
+    assert!(provider.is_active(&refresh).await, "the stored refresh token is the live one");
+
+    // Locked for good: the refresh fails as a keychain error, the account says why.
+    memory.fail_next_writes(1_000);
+    clear_log(&provider).await;
+    let err = core.access_token(&id, Duration::from_secs(100_000), &Actor::User).await.expect_err("locked");
+    assert_eq!(err.code(), ErrorCode::KeychainUnavailable, "{err}");
+    let account = core.get_account(&id).expect("account");
+    assert_eq!(account.status, AccountStatus::Expired, "{account:?}");
+    let says = account.last_error.unwrap_or_default();
+    assert!(says.contains("could not store the renewed tokens") && says.contains("Reconnect"), "{says}");
+    assert!(!provider.is_active(&refresh).await, "the spent refresh token is dead at the provider");
+    let paths = provider.request_paths().await;
+    assert!(paths.iter().any(|p| p == "/token/revocation"), "the unkept tokens are revoked: {paths:?}");
+}

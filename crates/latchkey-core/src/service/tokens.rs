@@ -9,7 +9,7 @@
 //! before it is handed to anyone (RFC 9700 §4.14.2); a response without a refresh token keeps the
 //! old one.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -417,8 +417,10 @@ impl Latchkey {
         let dir = self.data_dir.join("locks");
         let path = dir.join(format!("{id}.lock"));
         tokio::task::spawn_blocking(move || -> std::io::Result<File> {
-            std::fs::create_dir_all(&dir)?;
-            let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+            if !dir.is_dir() {
+                crate::paths::private_dir(&dir)?;
+            }
+            let file = crate::paths::private_file().create(true).truncate(false).write(true).open(&path)?;
             file.lock()?;
             Ok(file)
         })

@@ -276,7 +276,15 @@ pub fn connections_toml(spec: &Spec) -> String {
 }
 
 pub async fn open(spec: &Spec, hooks: Hooks) -> (Latchkey, StartReport, Arc<dyn SecretStore>) {
-    let keychain = system_store(spec.service.clone());
+    open_on(spec, hooks, system_store(spec.service.clone())).await
+}
+
+/// As [`open`], over the given secret store (a `MemoryStore` for keychain fault injection).
+pub async fn open_on(
+    spec: &Spec,
+    hooks: Hooks,
+    keychain: Arc<dyn SecretStore>,
+) -> (Latchkey, StartReport, Arc<dyn SecretStore>) {
     // Written from the spec at every open, as a user's hand edit between two starts would be.
     let file = spec.data_dir.join("connections.toml");
     std::fs::create_dir_all(&spec.data_dir).unwrap();
