@@ -204,7 +204,7 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: &Error) -> ExitCode {
-    eprintln!("latchkey: {e}");
+    eprintln!("latchkey: {}", render::printable(&e.to_string()));
     ExitCode::from(exit_code(e))
 }
 
@@ -391,10 +391,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     Ok(())
                 } else {
                     eprintln!("Opening your browser to sign in…");
-                    open::that_detached(url.as_str()).map_err(|e| {
-                        Error::InvalidInput(format!(
-                            "Could not open a browser ({e}); use --no-browser and open the address yourself."
-                        ))
+                    latchkey_core::browser::open_in_browser(url.as_str()).map_err(|e| {
+                        Error::InvalidInput(format!("{e} Use --no-browser and open the address yourself."))
                     })
                 }
             };
@@ -402,6 +400,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 .connect_via_loopback(&connection, identifier.as_deref(), &actor, open)
                 .await
                 .map_err(|e| e.error)?;
+            // A successful sign-in with a note (no refresh token was issued): said where a script
+            // and a person both see it.
+            if let Some(note) = &account.last_error {
+                eprintln!("latchkey: warning: {}", render::printable(note));
+            }
             render::account(&core, &account, json)
         }
         Command::Token { account, min_valid, scopes, json } => {
