@@ -439,9 +439,8 @@ impl Latchkey {
             let minutes = expires_at.map(|at| ((at - received).max(0) + 59) / 60);
             let note = format!(
                 "No refresh token was issued: this sign-in ends when its access token expires{}. \
-                 Reconnect to sign in again{}.",
-                minutes.map_or(String::new(), |m| format!(" (in {m} minutes)")),
-                if asked_offline { "; the provider may need you to allow offline access" } else { "" }
+                 Reconnect then, and allow offline access if the provider asks.",
+                minutes.map_or(String::new(), |m| format!(" (in {m} min)")),
             );
             store.set_last_error(&id, Some(&note)).map_err(err)?;
             return store.account(&id).map_err(err);
@@ -512,6 +511,23 @@ mod tests {
 
     fn who(subject: Option<&str>, email: Option<&str>) -> Identity {
         Identity { subject: subject.map(Into::into), email: email.map(Into::into), name: None }
+    }
+
+    #[test]
+    fn accounts_named_by_email_and_names_taken_from_identities() {
+        assert_eq!(named_email(" Alice@Example.test "), Some("Alice@Example.test"));
+        assert_eq!(named_email("alice@example.test (2)"), None);
+        assert_eq!(named_email("work"), None);
+        let i = |email: &str, name: &str, sub: &str| Identity {
+            subject: Some(sub.into()),
+            email: Some(email.into()),
+            name: Some(name.into()),
+        };
+        assert_eq!(name_for(&i("a@x", "A", "1")), Some("a@x"));
+        assert_eq!(name_for(&i(&"e".repeat(254), "Ann", "1")), Some("Ann"), "too long for a name");
+        assert_eq!(name_for(&i(&"e".repeat(254), &"n".repeat(200), "s1")), Some("s1"));
+        assert_eq!(name_for(&i(" a@x", "a\nb", "s")), Some("s"), "not valid as they are");
+        assert_eq!(name_for(&Identity::default()), None);
     }
 
     #[test]
