@@ -1,5 +1,5 @@
 //! Exporting the audit trail: JSON lines (one object per entry) and CSV (RFC 4180). Entries hold no
-//! secret by construction (see store.rs), so an export is safe to share.
+//! secret by construction (see store/audit.rs), so an export is safe to share.
 
 use crate::model::rfc3339;
 use crate::store::AuditEntry;

@@ -1,0 +1,147 @@
+//! What the store remembers of a connection: the scopes last seen, the provider's verdict on its
+//! client, whether a client secret is in the keychain.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::audit::{Audit, insert_audit};
+use super::{Store, now};
+use crate::error::Result;
+use crate::model::{Actor, ConnectionId};
+
+impl Store {
+    /// Compares a connection's configured scopes with the ones last seen. When they changed, its
+    /// accounts that were authorized for the old ones are marked "re-authorization needed".
+    /// Returns how many accounts were marked.
+    pub fn sync_connection_scopes(&mut self, connection: &ConnectionId, scopes: &[String]) -> Result<usize> {
+        let now_scopes = scopes.join(" ");
+        // The usual case, unchanged scopes, needs no write lock.
+        let seen: Option<String> = self
+            .db
+            .query_row(
+                "SELECT scopes FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if seen.as_deref() == Some(now_scopes.as_str()) {
+            return Ok(0);
+        }
+        let tx = self.write()?;
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT scopes FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut marked = 0;
+        match before {
+            None => {
+                tx.execute(
+                    "INSERT INTO connection_state (connection_id, scopes) VALUES (?1, ?2)",
+                    params![connection.as_str(), now_scopes],
+                )?;
+            }
+            Some(old) if old != now_scopes => {
+                tx.execute(
+                    "UPDATE connection_state SET scopes = ?2 WHERE connection_id = ?1",
+                    params![connection.as_str(), now_scopes],
+                )?;
+                marked = tx.execute(
+                    "UPDATE accounts SET reauth_needed = 1, updated_at = ?3
+                     WHERE connection_id = ?1 AND requested_scopes != ?2 AND status != 'pending'",
+                    params![connection.as_str(), now_scopes, now()],
+                )?;
+                insert_audit(
+                    &tx,
+                    &Audit {
+                        account: None,
+                        connection: Some(connection),
+                        action: "config.scopes_changed",
+                        actor: &Actor::System,
+                        outcome: "ok",
+                        detail: &format!(
+                            "“{old}” -> “{now_scopes}”; {marked} account(s) need re-authorization"
+                        ),
+                    },
+                )?;
+            }
+            Some(_) => {}
+        }
+        tx.commit()?;
+        Ok(marked)
+    }
+
+    /// The provider's verdict on the connection's client (`invalid_client`, …), or `None`.
+    pub fn connection_error(&self, connection: &ConnectionId) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT error FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Whether the user stored a client secret for the connection in the keychain.
+    pub fn client_secret_set(&self, connection: &ConnectionId) -> Result<bool> {
+        Ok(self
+            .db
+            .query_row(
+                "SELECT client_secret_set FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
+    pub fn set_client_secret_flag(&mut self, connection: &ConnectionId, set: bool) -> Result<()> {
+        self.db.execute(
+            "INSERT INTO connection_state (connection_id, scopes, client_secret_set) VALUES (?1, '', ?2)
+             ON CONFLICT (connection_id) DO UPDATE SET client_secret_set = excluded.client_secret_set",
+            params![connection.as_str(), set],
+        )?;
+        Ok(())
+    }
+
+    /// Sets or clears the connection's error, audited when it changes.
+    pub fn set_connection_error(
+        &mut self,
+        connection: &ConnectionId,
+        error: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let tx = self.write()?;
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT error FROM connection_state WHERE connection_id = ?1",
+                [connection.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        if before.as_deref() != error {
+            tx.execute(
+                "INSERT INTO connection_state (connection_id, scopes, error) VALUES (?1, '', ?2)
+                 ON CONFLICT (connection_id) DO UPDATE SET error = excluded.error",
+                params![connection.as_str(), error],
+            )?;
+            insert_audit(
+                &tx,
+                &Audit {
+                    account: None,
+                    connection: Some(connection),
+                    action: if error.is_some() { "connection.error" } else { "connection.recovered" },
+                    actor,
+                    outcome: if error.is_some() { "failed" } else { "ok" },
+                    detail: error.unwrap_or("the provider accepts the client again"),
+                },
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
