@@ -18,7 +18,7 @@ use crate::oauth::token::{TokenClient, TokenFailure};
 use crate::oauth::userinfo;
 use crate::protocol::Redirect;
 use crate::secret::{Credential, TokenSet};
-use crate::store::{PendingOp, now};
+use crate::store::{AuditAction, AuditOutcome, PendingOp, now};
 
 /// A sign-in that was started: the account (Pending until the callback arrives, or in its current
 /// state for a re-authorization) and the URL to open in the system browser.
@@ -252,7 +252,7 @@ impl Latchkey {
                 created,
             },
         );
-        self.audit(&account.id, &conn.id, "authorization.started", actor, "ok", "")?;
+        self.audit(&account.id, &conn.id, AuditAction::AuthorizationStarted, actor, AuditOutcome::Ok, "")?;
         Ok(Started { account, url, state: state.secret().clone(), created })
     }
 
@@ -283,7 +283,14 @@ impl Latchkey {
                 // Whatever failed, the account keeps its state; the failure is recorded and shown.
                 let sentence = error.to_string();
                 let _ = self.store().set_last_error(&id, Some(&sentence));
-                let _ = self.audit(&id, &conn, "authorization.failed", &Actor::Provider, "failed", &sentence);
+                let _ = self.audit(
+                    &id,
+                    &conn,
+                    AuditAction::AuthorizationFailed,
+                    &Actor::Provider,
+                    AuditOutcome::Failed,
+                    &sentence,
+                );
                 let account = self.store().account(&id).ok();
                 Err(fail(Some(conn), account, error))
             }
@@ -389,9 +396,9 @@ impl Latchkey {
             .audit(&crate::store::Audit {
                 account: Some(&id),
                 connection: Some(&conn.id),
-                action: "token.stored",
+                action: AuditAction::TokenStored,
                 actor: &Actor::Provider,
-                outcome: "ok",
+                outcome: AuditOutcome::Ok,
                 detail: "authorization code redeemed",
             })
             .map_err(err)?;

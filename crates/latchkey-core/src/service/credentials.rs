@@ -6,7 +6,7 @@ use crate::config::ConnectionKind;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, AccountStatus, Actor, check_identifier};
 use crate::secret::Credential;
-use crate::store::PendingOp;
+use crate::store::{AuditAction, AuditOutcome, PendingOp};
 use crate::vault::CredentialKind;
 
 impl Latchkey {
@@ -83,16 +83,16 @@ impl Latchkey {
         };
         match self.vault.get(id, kind).await? {
             Some(credential) => {
-                self.audit(id, &account.connection, "token.read", actor, "ok", "")?;
+                self.audit(id, &account.connection, AuditAction::TokenRead, actor, AuditOutcome::Ok, "")?;
                 Ok(credential)
             }
             None => {
                 self.audit(
                     id,
                     &account.connection,
-                    "token.read",
+                    AuditAction::TokenRead,
                     actor,
-                    "failed",
+                    AuditOutcome::Failed,
                     "credentials missing from the keychain",
                 )?;
                 let mut store = self.store();

@@ -34,7 +34,7 @@ use crate::model::{
 };
 use crate::oauth::discovery;
 use crate::oauth::pending::PendingFlows;
-use crate::store::{AuditEntry, AuditQuery, PendingOp, Store};
+use crate::store::{AuditAction, AuditEntry, AuditOutcome, AuditQuery, PendingOp, Store};
 use crate::vault::{SecretStore, Vault};
 
 pub use authorize::{AuthorizationLink, CallbackError, LoopbackWait};
@@ -308,7 +308,7 @@ impl Latchkey {
                 Ok(()) => "confirmed by the provider".to_owned(),
                 Err(why) => format!("not confirmed by the provider: {}", why.into_reason()),
             };
-            self.audit(id, &account.connection, "token.revoked", actor, "ok", &detail)?;
+            self.audit(id, &account.connection, AuditAction::TokenRevoked, actor, AuditOutcome::Ok, &detail)?;
         }
         self.vault.delete(id).await?;
         self.checkpoint("delete.after_vault");
@@ -339,9 +339,9 @@ impl Latchkey {
         &self,
         id: &AccountId,
         conn: &ConnectionId,
-        action: &str,
+        action: AuditAction,
         actor: &Actor,
-        outcome: &str,
+        outcome: AuditOutcome,
         detail: &str,
     ) -> Result<()> {
         self.store().audit(&crate::store::Audit {

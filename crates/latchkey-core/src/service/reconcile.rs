@@ -18,7 +18,7 @@ use super::Latchkey;
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::model::{AccountId, AccountStatus, Actor};
-use crate::store::PendingOp;
+use crate::store::{AuditAction, AuditOutcome, PendingOp};
 
 impl Latchkey {
     /// Finishes or undoes operations whose process died. Returns how many it repaired.
@@ -48,9 +48,9 @@ impl Latchkey {
                         self.audit(
                             id,
                             &account.connection,
-                            "reconciled",
+                            AuditAction::Reconciled,
                             &Actor::System,
-                            "ok",
+                            AuditOutcome::Ok,
                             &note("partial credentials removed"),
                         )?;
                     }
@@ -167,9 +167,9 @@ fn audit_row<'a>(account: &'a crate::model::Account, detail: &'a str) -> crate::
     crate::store::Audit {
         account: Some(&account.id),
         connection: Some(&account.connection),
-        action: "reconciled",
+        action: AuditAction::Reconciled,
         actor: &Actor::System,
-        outcome: "ok",
+        outcome: AuditOutcome::Ok,
         detail,
     }
 }

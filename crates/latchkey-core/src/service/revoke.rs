@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::model::{Account, AccountId, AccountStatus, Actor};
 use crate::oauth::revoke::{Client, Revocation, revoke};
 use crate::secret::TokenSet;
-use crate::store::{PendingOp, now};
+use crate::store::{AuditAction, AuditOutcome, PendingOp, now};
 
 /// How a revocation went.
 #[derive(Debug)]
@@ -87,9 +87,9 @@ impl Latchkey {
         store.audit(&crate::store::Audit {
             account: Some(id),
             connection: Some(&conn.id),
-            action: "token.revoked",
+            action: AuditAction::TokenRevoked,
             actor,
-            outcome: if confirmed { "ok" } else { "unconfirmed" },
+            outcome: if confirmed { AuditOutcome::Ok } else { AuditOutcome::Unconfirmed },
             detail: &detail,
         })?;
         store.set_last_error(id, None)?;
@@ -154,9 +154,9 @@ impl Latchkey {
                 store.audit(&crate::store::Audit {
                     account: Some(id),
                     connection: Some(&conn.id),
-                    action: "token.revoked",
+                    action: AuditAction::TokenRevoked,
                     actor,
-                    outcome: "ok",
+                    outcome: AuditOutcome::Ok,
                     detail: "confirmed by the provider on a retry",
                 })?;
                 Ok(true)

@@ -20,7 +20,7 @@ use crate::model::{Account, AccountId, AccountStatus, Actor, rfc3339};
 use crate::oauth::token::{TokenClient, TokenFailure as RefreshFailure};
 use crate::oauth::userinfo;
 use crate::secret::{Secret, TokenSet};
-use crate::store::now;
+use crate::store::{AuditAction, AuditOutcome, now};
 
 /// An access token, fresh enough for the caller.
 #[derive(Debug)]
@@ -83,7 +83,7 @@ impl Latchkey {
             Some(t) => t,
             None => return Err(self.credentials_missing(&account)?),
         };
-        self.audit(id, &account.connection, "token.read", actor, "ok", "")?;
+        self.audit(id, &account.connection, AuditAction::TokenRead, actor, AuditOutcome::Ok, "")?;
         Ok(AccessToken { token, expires_at: account.expires_at, scopes: account.granted_scopes })
     }
 
@@ -110,7 +110,14 @@ impl Latchkey {
     /// Records a refused credential read of a non-Active account and says why.
     pub(super) fn refuse_read(&self, account: &Account, actor: &Actor) -> Result<Error> {
         let detail = format!("account is {}", account.status);
-        self.audit(&account.id, &account.connection, "token.read", actor, "refused", &detail)?;
+        self.audit(
+            &account.id,
+            &account.connection,
+            AuditAction::TokenRead,
+            actor,
+            AuditOutcome::Refused,
+            &detail,
+        )?;
         Ok(match account.status {
             AccountStatus::Suspended => Error::Suspended,
             other => Error::NeedsReconnect(format!("it is {other}")),

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection as Db, OptionalExtension, Row, params};
 
-use super::audit::{Audit, audit_ok, insert_audit};
+use super::audit::{Audit, AuditAction, AuditOutcome, audit_ok, insert_audit};
 use super::{Store, now};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountFilter, AccountId, AccountStatus, Actor, ConnectionId, Identity};
@@ -50,7 +50,7 @@ impl Store {
             params![id.as_str(), connection.as_str(), identifier, auto_identifier, requested_scopes.join(" "), now()],
         )? == 1;
         if created {
-            audit_ok(&tx, &id, connection, "account.created", actor, "status pending")?;
+            audit_ok(&tx, &id, connection, AuditAction::AccountCreated, actor, "status pending")?;
         }
         let account = select_one(
             &tx,
@@ -84,7 +84,7 @@ impl Store {
                 identifier: identifier.to_owned(),
             });
         }
-        audit_ok(&tx, &id, connection, "account.created", actor, "status pending")?;
+        audit_ok(&tx, &id, connection, AuditAction::AccountCreated, actor, "status pending")?;
         let account = by_id(&tx, &id)?;
         tx.commit()?;
         Ok(account)
@@ -169,7 +169,7 @@ impl Store {
         )?;
         let reason = format!("authorized; granted scopes: {}", granted_scopes.join(" "));
         let account = if before.status == AccountStatus::Active {
-            audit_ok(&tx, id, &before.connection, "account.reauthorized", actor, &reason)?;
+            audit_ok(&tx, id, &before.connection, AuditAction::AccountReauthorized, actor, &reason)?;
             by_id(&tx, id)?
         } else {
             transition_in(&tx, id, AccountStatus::Active, actor, &reason)?
@@ -201,7 +201,7 @@ impl Store {
             Some(why) => format!("refreshed; recovered from: {why}"),
             None => "refreshed".to_owned(),
         };
-        audit_ok(&tx, id, &before.connection, "token.refreshed", actor, &detail)?;
+        audit_ok(&tx, id, &before.connection, AuditAction::TokenRefreshed, actor, &detail)?;
         let account = if before.status == AccountStatus::Error {
             transition_in(&tx, id, AccountStatus::Active, actor, "refresh succeeded")?
         } else {
@@ -232,9 +232,9 @@ impl Store {
             &Audit {
                 account: Some(id),
                 connection: Some(&before.connection),
-                action: "token.refresh_failed",
+                action: AuditAction::TokenRefreshFailed,
                 actor,
-                outcome: "transient",
+                outcome: AuditOutcome::Transient,
                 detail: &format!("{reason}; retrying at {}", crate::model::rfc3339(retry_at)),
             },
         )?;
@@ -286,7 +286,7 @@ impl Store {
             params![id.as_str(), now()],
         )?;
         let account = if before.status == AccountStatus::Active {
-            audit_ok(&tx, id, &before.connection, "credential.rotated", actor, reason)?;
+            audit_ok(&tx, id, &before.connection, AuditAction::CredentialRotated, actor, reason)?;
             by_id(&tx, id)?
         } else {
             transition_in(&tx, id, AccountStatus::Active, actor, reason)?
@@ -334,7 +334,7 @@ impl Store {
         let tx = self.write()?;
         let account = by_id(&tx, id)?;
         tx.execute("DELETE FROM accounts WHERE id = ?1", [id.as_str()])?;
-        audit_ok(&tx, id, &account.connection, "account.deleted", actor, detail)?;
+        audit_ok(&tx, id, &account.connection, AuditAction::AccountDeleted, actor, detail)?;
         tx.commit()?;
         Ok(())
     }
@@ -360,7 +360,7 @@ impl Store {
             return Ok(false);
         };
         tx.execute("DELETE FROM accounts WHERE id = ?1", [id.as_str()])?;
-        audit_ok(&tx, id, &account.connection, "account.deleted", actor, detail)?;
+        audit_ok(&tx, id, &account.connection, AuditAction::AccountDeleted, actor, detail)?;
         tx.commit()?;
         Ok(true)
     }
@@ -428,7 +428,7 @@ fn transition_in(tx: &Db, id: &AccountId, to: AccountStatus, actor: &Actor, reas
         params![id.as_str(), to.as_str(), now()],
     )?;
     let detail = format!("{} -> {}: {reason}", account.status.as_str(), to.as_str());
-    audit_ok(tx, id, &account.connection, "state.changed", actor, &detail)?;
+    audit_ok(tx, id, &account.connection, AuditAction::StateChanged, actor, &detail)?;
     by_id(tx, id)
 }
 

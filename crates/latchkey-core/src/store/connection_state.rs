@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::audit::{Audit, insert_audit};
+use super::audit::{Audit, AuditAction, AuditOutcome, insert_audit};
 use super::{Store, now};
 use crate::error::Result;
 use crate::model::{Actor, ConnectionId};
@@ -57,9 +57,9 @@ impl Store {
                     &Audit {
                         account: None,
                         connection: Some(connection),
-                        action: "config.scopes_changed",
+                        action: AuditAction::ConfigScopesChanged,
                         actor: &Actor::System,
-                        outcome: "ok",
+                        outcome: AuditOutcome::Ok,
                         detail: &format!(
                             "“{old}” -> “{now_scopes}”; {marked} account(s) need re-authorization"
                         ),
@@ -134,9 +134,13 @@ impl Store {
                 &Audit {
                     account: None,
                     connection: Some(connection),
-                    action: if error.is_some() { "connection.error" } else { "connection.recovered" },
+                    action: if error.is_some() {
+                        AuditAction::ConnectionError
+                    } else {
+                        AuditAction::ConnectionRecovered
+                    },
                     actor,
-                    outcome: if error.is_some() { "failed" } else { "ok" },
+                    outcome: if error.is_some() { AuditOutcome::Failed } else { AuditOutcome::Ok },
                     detail: error.unwrap_or("the provider accepts the client again"),
                 },
             )?;

@@ -3,7 +3,7 @@
 use rusqlite::params;
 
 use super::accounts::by_id;
-use super::audit::audit_ok;
+use super::audit::{AuditAction, audit_ok};
 use super::{Store, now};
 use crate::error::Result;
 use crate::model::{Account, AccountId, Actor};
@@ -21,7 +21,7 @@ impl Store {
             )?;
         }
         tx.execute("UPDATE accounts SET updated_at = ?2 WHERE id = ?1", params![id.as_str(), now()])?;
-        audit_ok(&tx, id, &account.connection, "metadata.labels", actor, &labels.join(", "))?;
+        audit_ok(&tx, id, &account.connection, AuditAction::MetadataLabels, actor, &labels.join(", "))?;
         let account = by_id(&tx, id)?;
         tx.commit()?;
         Ok(account)
@@ -38,7 +38,7 @@ impl Store {
             &tx,
             id,
             &account.connection,
-            "metadata.note",
+            AuditAction::MetadataNote,
             actor,
             if note.is_some() { "note set" } else { "note cleared" },
         )?;

@@ -19,7 +19,7 @@ mod labels;
 mod migrations;
 
 pub use accounts::PendingOp;
-pub use audit::{Audit, AuditEntry, AuditQuery};
+pub use audit::{Audit, AuditAction, AuditEntry, AuditOutcome, AuditQuery};
 
 pub struct Store {
     db: Db,
