@@ -6,7 +6,7 @@ use crate::config::ConnectionKind;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, AccountStatus, Actor, check_identifier};
 use crate::secret::Credential;
-use crate::store::{AuditAction, AuditOutcome, PendingOp};
+use crate::store::{AuditAction, AuditOutcome, Operation};
 use crate::vault::CredentialKind;
 
 impl Latchkey {
@@ -58,7 +58,7 @@ impl Latchkey {
                 account.status
             )));
         }
-        self.store().begin_op(id, PendingOp::Store, self.instance.id())?;
+        self.store().begin_op(id, Operation::Store, self.instance.id())?;
         self.checkpoint("store.marked");
         if let Err(e) = self.vault.put(id, credential).await {
             let _ = self.store().end_op(id);

@@ -8,25 +8,25 @@ use super::{Store, now};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountFilter, AccountId, AccountStatus, Actor, ConnectionId, Identity};
 
-/// A multi-step operation recorded on the account before its first step.
+/// A multi-step operation recorded on the account (its `pending_op` column) before its first step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PendingOp {
+pub enum Operation {
     /// Writing a credential to the keychain (connect, re-authorize, add, rotate).
     Store,
     Revoke,
     Delete,
 }
 
-impl PendingOp {
+impl Operation {
     fn as_str(self) -> &'static str {
         match self {
-            PendingOp::Store => "store",
-            PendingOp::Revoke => "revoke",
-            PendingOp::Delete => "delete",
+            Operation::Store => "store",
+            Operation::Revoke => "revoke",
+            Operation::Delete => "delete",
         }
     }
-    fn parse(s: &str) -> Option<PendingOp> {
-        [PendingOp::Store, PendingOp::Revoke, PendingOp::Delete].into_iter().find(|op| op.as_str() == s)
+    fn parse(s: &str) -> Option<Operation> {
+        [Operation::Store, Operation::Revoke, Operation::Delete].into_iter().find(|op| op.as_str() == s)
     }
 }
 
@@ -297,7 +297,7 @@ impl Store {
 
     /// Marks the start of a multi-step operation, so a crash before it ends is reconciled at the
     /// next start. A `delete` also hides the account at once.
-    pub fn begin_op(&mut self, id: &AccountId, op: PendingOp, owner: &str) -> Result<()> {
+    pub fn begin_op(&mut self, id: &AccountId, op: Operation, owner: &str) -> Result<()> {
         let n = self.db.execute(
             "UPDATE accounts SET pending_op = ?2, op_owner = ?3, updated_at = ?4 WHERE id = ?1",
             params![id.as_str(), op.as_str(), owner, now()],
@@ -312,7 +312,7 @@ impl Store {
     }
 
     /// Accounts with an operation in progress, with the instance running it (it may have died).
-    pub fn in_progress(&self) -> Result<Vec<(Account, PendingOp, String)>> {
+    pub fn in_progress(&self) -> Result<Vec<(Account, Operation, String)>> {
         let mut stmt = self.db.prepare(&format!("{SELECT_ACCOUNT} WHERE pending_op IS NOT NULL"))?;
         let rows = stmt.query_map([], |r| {
             let op: String = r.get("pending_op")?;
@@ -322,7 +322,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (account, op, owner) = row?;
-            if let Some(op) = PendingOp::parse(&op) {
+            if let Some(op) = Operation::parse(&op) {
                 out.push((account, op, owner));
             }
         }

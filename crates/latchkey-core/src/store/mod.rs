@@ -18,7 +18,7 @@ mod journal;
 mod labels;
 mod migrations;
 
-pub use accounts::PendingOp;
+pub use accounts::Operation;
 pub use audit::{Audit, AuditAction, AuditEntry, AuditOutcome, AuditQuery};
 
 pub struct Store {

@@ -160,10 +160,10 @@ fn deleting_hides_at_once_and_removes_the_row_but_not_its_history() {
     let mut store = Store::open_in_memory().expect("open");
     let (a, _) = store.get_or_create_account(&conn(), "a", &[], false, &Actor::User).expect("create");
     store.set_labels(&a.id, &["x".into()], &Actor::User).expect("labels");
-    store.begin_op(&a.id, PendingOp::Delete, "me").expect("begin");
+    store.begin_op(&a.id, Operation::Delete, "me").expect("begin");
     assert!(all(&store).is_empty() && matches!(store.account(&a.id), Err(Error::UnknownAccount)));
     let ops = store.in_progress().expect("in progress");
-    assert_eq!((ops.len(), ops[0].1, ops[0].2.as_str()), (1, PendingOp::Delete, "me"));
+    assert_eq!((ops.len(), ops[0].1, ops[0].2.as_str()), (1, Operation::Delete, "me"));
     store.delete_account(&a.id, &Actor::User, "deleted").expect("delete");
     assert!(store.in_progress().expect("in progress").is_empty());
     let history = store
