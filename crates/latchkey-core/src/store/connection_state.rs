@@ -1,7 +1,8 @@
 //! What the store remembers of a connection: the scopes last seen, the provider's verdict on its
 //! client, whether a client secret is in the keychain.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::types::FromSql;
+use rusqlite::{Connection as Db, OptionalExtension, params};
 
 use super::audit::{Audit, AuditAction, AuditOutcome, insert_audit};
 use super::{Store, now};
@@ -15,25 +16,12 @@ impl Store {
     pub fn sync_connection_scopes(&mut self, connection: &ConnectionId, scopes: &[String]) -> Result<usize> {
         let now_scopes = scopes.join(" ");
         // The usual case, unchanged scopes, needs no write lock.
-        let seen: Option<String> = self
-            .db
-            .query_row(
-                "SELECT scopes FROM connection_state WHERE connection_id = ?1",
-                [connection.as_str()],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let seen: Option<String> = column(&self.db, "scopes", connection)?;
         if seen.as_deref() == Some(now_scopes.as_str()) {
             return Ok(0);
         }
         let tx = self.write()?;
-        let before: Option<String> = tx
-            .query_row(
-                "SELECT scopes FROM connection_state WHERE connection_id = ?1",
-                [connection.as_str()],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let before: Option<String> = column(&tx, "scopes", connection)?;
         let mut marked = 0;
         match before {
             None => {
@@ -74,28 +62,12 @@ impl Store {
 
     /// The provider's verdict on the connection's client (`invalid_client`, …), or `None`.
     pub fn connection_error(&self, connection: &ConnectionId) -> Result<Option<String>> {
-        Ok(self
-            .db
-            .query_row(
-                "SELECT error FROM connection_state WHERE connection_id = ?1",
-                [connection.as_str()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten())
+        Ok(column::<Option<String>>(&self.db, "error", connection)?.flatten())
     }
 
     /// Whether the user stored a client secret for the connection in the keychain.
     pub fn client_secret_set(&self, connection: &ConnectionId) -> Result<bool> {
-        Ok(self
-            .db
-            .query_row(
-                "SELECT client_secret_set FROM connection_state WHERE connection_id = ?1",
-                [connection.as_str()],
-                |r| r.get::<_, bool>(0),
-            )
-            .optional()?
-            .unwrap_or(false))
+        Ok(column(&self.db, "client_secret_set", connection)?.unwrap_or(false))
     }
 
     pub fn set_client_secret_flag(&mut self, connection: &ConnectionId, set: bool) -> Result<()> {
@@ -115,14 +87,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<()> {
         let tx = self.write()?;
-        let before: Option<String> = tx
-            .query_row(
-                "SELECT error FROM connection_state WHERE connection_id = ?1",
-                [connection.as_str()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
+        let before: Option<String> = column::<Option<String>>(&tx, "error", connection)?.flatten();
         if before.as_deref() != error {
             tx.execute(
                 "INSERT INTO connection_state (connection_id, scopes, error) VALUES (?1, '', ?2)
@@ -148,4 +113,10 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// One column of the connection's row; `None` when the store has no row for it yet.
+fn column<T: FromSql>(db: &Db, name: &str, connection: &ConnectionId) -> Result<Option<T>> {
+    let sql = format!("SELECT {name} FROM connection_state WHERE connection_id = ?1");
+    Ok(db.query_row(&sql, [connection.as_str()], |r| r.get(0)).optional()?)
 }
