@@ -7,7 +7,7 @@
 
 use latchkey_core::config::{Connection, ConnectionKind};
 use latchkey_core::model::{Account, AccountStatus, ConnectionStatus, rfc3339};
-use latchkey_core::store::AuditEntry;
+use latchkey_core::store::{AuditAction, AuditEntry, AuditOutcome};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -286,7 +286,7 @@ impl AccountDto {
     }
 }
 
-/// One row of the audit trail (no secret by construction, see the core's `store.rs`).
+/// One row of the audit trail (no secret by construction, see the core's `store/audit.rs`).
 #[derive(Serialize, Clone, Debug, TS)]
 pub struct AuditEntryDto {
     /// Ordinal of the row; JSON numbers are exact up to 2^53, far beyond any audit trail.
@@ -296,14 +296,12 @@ pub struct AuditEntryDto {
     pub at: String,
     pub account_id: Option<String>,
     pub connection_id: Option<String>,
-    /// For example `state.changed`, `token.revoked`, `authorization.started`.
-    pub action: String,
+    pub action: AuditAction,
     /// `user`, `provider`, `system`, `refresher` or `cli`.
     pub actor: String,
     /// Who ran the CLI, when the actor is `cli`.
     pub caller: Option<String>,
-    /// `ok`, `failed`, `unconfirmed`, …
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     pub detail: String,
 }
 
@@ -314,10 +312,10 @@ impl From<&AuditEntry> for AuditEntryDto {
             at: rfc3339(e.at),
             account_id: e.account_id.clone(),
             connection_id: e.connection_id.clone(),
-            action: e.action.clone(),
+            action: e.action,
             actor: e.actor.clone(),
             caller: e.caller.clone(),
-            outcome: e.outcome.clone(),
+            outcome: e.outcome,
             detail: e.detail.clone(),
         }
     }
@@ -632,6 +630,8 @@ pub mod bindings {
         ErrorDto::export_all(&cfg).expect("ErrorDto");
         ConnectFailedDto::export_all(&cfg).expect("ConnectFailedDto");
         FirstViewDto::export_all(&cfg).expect("FirstViewDto");
+        AuditAction::export_all(&cfg).expect("AuditAction");
+        AuditOutcome::export_all(&cfg).expect("AuditOutcome");
         std::fs::write(dir.join("commands.ts"), commands_ts(&cfg)).expect("commands.ts");
     }
 

@@ -478,14 +478,8 @@ async fn run(cli: Cli) -> Outcome {
         }
         Command::Token { account, min_valid, scopes, json } => {
             let account = resolve(&core, &account)?;
-            if let Some(missing) = scopes.iter().find(|s| !account.granted_scopes.contains(s)) {
-                return Err(Error::NeedsReconnect(format!(
-                    "it was not granted the scope “{}”; re-authorize it with that scope",
-                    shorten(missing)
-                ))
-                .into());
-            }
-            let token = core.access_token(&account.id, Duration::from_secs(min_valid), &actor).await?;
+            let min_valid = Duration::from_secs(min_valid);
+            let token = core.access_token_with_scopes(&account.id, min_valid, &scopes, &actor).await?;
             render::token(&token, json)
         }
         Command::Revoke(r) => {

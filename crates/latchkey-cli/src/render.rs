@@ -182,7 +182,7 @@ pub fn audit(entries: &[AuditEntry]) -> Result {
                 Some(c) => format!("{} {c}", e.actor),
                 None => e.actor.clone(),
             };
-            vec![rfc3339(e.at), e.action.clone(), who, e.outcome.clone(), e.detail.clone()]
+            vec![rfc3339(e.at), e.action.to_string(), who, e.outcome.to_string(), e.detail.clone()]
         })
         .collect();
     table(&["TIME", "ACTION", "BY", "OUTCOME", "DETAIL"], &rows)

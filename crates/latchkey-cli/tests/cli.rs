@@ -189,6 +189,10 @@ async fn every_subcommand_against_the_real_provider_and_keychain() {
             .all(|e| e["actor"] == "cli" && e["caller"].as_str().is_some_and(|c| c.contains("(pid ")))
     );
     assert!(reads.iter().any(|e| e["outcome"] == "refused"), "the suspended read is recorded too");
+    assert!(
+        reads.iter().any(|e| e["outcome"] == "refused" && e["detail"] == "not granted: demo.write"),
+        "the --scope refusal is recorded, naming the scope"
+    );
     assert!(env.expect(&["audit", "--csv", "--since", "1h"], 0).starts_with("id,at,account_id"));
     assert!(env.expect(&["audit"], 0).starts_with("TIME"));
 

@@ -1,5 +1,5 @@
 //! Exporting the audit trail: JSON lines (one object per entry) and CSV (RFC 4180). Entries hold no
-//! secret by construction (see store.rs), so an export is safe to share.
+//! secret by construction (see store/audit.rs), so an export is safe to share.
 
 use crate::model::rfc3339;
 use crate::store::AuditEntry;
@@ -14,10 +14,10 @@ fn fields(e: &AuditEntry) -> [String; 9] {
         rfc3339(e.at),
         opt(&e.account_id),
         opt(&e.connection_id),
-        e.action.clone(),
+        e.action.to_string(),
         e.actor.clone(),
         opt(&e.caller),
-        e.outcome.clone(),
+        e.outcome.to_string(),
         e.detail.clone(),
     ]
 }
@@ -71,10 +71,10 @@ mod tests {
             at: 0,
             account_id: Some("a1".into()),
             connection_id: None,
-            action: "state.changed".into(),
+            action: crate::store::AuditAction::StateChanged,
             actor: "cli".into(),
             caller: Some("deploy.sh".into()),
-            outcome: "ok".into(),
+            outcome: crate::store::AuditOutcome::Ok,
             detail: detail.into(),
         }
     }

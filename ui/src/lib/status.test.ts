@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { account, connection, demo, gmail } from '../test/backend';
 import type { AccountStatusDto } from './bindings/AccountStatusDto';
+import type { AuditAction } from './bindings/AuditAction';
 import {
   actionWords,
   actorWords,
@@ -57,7 +58,8 @@ describe('status table', () => {
 
   it('words audit entries for people', () => {
     expect(actionWords('token.revoked')).toBe('Access revoked');
-    expect(actionWords('something.new')).toBe('something.new');
+    expect(actionWords('connection.added')).toBe('Connection added');
+    expect(actionWords('something.new' as AuditAction)).toBe('something.new');
     expect(actorWords('cli', 'deploy.sh')).toBe('Command line (deploy.sh)');
     expect(actorWords('user', null)).toBe('You');
   });

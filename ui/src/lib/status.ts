@@ -2,6 +2,8 @@
 // Words and colour always go together (colour is never the only signal).
 import type { AccountDto } from './bindings/AccountDto';
 import type { AccountStatusDto } from './bindings/AccountStatusDto';
+import type { AuditAction } from './bindings/AuditAction';
+import type { AuditOutcome } from './bindings/AuditOutcome';
 import type { ConnectionDto } from './bindings/ConnectionDto';
 import type { ConnectionKindDto } from './bindings/ConnectionKindDto';
 import type { ConnectionStatusDto } from './bindings/ConnectionStatusDto';
@@ -162,8 +164,8 @@ export const CONNECTION_KIND: Record<ConnectionKindDto, string> = {
   'basic-auth': 'Username and password',
 };
 
-/** Audit actions in words. Unknown actions are shown as they are. */
-const ACTIONS: Record<string, string> = {
+/** Audit actions in words: every action the core writes (a missing one fails the type check). */
+const ACTIONS: Record<AuditAction, string> = {
   'account.created': 'Account added',
   'account.deleted': 'Account deleted',
   'account.reauthorized': 'Re-authorized',
@@ -175,16 +177,20 @@ const ACTIONS: Record<string, string> = {
   'token.revoked': 'Access revoked',
   'token.refreshed': 'Access refreshed',
   'token.refresh_failed': 'Refresh failed',
+  'token.deleted': 'Tokens deleted from the keychain',
   'credential.rotated': 'Credential replaced',
   'metadata.labels': 'Labels changed',
   'metadata.note': 'Note changed',
   'config.scopes_changed': 'Requested access changed',
   'connection.error': 'Connection rejected',
   'connection.recovered': 'Connection working again',
+  'connection.added': 'Connection added',
+  'connection.configured': 'Connection settings changed',
+  'connection.removed': 'Connection removed',
   reconciled: 'Repaired after an interruption',
 };
 
-export function actionWords(action: string): string {
+export function actionWords(action: AuditAction): string {
   return ACTIONS[action] ?? action;
 }
 
@@ -205,17 +211,22 @@ export function actorWords(actor: string, caller: string | null): string {
   }
 }
 
-export function outcomeTone(outcome: string): Tone {
+export function outcomeTone(outcome: AuditOutcome): Tone {
   if (outcome === 'ok') return 'success';
   if (outcome === 'unconfirmed') return 'warning';
   return 'danger';
 }
 
-export function outcomeWords(outcome: string): string {
-  if (outcome === 'ok') return 'Done';
-  if (outcome === 'unconfirmed') return 'Not confirmed';
-  if (outcome === 'failed') return 'Failed';
-  return outcome;
+const OUTCOMES: Record<AuditOutcome, string> = {
+  ok: 'Done',
+  unconfirmed: 'Not confirmed',
+  failed: 'Failed',
+  refused: 'Refused',
+  transient: 'Failed for now; will retry',
+};
+
+export function outcomeWords(outcome: AuditOutcome): string {
+  return OUTCOMES[outcome] ?? outcome;
 }
 
 /** The name to show for an account: its email or name when known, else its identifier. */

@@ -13,7 +13,7 @@ use crate::model::{AccountId, ConnectionId};
 /// How long a sign-in may take in the browser.
 pub const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
 
-pub struct PendingFlow {
+pub struct SignInFlow {
     pub connection: ConnectionId,
     pub account: AccountId,
     pub metadata: ProviderMetadata,
@@ -24,12 +24,12 @@ pub struct PendingFlow {
 }
 
 #[derive(Default)]
-pub struct PendingFlows {
-    flows: Mutex<HashMap<String, PendingFlow>>,
+pub struct SignIns {
+    flows: Mutex<HashMap<String, SignInFlow>>,
 }
 
-impl PendingFlows {
-    pub fn insert(&self, state: String, flow: PendingFlow) {
+impl SignIns {
+    pub fn insert(&self, state: String, flow: SignInFlow) {
         let mut flows = self.lock();
         flows.retain(|_, f| f.created.elapsed() < FLOW_TTL);
         // A new sign-in for the same account replaces the old one: only the latest link works.
@@ -38,16 +38,16 @@ impl PendingFlows {
     }
 
     /// Removes and returns the flow for `state` if it exists and has not expired.
-    pub fn take(&self, state: &str) -> Option<PendingFlow> {
+    pub fn take(&self, state: &str) -> Option<SignInFlow> {
         self.take_matching(state, |_| true)
     }
 
-    /// As [`PendingFlows::take`], but only a flow `matches` accepts; any other stays as it was.
+    /// As [`SignIns::take`], but only a flow `matches` accepts; any other stays as it was.
     pub fn take_matching(
         &self,
         state: &str,
-        matches: impl FnOnce(&PendingFlow) -> bool,
-    ) -> Option<PendingFlow> {
+        matches: impl FnOnce(&SignInFlow) -> bool,
+    ) -> Option<SignInFlow> {
         let mut flows = self.lock();
         let flow = flows.get(state)?;
         if flow.created.elapsed() >= FLOW_TTL {
@@ -78,11 +78,11 @@ impl PendingFlows {
         self.lock().values().any(|f| f.created.elapsed() < FLOW_TTL)
     }
 
-    pub fn is_pending(&self, account: &AccountId) -> bool {
+    pub fn is_signing_in(&self, account: &AccountId) -> bool {
         self.lock().values().any(|f| &f.account == account && f.created.elapsed() < FLOW_TTL)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingFlow>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SignInFlow>> {
         self.flows.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -91,9 +91,9 @@ impl PendingFlows {
 mod tests {
     use super::*;
 
-    fn flow(account: &AccountId, age: Duration) -> PendingFlow {
+    fn flow(account: &AccountId, age: Duration) -> SignInFlow {
         let url = |s: &str| url::Url::parse(s).expect("url");
-        PendingFlow {
+        SignInFlow {
             connection: ConnectionId::new("demo").expect("id"),
             account: account.clone(),
             metadata: ProviderMetadata {
@@ -113,10 +113,10 @@ mod tests {
 
     #[test]
     fn single_use_and_expiring() {
-        let flows = PendingFlows::default();
+        let flows = SignIns::default();
         let a = AccountId::random();
         flows.insert("s1".into(), flow(&a, Duration::ZERO));
-        assert!(flows.is_pending(&a));
+        assert!(flows.is_signing_in(&a));
         assert!(flows.take("unknown").is_none());
         assert!(flows.take("s1").is_some());
         assert!(flows.take("s1").is_none(), "a state works once");
@@ -128,18 +128,18 @@ mod tests {
 
     #[test]
     fn a_flow_that_does_not_match_stays() {
-        let flows = PendingFlows::default();
+        let flows = SignIns::default();
         let a = AccountId::random();
         flows.insert("s".into(), flow(&a, Duration::ZERO));
         assert!(flows.take_matching("s", |f| f.connection.as_str() == "other").is_none());
-        assert!(flows.is_waiting("s") && flows.is_pending(&a), "a mismatch leaves the flow waiting");
+        assert!(flows.is_waiting("s") && flows.is_signing_in(&a), "a mismatch leaves the flow waiting");
         assert!(flows.take_matching("s", |f| f.connection.as_str() == "demo").is_some());
         assert!(!flows.is_waiting("s"));
     }
 
     #[test]
     fn a_new_link_replaces_the_old_one_for_the_same_account() {
-        let flows = PendingFlows::default();
+        let flows = SignIns::default();
         let a = AccountId::random();
         flows.insert("first".into(), flow(&a, Duration::ZERO));
         flows.insert("second".into(), flow(&a, Duration::ZERO));
@@ -148,6 +148,6 @@ mod tests {
         assert!(flows.take("second").is_some());
         flows.insert("third".into(), flow(&a, Duration::ZERO));
         assert!(flows.cancel(&a));
-        assert!(!flows.is_pending(&a));
+        assert!(!flows.is_signing_in(&a));
     }
 }

@@ -22,7 +22,7 @@ pub enum Revocation {
 }
 
 /// The client credentials a revocation may need.
-pub struct Client<'a> {
+pub struct ClientCredentials<'a> {
     pub id: &'a str,
     pub secret: Option<&'a Secret>,
 }
@@ -31,7 +31,7 @@ pub async fn revoke(
     http: &Http,
     protocol: &Protocol,
     metadata: &ProviderMetadata,
-    client: &Client<'_>,
+    client: &ClientCredentials<'_>,
     tokens: &TokenSet,
 ) -> Revocation {
     match &protocol.revocation {
@@ -85,7 +85,7 @@ fn rfc7009_request(
     http: &Http,
     protocol: &Protocol,
     endpoint: &url::Url,
-    client: &Client<'_>,
+    client: &ClientCredentials<'_>,
     token: &Secret,
     hint: &'static str,
 ) -> reqwest::RequestBuilder {

@@ -13,14 +13,14 @@ use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, Actor, ConnectionId, ConnectionStatus, Identity, check_identifier};
 use crate::oauth::callback::{self, Outcome};
 use crate::oauth::loopback::{Expected, Loopback};
-use crate::oauth::pending::{FLOW_TTL, PendingFlow};
-use crate::oauth::revoke::{Client as RevokeClient, Revocation, revoke as oauth_revoke};
+use crate::oauth::pending::{FLOW_TTL, SignInFlow};
+use crate::oauth::revoke::{ClientCredentials as RevokeClient, Revocation, revoke as oauth_revoke};
 use crate::oauth::token::{TokenClient, TokenFailure};
 use crate::oauth::userinfo;
 use crate::protocol::{Protocol, Redirect};
 use crate::sanitize::{self, NAME_MAX};
 use crate::secret::{Credential, TokenSet};
-use crate::store::{PendingOp, now};
+use crate::store::{AuditAction, AuditOutcome, Operation, now};
 
 /// A sign-in that was started: the account (Pending until the callback arrives, or in its current
 /// state for a re-authorization) and the URL to open in the system browser.
@@ -134,8 +134,8 @@ impl Latchkey {
             if let Some(pending) = listener.wait(&expected, Duration::from_millis(250)).await {
                 break pending;
             }
-            if let Some(error) = stopped_waiting(Instant::now(), expires, self.pending.is_waiting(&state)) {
-                self.pending.take(&state);
+            if let Some(error) = stopped_waiting(Instant::now(), expires, self.sign_ins.is_waiting(&state)) {
+                self.sign_ins.take(&state);
                 return Err(fail(error));
             }
         };
@@ -221,7 +221,7 @@ impl Latchkey {
             .0
         };
         let protocol = &oauth.protocol;
-        let client = oauth_client(&client_id, &metadata, &redirect_uri)?;
+        let client = authorization_url_client(&client_id, &metadata, &redirect_uri)?;
         let mut request = client.authorize_url(CsrfToken::new_random);
         if !conn.scopes().is_empty() {
             let scopes = protocol.scope_separator.join(conn.scopes());
@@ -255,9 +255,9 @@ impl Latchkey {
         };
         let (url, state) = request.url();
         let created = Instant::now();
-        self.pending.insert(
+        self.sign_ins.insert(
             state.secret().clone(),
-            PendingFlow {
+            SignInFlow {
                 connection: conn.id.clone(),
                 account: account.id.clone(),
                 metadata,
@@ -266,13 +266,13 @@ impl Latchkey {
                 created,
             },
         );
-        self.audit(&account.id, &conn.id, "authorization.started", actor, "ok", "")?;
+        self.audit(&account.id, &conn.id, AuditAction::AuthorizationStarted, actor, AuditOutcome::Ok, "")?;
         Ok(Started { account, url, state: state.secret().clone(), created })
     }
 
     /// Forgets a sign-in the user gave up on; a late callback for it is then refused.
     pub fn cancel_authorization(&self, account: &AccountId) -> bool {
-        self.pending.cancel(account)
+        self.sign_ins.cancel(account)
     }
 
     /// Handles the redirect the browser delivered (deep link or loopback): checks it against the
@@ -288,7 +288,7 @@ impl Latchkey {
         // A response for another connection or another redirect leaves the flow waiting, and names
         // no account: it is not that sign-in's answer, whatever `state` it carries.
         let flow = self
-            .pending
+            .sign_ins
             .take_matching(&cb.state, |f| f.connection == cb.connection && f.redirect_uri == cb.redirect_base)
             .ok_or_else(|| fail(Some(cb.connection.clone()), None, Error::UnknownState))?;
         match self.redeem(cb, flow).await {
@@ -297,7 +297,14 @@ impl Latchkey {
                 // Whatever failed, the account keeps its state; the failure is recorded and shown.
                 let sentence = error.to_string();
                 let _ = self.store().set_last_error(&id, Some(&sentence));
-                let _ = self.audit(&id, &conn, "authorization.failed", &Actor::Provider, "failed", &sentence);
+                let _ = self.audit(
+                    &id,
+                    &conn,
+                    AuditAction::AuthorizationFailed,
+                    &Actor::Provider,
+                    AuditOutcome::Failed,
+                    &sentence,
+                );
                 let account = self.store().account(&id).ok();
                 Err(fail(Some(conn), account, error))
             }
@@ -307,7 +314,7 @@ impl Latchkey {
     async fn redeem(
         &self,
         cb: callback::Callback,
-        flow: PendingFlow,
+        flow: SignInFlow,
     ) -> std::result::Result<Account, (AccountId, ConnectionId, Error)> {
         let (id, conn_id) = (flow.account.clone(), flow.connection.clone());
         let err = |e: Error| (id.clone(), conn_id.clone(), e);
@@ -415,7 +422,7 @@ impl Latchkey {
         // Crash-safe order: mark, write the secret, then record it (see reconcile.rs); under the
         // account's locks, so a refresh of the grant being replaced cannot write over it.
         let _lock = self.exclusive(&id).await.map_err(err)?;
-        self.store().begin_op(&id, PendingOp::Store, self.instance.id()).map_err(err)?;
+        self.store().begin_op(&id, Operation::Store, self.instance.id()).map_err(err)?;
         self.checkpoint("store.marked");
         let stored = self.vault.put(&id, Credential::OAuth(TokenSet { access_token, refresh_token })).await;
         if let Err(e) = stored {
@@ -428,9 +435,9 @@ impl Latchkey {
             .audit(&crate::store::Audit {
                 account: Some(&id),
                 connection: Some(&conn.id),
-                action: "token.stored",
+                action: AuditAction::TokenStored,
                 actor: &Actor::Provider,
-                outcome: "ok",
+                outcome: AuditOutcome::Ok,
                 detail: "authorization code redeemed",
             })
             .map_err(err)?;
@@ -466,7 +473,7 @@ fn stopped_waiting(now: Instant, expires: Instant, flow_waiting: bool) -> Option
     }
 }
 
-type Client = BasicClient<
+type AuthorizationUrlClient = BasicClient<
     oauth2::EndpointSet,
     oauth2::EndpointNotSet,
     oauth2::EndpointNotSet,
@@ -475,7 +482,11 @@ type Client = BasicClient<
 >;
 
 /// The `oauth2` client that builds the authorization URL (the token endpoint is `TokenClient`'s).
-fn oauth_client(client_id: &str, metadata: &ProviderMetadata, redirect_uri: &str) -> Result<Client> {
+fn authorization_url_client(
+    client_id: &str,
+    metadata: &ProviderMetadata,
+    redirect_uri: &str,
+) -> Result<AuthorizationUrlClient> {
     let redirect = RedirectUrl::new(redirect_uri.to_owned())
         .map_err(|e| Error::InvalidInput(format!("bad redirect URI {redirect_uri}: {e}")))?;
     Ok(BasicClient::new(ClientId::new(client_id.to_owned()))

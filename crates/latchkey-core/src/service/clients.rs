@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::model::{Actor, ConnectionId};
 use crate::protocol::SecretNeed;
 use crate::secret::Secret;
+use crate::store::{AuditAction, AuditOutcome};
 
 /// A change to a connection's configuration; `None` leaves a field as it is.
 #[derive(Debug, Default)]
@@ -176,13 +177,13 @@ impl Latchkey {
             if let Err(e) = edited {
                 if change.client_secret.is_some() {
                     let done = said.first().cloned().unwrap_or_default();
-                    let _ = self.audit_connection(&conn.id, "connection.configured", actor, &done);
+                    let _ = self.audit_connection(&conn.id, AuditAction::ConnectionConfigured, actor, &done);
                 }
                 return Err(e);
             }
         }
         self.reload_connections()?;
-        self.audit_connection(&conn.id, "connection.configured", actor, &said.join("; "))?;
+        self.audit_connection(&conn.id, AuditAction::ConnectionConfigured, actor, &said.join("; "))?;
         self.connection(id)
     }
 
@@ -231,7 +232,7 @@ impl Latchkey {
             return Err(e);
         }
         self.reload_connections()?;
-        self.audit_connection(&id, "connection.added", actor, &new.kind)?;
+        self.audit_connection(&id, AuditAction::ConnectionAdded, actor, &new.kind)?;
         self.connection(id.as_str())
     }
 
@@ -267,7 +268,7 @@ impl Latchkey {
             Ok(())
         })?;
         self.reload_connections()?;
-        self.audit_connection(&conn.id, "connection.removed", actor, "")
+        self.audit_connection(&conn.id, AuditAction::ConnectionRemoved, actor, "")
     }
 
     /// Reads `connections.toml` again (another process may have changed it). Returns whether the
@@ -312,13 +313,19 @@ impl Latchkey {
         write_atomically(path, &out).map_err(io)
     }
 
-    fn audit_connection(&self, conn: &ConnectionId, action: &str, actor: &Actor, detail: &str) -> Result<()> {
+    fn audit_connection(
+        &self,
+        conn: &ConnectionId,
+        action: AuditAction,
+        actor: &Actor,
+        detail: &str,
+    ) -> Result<()> {
         self.store().audit(&crate::store::Audit {
             account: None,
             connection: Some(conn),
             action,
             actor,
-            outcome: "ok",
+            outcome: AuditOutcome::Ok,
             detail,
         })
     }

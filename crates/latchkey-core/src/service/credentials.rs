@@ -6,7 +6,7 @@ use crate::config::ConnectionKind;
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, AccountStatus, Actor, check_identifier};
 use crate::secret::Credential;
-use crate::store::PendingOp;
+use crate::store::{AuditAction, AuditOutcome, Operation};
 use crate::vault::CredentialKind;
 
 impl Latchkey {
@@ -58,7 +58,7 @@ impl Latchkey {
                 account.status
             )));
         }
-        self.store().begin_op(id, PendingOp::Store, self.instance.id())?;
+        self.store().begin_op(id, Operation::Store, self.instance.id())?;
         self.checkpoint("store.marked");
         if let Err(e) = self.vault.put(id, credential).await {
             let _ = self.store().end_op(id);
@@ -83,16 +83,16 @@ impl Latchkey {
         };
         match self.vault.get(id, kind).await? {
             Some(credential) => {
-                self.audit(id, &account.connection, "token.read", actor, "ok", "")?;
+                self.audit(id, &account.connection, AuditAction::TokenRead, actor, AuditOutcome::Ok, "")?;
                 Ok(credential)
             }
             None => {
                 self.audit(
                     id,
                     &account.connection,
-                    "token.read",
+                    AuditAction::TokenRead,
                     actor,
-                    "failed",
+                    AuditOutcome::Failed,
                     "credentials missing from the keychain",
                 )?;
                 let mut store = self.store();

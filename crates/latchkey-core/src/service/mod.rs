@@ -33,8 +33,8 @@ use crate::model::{
     Account, AccountFilter, AccountId, Actor, ConnectionId, ConnectionStatus, check_identifier, check_label,
 };
 use crate::oauth::discovery;
-use crate::oauth::pending::PendingFlows;
-use crate::store::{AuditEntry, AuditQuery, PendingOp, Store};
+use crate::oauth::pending::SignIns;
+use crate::store::{AuditAction, AuditEntry, AuditOutcome, AuditQuery, Operation, Store};
 use crate::vault::{SecretStore, Vault};
 
 pub use authorize::{AuthorizationLink, CallbackError, LoopbackWait};
@@ -96,7 +96,7 @@ pub struct Latchkey {
     http: Http,
     redirect_scheme: String,
     metadata: Mutex<HashMap<ConnectionId, ProviderMetadata>>,
-    pending: PendingFlows,
+    sign_ins: SignIns,
     instance: Instance,
     data_dir: PathBuf,
     hooks: Hooks,
@@ -144,7 +144,7 @@ impl Latchkey {
             http: options.http,
             redirect_scheme: options.redirect_scheme,
             metadata: Mutex::default(),
-            pending: PendingFlows::default(),
+            sign_ins: SignIns::default(),
             instance,
             data_dir: options.data_dir,
             hooks: options.hooks,
@@ -226,14 +226,14 @@ impl Latchkey {
 
     /// Whether a sign-in for this account is waiting for its callback in this process.
     pub fn is_signing_in(&self, id: &AccountId) -> bool {
-        self.pending.is_pending(id)
+        self.sign_ins.is_signing_in(id)
     }
 
     /// Whether nothing is under way in this process that ending it now would cut short: no sign-in
     /// waiting for its callback, no exchange, refresh, revocation or configuration change running.
     /// (Ending it anyway is safe, as a crash is, but would cost the user a sign-in or a refresh.)
     pub fn is_idle(&self) -> bool {
-        self.working.load(Ordering::SeqCst) == 0 && !self.pending.any()
+        self.working.load(Ordering::SeqCst) == 0 && !self.sign_ins.any()
     }
 
     /// Marks an operation as under way until the returned guard is dropped.
@@ -298,7 +298,7 @@ impl Latchkey {
         self.get_account(id)?;
         let _lock = self.exclusive(id).await?;
         let account = self.get_account(id)?;
-        self.store().begin_op(id, PendingOp::Delete, self.instance.id())?;
+        self.store().begin_op(id, Operation::Delete, self.instance.id())?;
         self.checkpoint("delete.marked");
         if account.status == crate::model::AccountStatus::Active
             && let Ok(conn) = self.connection(account.connection.as_str())
@@ -308,7 +308,7 @@ impl Latchkey {
                 Ok(()) => "confirmed by the provider".to_owned(),
                 Err(why) => format!("not confirmed by the provider: {}", why.into_reason()),
             };
-            self.audit(id, &account.connection, "token.revoked", actor, "ok", &detail)?;
+            self.audit(id, &account.connection, AuditAction::TokenRevoked, actor, AuditOutcome::Ok, &detail)?;
         }
         self.vault.delete(id).await?;
         self.checkpoint("delete.after_vault");
@@ -339,9 +339,9 @@ impl Latchkey {
         &self,
         id: &AccountId,
         conn: &ConnectionId,
-        action: &str,
+        action: AuditAction,
         actor: &Actor,
-        outcome: &str,
+        outcome: AuditOutcome,
         detail: &str,
     ) -> Result<()> {
         self.store().audit(&crate::store::Audit {

@@ -18,7 +18,7 @@ use super::Latchkey;
 use crate::error::{Error, Result};
 use crate::instance::Instance;
 use crate::model::{AccountId, AccountStatus, Actor};
-use crate::store::PendingOp;
+use crate::store::{AuditAction, AuditOutcome, Operation};
 
 impl Latchkey {
     /// Finishes or undoes operations whose process died. Returns how many it repaired.
@@ -32,7 +32,7 @@ impl Latchkey {
             let id = &account.id;
             let note = |what: &str| format!("interrupted {} repaired at start: {what}", op_name(op));
             match op {
-                PendingOp::Store if account.status == AccountStatus::Pending => {
+                Operation::Store if account.status == AccountStatus::Pending => {
                     self.vault.delete(id).await?;
                     let typed_in =
                         self.connection(account.connection.as_str()).is_ok_and(|c| c.oauth().is_none());
@@ -48,14 +48,14 @@ impl Latchkey {
                         self.audit(
                             id,
                             &account.connection,
-                            "reconciled",
+                            AuditAction::Reconciled,
                             &Actor::System,
-                            "ok",
+                            AuditOutcome::Ok,
                             &note("partial credentials removed"),
                         )?;
                     }
                 }
-                PendingOp::Store => {
+                Operation::Store => {
                     let kind = match self.connection(account.connection.as_str()).map(|c| c.kind) {
                         Ok(crate::config::ConnectionKind::ApiKey) => crate::vault::CredentialKind::ApiKey,
                         Ok(crate::config::ConnectionKind::BasicAuth) => crate::vault::CredentialKind::Basic,
@@ -80,7 +80,7 @@ impl Latchkey {
                         }
                     }
                 }
-                PendingOp::Revoke => {
+                Operation::Revoke => {
                     self.vault.delete_usable(id).await?;
                     let parked = self.vault.parked(id).await?.is_some();
                     let mut store = self.store();
@@ -97,7 +97,7 @@ impl Latchkey {
                     }
                     store.end_op(id)?;
                 }
-                PendingOp::Delete => {
+                Operation::Delete => {
                     self.vault.delete(id).await?;
                     self.store().delete_account(
                         id,
@@ -133,7 +133,7 @@ impl Latchkey {
         let before = crate::store::now() - (crate::oauth::pending::FLOW_TTL.as_secs() + 3600) as i64;
         let ids = self.store().placeholders(before)?;
         for id in ids {
-            if !self.pending.is_pending(&id) {
+            if !self.sign_ins.is_signing_in(&id) {
                 self.store().delete_placeholder(
                     &id,
                     before,
@@ -148,18 +148,18 @@ impl Latchkey {
     /// Removes the account if it is the unnamed Pending placeholder of a sign-in that ended without
     /// success in this process (failed, timed out, interrupted). Returns whether it did.
     pub fn discard_placeholder(&self, id: &AccountId, actor: &Actor) -> Result<bool> {
-        if self.pending.is_pending(id) {
+        if self.sign_ins.is_signing_in(id) {
             return Ok(false);
         }
         self.store().delete_placeholder(id, i64::MAX, actor, "the sign-in that created it did not complete")
     }
 }
 
-fn op_name(op: PendingOp) -> &'static str {
+fn op_name(op: Operation) -> &'static str {
     match op {
-        PendingOp::Store => "credential write",
-        PendingOp::Revoke => "revocation",
-        PendingOp::Delete => "deletion",
+        Operation::Store => "credential write",
+        Operation::Revoke => "revocation",
+        Operation::Delete => "deletion",
     }
 }
 
@@ -167,9 +167,9 @@ fn audit_row<'a>(account: &'a crate::model::Account, detail: &'a str) -> crate::
     crate::store::Audit {
         account: Some(&account.id),
         connection: Some(&account.connection),
-        action: "reconciled",
+        action: AuditAction::Reconciled,
         actor: &Actor::System,
-        outcome: "ok",
+        outcome: AuditOutcome::Ok,
         detail,
     }
 }

@@ -6,9 +6,9 @@ use super::Latchkey;
 use crate::config::Connection;
 use crate::error::Result;
 use crate::model::{Account, AccountId, AccountStatus, Actor};
-use crate::oauth::revoke::{Client, Revocation, revoke};
+use crate::oauth::revoke::{ClientCredentials, Revocation, revoke};
 use crate::secret::TokenSet;
-use crate::store::{PendingOp, now};
+use crate::store::{AuditAction, AuditOutcome, Operation, now};
 
 /// How a revocation went.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ impl Latchkey {
         let account = self.get_account(id)?;
         account.status.check_transition(AccountStatus::Revoked)?;
         let conn = self.connection(account.connection.as_str())?;
-        self.store().begin_op(id, PendingOp::Revoke, self.instance.id())?;
+        self.store().begin_op(id, Operation::Revoke, self.instance.id())?;
         self.checkpoint("revoke.marked");
 
         let provider = if conn.oauth().is_some() {
@@ -87,9 +87,9 @@ impl Latchkey {
         store.audit(&crate::store::Audit {
             account: Some(id),
             connection: Some(&conn.id),
-            action: "token.revoked",
+            action: AuditAction::TokenRevoked,
             actor,
-            outcome: if confirmed { "ok" } else { "unconfirmed" },
+            outcome: if confirmed { AuditOutcome::Ok } else { AuditOutcome::Unconfirmed },
             detail: &detail,
         })?;
         store.set_last_error(id, None)?;
@@ -128,7 +128,8 @@ impl Latchkey {
         };
         let metadata = self.metadata(conn).await.map_err(|e| Unconfirmed::Unreachable(e.to_string()))?;
         let secret = self.client_secret(conn).await.map_err(|e| Unconfirmed::NoMethod(e.to_string()))?;
-        let client = Client { id: oauth.client_id.as_deref().unwrap_or_default(), secret: secret.as_ref() };
+        let client =
+            ClientCredentials { id: oauth.client_id.as_deref().unwrap_or_default(), secret: secret.as_ref() };
         match revoke(&self.http, &oauth.protocol, &metadata, &client, tokens).await {
             Revocation::Confirmed => Ok(()),
             Revocation::NotConfirmed(why) => Err(Unconfirmed::Unreachable(why)),
@@ -154,9 +155,9 @@ impl Latchkey {
                 store.audit(&crate::store::Audit {
                     account: Some(id),
                     connection: Some(&conn.id),
-                    action: "token.revoked",
+                    action: AuditAction::TokenRevoked,
                     actor,
-                    outcome: "ok",
+                    outcome: AuditOutcome::Ok,
                     detail: "confirmed by the provider on a retry",
                 })?;
                 Ok(true)

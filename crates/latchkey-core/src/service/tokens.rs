@@ -20,7 +20,7 @@ use crate::model::{Account, AccountId, AccountStatus, Actor, rfc3339};
 use crate::oauth::token::{TokenClient, TokenFailure as RefreshFailure};
 use crate::oauth::userinfo;
 use crate::secret::{Secret, TokenSet};
-use crate::store::now;
+use crate::store::{AuditAction, AuditOutcome, now};
 
 /// An access token, fresh enough for the caller.
 #[derive(Debug)]
@@ -68,6 +68,18 @@ impl Latchkey {
         min_valid: Duration,
         actor: &Actor,
     ) -> Result<AccessToken> {
+        self.access_token_with_scopes(id, min_valid, &[], actor).await
+    }
+
+    /// As [`Latchkey::access_token`], but refused (and audited as refused, naming the missing
+    /// scopes) unless the account was granted every scope in `required`.
+    pub async fn access_token_with_scopes(
+        &self,
+        id: &AccountId,
+        min_valid: Duration,
+        required: &[String],
+        actor: &Actor,
+    ) -> Result<AccessToken> {
         let _working = self.working();
         // The token as the caller found it: if it changes while we wait for the lock, someone just
         // refreshed, and that token is the freshest there is, even if the provider's tokens live
@@ -75,6 +87,7 @@ impl Latchkey {
         let seen = self.get_account(id)?.token_version;
         let _lock = self.exclusive(id).await?;
         let mut account = self.get_account(id)?;
+        self.check_granted(&account, required, actor)?;
         self.check_usable(&account, actor)?;
         if needs_refresh(&account, min_valid) || self.store().refresh_journaled(id)? {
             account = self.refresh_locked(id, RefreshWhen::Below { min_valid, seen }, actor).await?;
@@ -83,7 +96,7 @@ impl Latchkey {
             Some(t) => t,
             None => return Err(self.credentials_missing(&account)?),
         };
-        self.audit(id, &account.connection, "token.read", actor, "ok", "")?;
+        self.audit(id, &account.connection, AuditAction::TokenRead, actor, AuditOutcome::Ok, "")?;
         Ok(AccessToken { token, expires_at: account.expires_at, scopes: account.granted_scopes })
     }
 
@@ -107,14 +120,35 @@ impl Latchkey {
         Ok(())
     }
 
+    /// Refuses, audited, a hand-out for scopes the account was not granted.
+    fn check_granted(&self, account: &Account, required: &[String], actor: &Actor) -> Result<()> {
+        let missing: Vec<String> =
+            required.iter().filter(|s| !account.granted_scopes.contains(s)).map(|s| shorten(s)).collect();
+        let Some(first) = missing.first() else { return Ok(()) };
+        self.audit_refused_read(account, actor, &format!("not granted: {}", missing.join(" ")))?;
+        Err(Error::NeedsReconnect(format!(
+            "it was not granted the scope “{first}”; re-authorize it with that scope"
+        )))
+    }
+
     /// Records a refused credential read of a non-Active account and says why.
     pub(super) fn refuse_read(&self, account: &Account, actor: &Actor) -> Result<Error> {
-        let detail = format!("account is {}", account.status);
-        self.audit(&account.id, &account.connection, "token.read", actor, "refused", &detail)?;
+        self.audit_refused_read(account, actor, &format!("account is {}", account.status))?;
         Ok(match account.status {
             AccountStatus::Suspended => Error::Suspended,
             other => Error::NeedsReconnect(format!("it is {other}")),
         })
+    }
+
+    fn audit_refused_read(&self, account: &Account, actor: &Actor, detail: &str) -> Result<()> {
+        self.audit(
+            &account.id,
+            &account.connection,
+            AuditAction::TokenRead,
+            actor,
+            AuditOutcome::Refused,
+            detail,
+        )
     }
 
     /// The refresh, under the account's locks.
@@ -440,4 +474,12 @@ fn backoff(failures: i64) -> Duration {
     let base = 5u64.saturating_mul(1 << failures.clamp(0, 8)).min(900);
     let jitter = rand::random::<u64>() % (base / 5 + 1);
     Duration::from_secs(base + jitter)
+}
+
+/// A value from the caller, cut to 60 characters for a message or an audit row.
+fn shorten(value: &str) -> String {
+    match value.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &value[..at]),
+        None => value.to_owned(),
+    }
 }

@@ -1,0 +1,118 @@
+//! Non-secret metadata and the audit trail, in SQLite (WAL, foreign keys on) under the app-data
+//! folder. The app and the CLI may use the same file at the same time: every read-modify-write is
+//! one transaction, and nothing is cached in memory.
+//!
+//! Nothing here can hold a token: the functions take domain values whose fields are strings the
+//! provider and the user chose (identifiers, scopes, identity), never a [`crate::secret::Secret`].
+
+use std::path::Path;
+
+use rusqlite::{Connection as Db, Transaction};
+
+use crate::error::{Error, Result};
+
+mod accounts;
+mod audit;
+mod connection_state;
+mod journal;
+mod labels;
+mod migrations;
+
+pub use accounts::Operation;
+pub use audit::{Audit, AuditAction, AuditEntry, AuditOutcome, AuditQuery};
+
+pub struct Store {
+    db: Db,
+}
+
+const DB_FILE: &str = "latchkey.sqlite3";
+
+fn has_content(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
+}
+
+/// Creates the database under a temporary name with mode 0600 (SQLite gives its `-wal` and `-shm`
+/// the database's mode), migrates it, and links it into place: `latchkey.sqlite3` never exists
+/// empty, so an empty one is always damage. A process that loses a race to create it uses the
+/// winner's.
+fn create_database(path: &Path) -> std::io::Result<()> {
+    let tmp = path.with_file_name(format!("{DB_FILE}.{}.new", uuid::Uuid::new_v4()));
+    crate::paths::private_file().create_new(true).write(true).open(&tmp)?;
+    let made = Db::open(&tmp).map_err(Error::from).and_then(Store::init).map(drop);
+    let linked = match made {
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+        Ok(()) => match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(_) if !path.exists() => std::fs::rename(&tmp, path),
+            other => other,
+        },
+    };
+    let _ = std::fs::remove_file(&tmp);
+    linked
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating if needed) `latchkey.sqlite3` in `dir`, readable by the user only. Refuses
+    /// an empty file: SQLite would take it for a new database, and the accounts whose tokens are
+    /// in the keychain would be forgotten.
+    pub fn open_in(dir: &Path) -> Result<Store> {
+        crate::paths::private_dir(dir)
+            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(DB_FILE);
+        let io = |e: std::io::Error| Error::Storage(format!("cannot use {}: {e}", path.display()));
+        match std::fs::metadata(&path) {
+            Ok(m) if m.len() == 0 && !has_content(&dir.join(format!("{DB_FILE}-wal"))) => {
+                return Err(Error::Storage(format!(
+                    "{} is empty (0 bytes): the list of accounts is gone, while their tokens may still be \
+                     in the keychain. Latchkey does not start over on it. Restore the file from a backup, \
+                     or delete it to start with no accounts.",
+                    path.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_database(&path).map_err(io)?,
+            Err(e) => return Err(io(e)),
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            crate::paths::restrict(&dir.join(format!("{DB_FILE}{suffix}"))).map_err(io)?;
+        }
+        Store::init(Db::open(&path)?)
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::init(Db::open_in_memory()?)
+    }
+
+    fn init(mut db: Db) -> Result<Store> {
+        db.busy_timeout(std::time::Duration::from_secs(5))?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        // In WAL mode NORMAL cannot corrupt the file; a power cut may lose the last commits, never
+        // a secret (those are in the keychain) — and it spares an fsync per audit row.
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        db.pragma_update(None, "foreign_keys", true)?;
+        migrations::migrate(&mut db)?;
+        Ok(Store { db })
+    }
+
+    /// A write transaction taken at once (`BEGIN IMMEDIATE`), so read-then-write sequences from
+    /// two processes serialize instead of failing half-way.
+    fn write(&mut self) -> Result<Transaction<'_>> {
+        Ok(self.db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
+
+    /// Changes whenever another connection (another process: the CLI, a second app) commits to the
+    /// file; this connection's own commits leave it as it is.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.db.pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests;
