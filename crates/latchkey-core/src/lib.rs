@@ -24,6 +24,7 @@ pub mod vault;
 
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
-    AccessToken, AuthorizationLink, CallbackError, ConnectionChange, Hooks, Latchkey, LoopbackWait,
-    NewConnection, Options, OutsideChange, RevokeOutcome, StartReport, run_refresher, watch_outside_changes,
+    AccessToken, AuthorizationLink, CallbackError, ConnectionChange, ConnectionView, Hooks, Latchkey,
+    LoopbackWait, NewConnection, Options, OutsideChange, RevokeOutcome, StartReport, run_refresher,
+    watch_outside_changes,
 };

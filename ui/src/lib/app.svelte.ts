@@ -12,7 +12,7 @@ import type { ProviderPageDto } from './bindings/ProviderPageDto';
 import type { RevokeDto } from './bindings/RevokeDto';
 import { SCRIPT_BEGAN } from './began';
 import { delay } from './frames';
-import { CommandError, invoke, isTauriAvailable, listen, messageOf, UNAVAILABLE } from './ipc';
+import { CommandError, EVENTS, invoke, isTauriAvailable, listen, messageOf, UNAVAILABLE } from './ipc';
 import { displayName } from './status';
 
 export type SettingsSection = 'accounts' | 'connections' | 'activity' | 'keychain' | 'general' | 'about';
@@ -147,10 +147,10 @@ export class AppState {
     this.#stops.push(() => clearInterval(timer));
     // Subscribe first, so no change is missed between the first load and the listeners.
     const subscriptions = await Promise.allSettled([
-      listen('accounts-changed', (list) => this.#onAccountsChanged(list)),
-      listen('connections-changed', () => void this.refreshConnections()),
-      listen('connect-succeeded', (account) => this.#onConnectSucceeded(account)),
-      listen('connect-failed', (failure) => this.#onConnectFailed(failure)),
+      listen(EVENTS.accountsChanged, (list) => this.#onAccountsChanged(list)),
+      listen(EVENTS.connectionsChanged, () => void this.refreshConnections()),
+      listen(EVENTS.connectSucceeded, (account) => this.#onConnectSucceeded(account)),
+      listen(EVENTS.connectFailed, (failure) => this.#onConnectFailed(failure)),
     ]);
     for (const s of subscriptions) {
       if (s.status === 'fulfilled') this.#stops.push(s.value);
