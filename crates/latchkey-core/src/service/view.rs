@@ -110,3 +110,79 @@ impl Latchkey {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::service::{ConnectionChange, Hooks, Options};
+    use crate::vault::MemoryStore;
+
+    #[tokio::test]
+    async fn the_view_follows_the_configuration_the_catalog_and_the_stored_secret() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let file = tmp.path().join("connections.toml");
+        std::fs::write(
+            &file,
+            "[[connection]]\nid = \"gmail\"\nclient_id = \"123.apps\"\nscopes = [\"openid\", \"extra\"]\n\
+             [[connection]]\nid = \"crm\"\ntype = \"api-key\"\nname = \"CRM\"\n",
+        )
+        .expect("connections file");
+        let options = Options {
+            data_dir: tmp.path().join("data"),
+            connections: crate::config::load_connections(&file).expect("connections"),
+            connections_file: Some(file),
+            secrets: Arc::new(MemoryStore::default()),
+            redirect_scheme: "io.latchkey.test".into(),
+            http: crate::http::Http::new().expect("http"),
+            hooks: Hooks::default(),
+        };
+        let (core, _) = Latchkey::open(options).await.expect("open");
+        let view =
+            |id: &str| core.connection_views().expect("views").into_iter().find(|v| v.id == id).expect(id);
+
+        let gmail = view("gmail");
+        assert_eq!(
+            (gmail.kind, gmail.catalog, gmail.provider.as_str()),
+            (ConnectionType::OAuth2, Some("gmail"), "Google")
+        );
+        assert_eq!(gmail.status, ConnectionStatus::Pending, "Google needs the client secret");
+        assert!(gmail.needs_client_secret && gmail.takes_client_secret && !gmail.client_secret_stored);
+        assert_eq!(gmail.redirect, Some(RedirectStrategy::Loopback));
+        assert_eq!(gmail.redirect_uri.as_deref(), Some("http://127.0.0.1/oauth/gmail/callback (any port)"));
+        assert_eq!(gmail.revocation.as_deref(), Some("rfc7009"));
+        let requested: Vec<&str> =
+            gmail.scope_choices.iter().filter(|s| s.requested).map(|s| s.name.as_str()).collect();
+        assert_eq!(requested, ["openid", "extra"]);
+        assert!(gmail.scope_choices.iter().any(|s| !s.requested && s.description.is_some()));
+        assert_eq!(
+            gmail.scope_choices.last().and_then(|s| s.description.clone()),
+            None,
+            "not in the catalog"
+        );
+
+        let change = ConnectionChange {
+            client_secret: Some(Some(crate::secret::Secret::new("s3cret"))),
+            ..Default::default()
+        };
+        core.configure_connection("gmail", change, &crate::model::Actor::User).await.expect("secret");
+        let gmail = view("gmail");
+        assert_eq!((gmail.status, gmail.client_secret_stored), (ConnectionStatus::Active, true));
+
+        let crm = view("crm");
+        assert_eq!(
+            (crm.kind, crm.status, crm.catalog),
+            (ConnectionType::ApiKey, ConnectionStatus::Active, None)
+        );
+        assert_eq!(
+            (crm.redirect, crm.redirect_uri.as_deref(), crm.revocation.as_deref()),
+            (None, None, None)
+        );
+        let json = serde_json::to_value(&crm).expect("json");
+        assert_eq!((json["kind"].as_str(), json["status"].as_str()), (Some("api-key"), Some("active")));
+        assert!(json.get("catalog").is_none(), "the window's DTO has no catalog field");
+        let gmail = serde_json::to_string(&view("gmail")).expect("json");
+        assert!(gmail.contains("\"client_secret_stored\":true") && !gmail.contains("s3cret"), "{gmail}");
+    }
+}
