@@ -12,7 +12,6 @@ use latchkey_core::model::{Account, AccountFilter, AccountId, Actor};
 use latchkey_core::protocol::RedirectStrategy;
 use latchkey_core::store::AuditQuery;
 use tauri::{AppHandle, Manager, State};
-use tauri_plugin_opener::OpenerExt;
 
 use crate::dto::{
     AboutDto, AccountDetailDto, AccountDto, AuditEntryDto, AuditFilterDto, ConnectionChangeDto,
@@ -138,7 +137,7 @@ pub async fn connect(
 ) -> CmdResult<AccountDto> {
     let identifier = identifier.as_deref().filter(|i| !i.trim().is_empty());
     let mut link = state.core.get_authorization_link(&connection_id, identifier, &Actor::User).await?;
-    if let Err(e) = open_in_browser(&app, link.url.as_str()) {
+    if let Err(e) = open_in_browser(link.url.as_str()) {
         state.core.cancel_authorization(&link.account.id);
         return Err(e);
     }
@@ -225,7 +224,6 @@ pub fn window_painted(accounts: u32, render_ms: f64, loaded_ms: f64) {
 /// names the page, never a URL, so nothing in the window can open an arbitrary address.
 #[tauri::command]
 pub fn open_provider_page(
-    app: AppHandle,
     state: State<'_, AppState>,
     connection_id: String,
     page: ProviderPageDto,
@@ -238,7 +236,7 @@ pub fn open_provider_page(
         ProviderPageDto::ConnectedApps => state.core.connected_apps_url(&conn),
     };
     match url {
-        Some(url) => open_in_browser(&app, &url),
+        Some(url) => open_in_browser(&url),
         None => Err(ErrorDto::invalid("Latchkey knows no such page for this provider.")),
     }
 }
@@ -246,7 +244,6 @@ pub fn open_provider_page(
 /// "Open the link again": the same sign-in, in the browser once more.
 #[tauri::command]
 pub fn reopen_sign_in(
-    app: AppHandle,
     state: State<'_, AppState>,
     links: State<'_, SignInLinks>,
     account_id: String,
@@ -254,7 +251,7 @@ pub fn reopen_sign_in(
     let id = AccountId::parse(&account_id)?;
     let url = links.lock().get(id.as_str()).cloned();
     match url {
-        Some(url) if state.core.is_signing_in(&id) => open_in_browser(&app, &url),
+        Some(url) if state.core.is_signing_in(&id) => open_in_browser(&url),
         _ => {
             links.lock().remove(id.as_str());
             Err(ErrorDto::invalid(
@@ -464,8 +461,9 @@ pub fn track_accounts(app: &AppHandle, state: &AppState) -> Option<Vec<latchkey_
     }
 }
 
-fn open_in_browser(app: &AppHandle, url: &str) -> CmdResult<()> {
-    app.opener().open_url(url, None::<&str>).map_err(|e| {
+/// Through the core, which keeps the URL out of other processes' argv where it can (the portal).
+fn open_in_browser(url: &str) -> CmdResult<()> {
+    latchkey_core::browser::open_in_browser(url).map_err(|e| {
         tracing::warn!("could not open the browser: {e}");
         ErrorDto::internal("Latchkey could not open your web browser. Check that a default browser is set.")
     })

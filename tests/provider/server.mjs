@@ -25,6 +25,7 @@ const { values: opts } = parseArgs({
     tls: { type: 'boolean', default: false },
     port: { type: 'string', default: '0' },
     'redirect-uri': { type: 'string', multiple: true },
+    'strict-offline-access': { type: 'boolean', default: false },
   },
 });
 const DEFAULT_REDIRECT_URIS = [
@@ -37,6 +38,10 @@ const DEFAULT_REDIRECT_URIS = [
 const HOUR = 3600;
 const DAY = 24 * HOUR;
 const ttl = { access_token: HOUR, refresh_token: 14 * DAY }; // changed at run time by /__test/ttl
+// OpenID Connect Core §11 to the letter: a refresh token only for a grant with offline_access
+// (which oidc-provider keeps only with prompt=consent). Set by the flag or /__test/offline-access.
+let strictOfflineAccess = opts['strict-offline-access'];
+const claimOverrides = new Map(); // login -> claims merged over the defaults, set by /__test/claims
 
 // ---------------------------------------------------------------------------------------------
 // Unbounded in-memory adapter (the bundled MemoryAdapter is an LRU capped at 1000 entries).
@@ -140,6 +145,7 @@ function account(login) {
     accountId: login,
     claims: async () => ({
       sub: login, email: `${login}@example.test`, email_verified: true, name, preferred_username: login,
+      ...claimOverrides.get(login),
     }),
   };
 }
@@ -193,7 +199,8 @@ function providerConfig(redirectUris, introspectionSecret) {
     pkce: { required: () => true }, // oidc-provider 9 supports S256 only
     // No offline_access / prompt=consent dance: the refresh_token grant alone earns a refresh token,
     // and tokens do not die with the provider's browser session.
-    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token')
+      && (!strictOfflineAccess || code.scopes.has('offline_access')),
     expiresWithSession: async () => false,
     rotateRefreshToken: true,
     ttl: {
@@ -286,6 +293,21 @@ async function control(req, res, path) {
       faults.set(body.path, { times: 1, ...body });
       return json(200, { ok: true });
     case 'POST /__test/fault/clear': faults.clear(); return json(200, { ok: true });
+    case 'POST /__test/claims':
+      if (typeof body.account !== 'string' || typeof body.claims !== 'object' || body.claims === null) {
+        return json(400, { error: 'account and claims required' });
+      }
+      claimOverrides.set(body.account, body.claims);
+      return json(200, { ok: true });
+    case 'POST /__test/tokens': {
+      // How many live access and refresh tokens the account has (revoked ones are deleted).
+      const count = (model) => [...store.keys()].filter((k) => k.startsWith(`${model}:`)
+        && get(k)?.accountId === body.account).length;
+      return json(200, { access_tokens: count('AccessToken'), refresh_tokens: count('RefreshToken') });
+    }
+    case 'POST /__test/offline-access':
+      strictOfflineAccess = body.strict === true;
+      return json(200, { strict: strictOfflineAccess });
     default: return json(404, { error: `no such control: ${route}` });
   }
 }
@@ -296,10 +318,13 @@ async function applyFault(fault, req, res) {
   if (fault.drop) { req.logEntry.status = 'dropped'; req.socket.destroy(); return true; }
   if (fault.status === undefined) return false; // delay only: pass through
   const isJson = typeof fault.body === 'object' && fault.body !== null;
+  let text = isJson ? JSON.stringify(fault.body) : String(fault.body ?? '');
+  // A body larger than a control request may carry: {{fill}} becomes fill.text, fill.times times.
+  if (fault.fill) text = text.replace('{{fill}}', () => String(fault.fill.text).repeat(fault.fill.times));
   res.writeHead(fault.status, {
     ...(fault.headers ?? {}),
     'content-type': fault.content_type ?? (isJson ? 'application/json' : 'text/plain; charset=utf-8'),
-  }).end(isJson ? JSON.stringify(fault.body) : String(fault.body ?? ''));
+  }).end(text);
   return true;
 }
 

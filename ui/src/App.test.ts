@@ -16,7 +16,7 @@ describe('the window', () => {
     await screen.findByTestId('account');
     expect(screen.getByTestId('nav-accounts')).toHaveAttribute('aria-current', 'page');
     await userEvent.click(screen.getByTestId('nav-add'));
-    expect(app.route).toEqual({ name: 'add' });
+    expect(app.router.route).toEqual({ name: 'add' });
     expect(screen.getByTestId('nav-add')).toHaveAttribute('aria-current', 'page');
     await waitFor(() => expect(screen.getByRole('heading', { level: 1 })).toHaveFocus());
     expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Add account');
@@ -48,7 +48,7 @@ describe('the window', () => {
     let n = 0;
     const { app } = renderApp({ list_accounts: () => (++n === 1 ? [account()] : fail('internal', 'database locked')) });
     await screen.findByTestId('account');
-    await app.loadAccounts();
+    await app.accounts.load();
     expect(screen.getByTestId('account')).toBeInTheDocument();
     expect(await screen.findByTestId('notice')).toHaveTextContent('database locked');
   });

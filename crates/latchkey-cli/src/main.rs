@@ -268,7 +268,7 @@ fn fail(failure: Failure) -> ExitCode {
         ),
     };
     // Nothing more can be said when standard error is gone too.
-    let _ = writeln!(std::io::stderr(), "latchkey: {line}");
+    let _ = writeln!(std::io::stderr(), "latchkey: {}", render::printable(&line));
     ExitCode::from(code)
 }
 
@@ -477,6 +477,11 @@ async fn run(cli: Cli) -> Outcome {
         Command::Connect { connection, identifier, no_browser, json } => {
             let account =
                 connect(&core, &connection, identifier.as_deref(), no_browser, json, &actor).await?;
+            // A successful sign-in with a note (no refresh token was issued): said where a script
+            // and a person both see it.
+            if let Some(note) = &account.last_error {
+                let _ = writeln!(std::io::stderr(), "latchkey: warning: {}", render::printable(note));
+            }
             render::account(&core, &account, json)
         }
         Command::Token { account, min_valid, scopes, json } => {
@@ -606,10 +611,8 @@ async fn connect(
         .map_err(Failure::Output)
     } else {
         let _ = writeln!(std::io::stderr(), "Opening your browser to sign in…");
-        open::that_detached(url.as_str()).map_err(|e| {
-            Failure::Core(Error::InvalidInput(format!(
-                "Could not open a browser ({e}); use --no-browser and open the address yourself."
-            )))
+        latchkey_core::browser::open_in_browser(url.as_str()).map_err(|e| {
+            Failure::Core(Error::InvalidInput(format!("{e} Use --no-browser and open the address yourself.")))
         })
     };
     if let Err(failure) = shown {

@@ -125,7 +125,7 @@ pub fn account(core: &Latchkey, a: &Account, as_json: bool) -> Result {
         lines.push(("Note", n.clone()));
     }
     for (k, v) in lines {
-        outln!("{k:<10} {v}");
+        outln!("{k:<10} {}", printable(&v));
     }
     Ok(())
 }
@@ -155,7 +155,7 @@ pub fn identity(i: &Identity, as_json: bool) -> Result {
             .into_iter()
             .flatten()
             .collect::<Vec<_>>();
-        outln!("OK: the provider knows this token as {}.", who.join(", "));
+        outln!("OK: the provider knows this token as {}.", printable(&who.join(", ")));
     }
     Ok(())
 }
@@ -186,8 +186,25 @@ pub fn audit(entries: &[AuditEntry]) -> Result {
     table(&["TIME", "ACTION", "BY", "OUTCOME", "DETAIL"], &rows)
 }
 
+/// `s` with every control and bidi character shown as an escape (`\u{1b}`), so stored text (a
+/// provider's, an older version's) cannot move the cursor, recolour the terminal, forge a row or
+/// reorder what is read.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if latchkey_core::sanitize::is_unsafe(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Columns padded to their widest cell; the last column is not padded.
 fn table(header: &[&str], rows: &[Vec<String>]) -> Result {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| printable(c)).collect()).collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -209,4 +226,15 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> Result {
         line(row.iter().map(String::as_str).collect())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped() {
+        assert_eq!(printable("a\u{1b}[31mb\nc\u{202E}d\u{9b}"), "a\\u{1b}[31mb\\u{a}c\\u{202e}d\\u{9b}");
+        assert_eq!(printable("alice@example.test — Ålice"), "alice@example.test — Ålice");
+    }
 }

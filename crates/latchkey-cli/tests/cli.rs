@@ -21,9 +21,12 @@ struct Env {
 
 impl Env {
     fn new(provider: &Provider) -> Env {
+        Env::with_scopes(provider, &["openid", "email", "profile"])
+    }
+
+    fn with_scopes(provider: &Provider, scopes: &[&str]) -> Env {
         let dir = tempfile::tempdir().expect("tmp");
-        let mut spec =
-            support::spec(Some(provider), &["openid", "email", "profile"], &dir.path().join("data"));
+        let mut spec = support::spec(Some(provider), scopes, &dir.path().join("data"));
         spec.redirect = "loopback";
         let connections = dir.path().join("connections.toml");
         std::fs::write(&connections, support::connections_toml(&spec)).expect("write");
@@ -302,4 +305,118 @@ async fn connections_are_configured_from_the_command_line() {
         assert!(audit.contains(action), "{action} audited");
     }
     assert!(!audit.contains("GOCSPX"), "the secret is not in the audit trail");
+}
+
+/// A stand-in for xdg-desktop-portal on the test session's bus: answers `OpenURI` and hands the
+/// URI it was given to the test.
+#[cfg(target_os = "linux")]
+fn fake_portal() -> (std::sync::mpsc::Receiver<String>, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use dbus::blocking::Connection;
+    use dbus::channel::{MatchingReceiver, Sender};
+    use dbus::message::MatchRule;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    std::thread::spawn(move || {
+        let bus = Connection::new_session().expect("the test session's bus");
+        bus.request_name("org.freedesktop.portal.Desktop", false, true, true).expect("the portal's name");
+        let rule = MatchRule::new_method_call().with_interface("org.freedesktop.portal.OpenURI");
+        bus.start_receive(
+            rule,
+            Box::new(move |msg, conn| {
+                if let Ok((_parent, uri)) = msg.read2::<&str, &str>() {
+                    let _ = tx.send(uri.to_owned());
+                    let handle = dbus::Path::from("/org/freedesktop/portal/desktop/request/1_1/t");
+                    let _ = conn.send(msg.method_return().append1(handle));
+                }
+                true
+            }),
+        );
+        ready_tx.send(()).expect("ready");
+        while !stopped.load(Ordering::Relaxed) {
+            let _ = bus.process(std::time::Duration::from_millis(100));
+        }
+    });
+    ready_rx.recv().expect("the portal started");
+    (rx, stop)
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_opens_the_browser_through_the_desktop_portal_not_argv() {
+    let provider = Provider::start();
+    let env = Env::new(&provider);
+    let (uris, stop) = fake_portal();
+    let child = env.cmd(&["connect", "test", "--json"]).stdout(Stdio::piped()).spawn().expect("spawn");
+    let uri = uris.recv_timeout(std::time::Duration::from_secs(30)).expect("OpenURI called on the portal");
+    let url = url::Url::parse(&uri).expect("a URL");
+    let state = url.query_pairs().find(|(k, _)| k == "state").expect("state").1.into_owned();
+    // No process of this machine has the sign-in's state on its command line.
+    let mut scanned = 0;
+    for dir in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        if let Ok(cmdline) = std::fs::read(dir.path().join("cmdline")) {
+            scanned += 1;
+            assert!(!support::contains(&cmdline, &state), "{} has the URL in its argv", dir.path().display());
+        }
+    }
+    assert!(scanned > 3, "{scanned} processes");
+    // The scripted browser, given the URL in its environment rather than its argv.
+    let script = format!(
+        "import {{ runBrowser, deliver }} from '{}'; await deliver(await runBrowser(process.env.SIGN_IN_URL));",
+        support::repo_root().join("tests/e2e/browser.mjs").display()
+    );
+    let status = Command::new("node")
+        .args(["--input-type=module", "-e", &script])
+        .env("SIGN_IN_URL", &uri)
+        .env("NODE_EXTRA_CA_CERTS", provider.ca_file.as_ref().expect("tls"))
+        .status()
+        .expect("node");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(out.status.success());
+    let account: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(account["status"], "active");
+    assert_eq!(account["identifier"], "alice@example.test");
+    env.expect(&["revoke", "test:alice@example.test"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_control_characters_are_escaped_and_a_missing_refresh_token_is_warned() {
+    let provider = Provider::start();
+    provider.control("offline-access", json!({"strict": true})).await;
+    let env = Env::with_scopes(&provider, &["openid", "email", "offline_access"]);
+    // A hostile email from the provider, shown cleaned.
+    provider
+        .control("claims", json!({"account": "alice", "claims": {"email": "a\u{1b}[2J\nb@example.test"}}))
+        .await;
+    let mut child = env
+        .cmd(&["connect", "test", "--no-browser", "--json", "--identifier", "shell"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first: Value = serde_json::from_str(&lines.next().expect("a line").expect("read")).expect("json");
+    // The user leaves offline access unticked at consent.
+    let status = Command::new("node")
+        .arg(support::repo_root().join("tests/e2e/browser.mjs"))
+        .arg(first["authorization_url"].as_str().expect("url"))
+        .env("LATCHKEY_TEST_GRANT", "openid email")
+        .env("NODE_EXTRA_CA_CERTS", provider.ca_file.as_ref().expect("tls"))
+        .status()
+        .expect("node");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("latchkey: warning: No refresh token was issued"), "{stderr}");
+    let table = env.expect(&["accounts", "list"], 0);
+    assert!(table.contains("a[2J b@example.test"), "{table}");
+    assert!(!table.chars().any(|c| c.is_control() && c != '\n'), "{table:?}");
+    assert_eq!(table.lines().count(), 2, "a header and one row: {table}");
+    env.expect(&["revoke", "test:shell"], 0);
 }

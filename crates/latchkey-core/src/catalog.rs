@@ -338,6 +338,7 @@ fn parse_oauth(
             },
             userinfo_endpoint: None,
             iss_parameter_supported: o.iss_required,
+            prompt_values_supported: None,
         }),
         (None, None, true) => None,
         _ => return Err(bad("an entry needs authorize_url and token_url (a template neither)".into())),

@@ -55,6 +55,8 @@ pub struct ProviderMetadata {
     pub userinfo_endpoint: Option<Url>,
     /// RFC 9207: when true, an authorization response without `iss` is rejected.
     pub iss_parameter_supported: bool,
+    /// OpenID Connect Discovery's `prompt_values_supported`; `None` when not listed.
+    pub prompt_values_supported: Option<Vec<String>>,
 }
 
 /// A configured provider: how accounts of it authenticate.
@@ -353,6 +355,7 @@ fn oauth_settings(id: &ConnectionId, raw: &RawConnection) -> Result<OAuth2Settin
                 .transpose()?,
             userinfo_endpoint: raw.userinfo_url.as_deref().map(|u| field("userinfo_url", u)).transpose()?,
             iss_parameter_supported: false,
+            prompt_values_supported: None,
         })),
         _ => {
             return Err(Error::InvalidInput(format!(

@@ -3,6 +3,7 @@
 
 pub mod attention;
 pub mod audit;
+pub mod browser;
 pub mod catalog;
 pub mod config;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod notify;
 pub mod oauth;
 pub mod paths;
 pub mod protocol;
+pub mod sanitize;
 pub mod secret;
 pub mod service;
 pub mod signals;

@@ -650,6 +650,11 @@ impl Store {
     pub fn name_after_identity(&mut self, id: &AccountId, name: &str) -> Result<()> {
         for n in 1..10 {
             let candidate = if n == 1 { name.to_owned() } else { format!("{name} ({n})") };
+            // A name that is not a valid account name could not be addressed later: keep the
+            // generated one.
+            if crate::model::check_identifier(&candidate).ok() != Some(candidate.as_str()) {
+                return Ok(());
+            }
             match self.db.execute(
                 "UPDATE accounts SET identifier = ?2, auto_identifier = 0 WHERE id = ?1 AND auto_identifier = 1",
                 params![id.as_str(), candidate],

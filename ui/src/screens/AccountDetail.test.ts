@@ -48,7 +48,7 @@ describe('Account detail screen', () => {
     const { app } = renderApp({ list_accounts: () => [], get_account: () => fail('not_found', 'There is no such account (it may have been deleted).') }, route);
     expect(await screen.findByTestId('account-missing')).toHaveTextContent('This account no longer exists');
     await userEvent.click(screen.getByRole('button', { name: 'Back to accounts' }));
-    expect(app.route).toEqual({ name: 'accounts' });
+    expect(app.router.route).toEqual({ name: 'accounts' });
   });
 
   it('says why it could not load and retries', async () => {
@@ -101,7 +101,7 @@ describe('Account detail screen', () => {
     expect(button).toHaveTextContent('Re-authorize');
     await userEvent.click(button);
     await waitFor(() => expect(backend.callsOf('connect')).toEqual([{ connectionId: 'test', identifier: 'alice@example.test' }]));
-    expect(app.route).toEqual({ name: 'add' });
+    expect(app.router.route).toEqual({ name: 'add' });
   });
 
   it('shows the last error of an account in error, with Reconnect', async () => {
@@ -236,7 +236,7 @@ describe('Account detail screen', () => {
     expect(dialog).toHaveTextContent('first ask Test provider to revoke its access');
     expect(dialog).toHaveTextContent('Its history stays in Settings → Activity.');
     await userEvent.click(within(dialog).getByTestId('confirm-delete'));
-    await waitFor(() => expect(app.route).toEqual({ name: 'accounts' }));
+    await waitFor(() => expect(app.router.route).toEqual({ name: 'accounts' }));
     expect(backend.callsOf('delete_account')).toEqual([{ accountId: alice.id }]);
     expect(await screen.findByTestId('notice')).toHaveTextContent('alice@example.test was removed from Latchkey.');
   });
@@ -246,7 +246,7 @@ describe('Account detail screen', () => {
     await userEvent.click(await screen.findByTestId('delete'));
     await userEvent.click(screen.getByTestId('confirm-delete'));
     expect(await screen.findByTestId('notice')).toHaveTextContent('Unlock it, then try again.');
-    expect(app.route).toEqual(route);
+    expect(app.router.route).toEqual(route);
   });
 
   it('reloads when the backend reports a change to the account', async () => {

@@ -61,7 +61,7 @@ describe('Accounts screen', () => {
     const empty = await screen.findByTestId('empty');
     expect(empty).toHaveTextContent('No accounts yet');
     await userEvent.click(within(empty).getByRole('button', { name: 'Add your first account' }));
-    expect(app.route).toEqual({ name: 'add' });
+    expect(app.router.route).toEqual({ name: 'add' });
   });
 
   it('explains that connections must be configured first when there are none', async () => {
@@ -199,7 +199,7 @@ describe('Accounts screen', () => {
   it('opens an account from its name', async () => {
     const { app } = renderApp({ list_accounts: () => [account()], get_account: () => ({ account: account(), history: [] }) });
     await userEvent.click(await screen.findByTestId('open-account'));
-    expect(app.route).toEqual({ name: 'account', id: account().id });
+    expect(app.router.route).toEqual({ name: 'account', id: account().id });
   });
 
   describe('with 1,000 accounts', () => {
@@ -294,16 +294,16 @@ describe('Accounts screen', () => {
     it('keeps the accounts that did not change when the whole list arrives again', async () => {
       const { app, backend } = setup();
       await screen.findAllByTestId('account');
-      const before = app.accountList;
+      const before = app.accounts.list;
       const row = rows().find((r) => r.dataset.identifier === 'user-0004@example.test')!;
 
       await backend.emit('accounts-changed', many());
-      expect(app.accountList).toBe(before);
+      expect(app.accounts.list).toBe(before);
 
       const changed = many().map((a) => (a.identifier === 'user-0004@example.test' ? { ...a, status: 'revoked' as const } : a));
       await backend.emit('accounts-changed', changed);
       await waitFor(() => expect(row).toHaveAttribute('data-status', 'revoked'));
-      expect(app.accountList.filter((a, i) => a !== before[i]).map((a) => a.identifier)).toEqual(['user-0004@example.test']);
+      expect(app.accounts.list.filter((a, i) => a !== before[i]).map((a) => a.identifier)).toEqual(['user-0004@example.test']);
       expect(await allAccountRows()).toHaveLength(1000);
     }, 20_000);
   });

@@ -64,7 +64,7 @@ describe('Add account screen', () => {
     expect(within(card('key')).queryByTestId('connect')).not.toBeInTheDocument();
     expect(card('key')).toHaveTextContent('API key accounts are added from the command line for now.');
     await userEvent.click(within(card('off')).getByTestId('open-settings'));
-    expect(app.route).toEqual({ name: 'settings', section: 'connections' });
+    expect(app.router.route).toEqual({ name: 'settings', section: 'connections' });
   });
 
   it('connects: opening, then waiting with "Open the link again" and Cancel', async () => {
@@ -85,13 +85,13 @@ describe('Add account screen', () => {
 
     await userEvent.click(screen.getByTestId('reopen-link'));
     expect(backend.callsOf('reopen_sign_in')).toEqual([{ accountId: pending.id }]);
-    expect(app.signIn?.phase).toBe('waiting');
+    expect(app.signIn.current?.phase).toBe('waiting');
   });
 
   it('shows success with the granted access, and a partial grant', async () => {
     const { backend, app } = renderApp({ connect: () => pending }, ADD);
     await userEvent.click(await screen.findByTestId('connect'));
-    await waitFor(() => expect(app.signIn?.phase).toBe('waiting'));
+    await waitFor(() => expect(app.signIn.current?.phase).toBe('waiting'));
     await backend.emit('connect-succeeded', account({ id: pending.id, granted_scopes: ['openid', 'email', 'profile'] }));
     const title = await screen.findByTestId('connect-success');
     expect(title).toHaveTextContent('Connected alice@example.test');
@@ -100,13 +100,13 @@ describe('Add account screen', () => {
     const missing = screen.getAllByTestId('scope').filter((s) => s.dataset.state === 'missing');
     expect(missing.map((s) => s.textContent)).toEqual(['!demo.read (asked for, not granted)']);
     await userEvent.click(screen.getByTestId('view-account'));
-    expect(app.route).toEqual({ name: 'account', id: pending.id });
+    expect(app.router.route).toEqual({ name: 'account', id: pending.id });
   });
 
   it('shows a failure with the reason and tries again', async () => {
     const { backend, app } = renderApp({ connect: () => pending }, ADD);
     await userEvent.click(await screen.findByTestId('connect'));
-    await waitFor(() => expect(app.signIn?.phase).toBe('waiting'));
+    await waitFor(() => expect(app.signIn.current?.phase).toBe('waiting'));
     await backend.emit('connect-failed', {
       connection_id: 'test',
       account_id: pending.id,
@@ -133,7 +133,7 @@ describe('Add account screen', () => {
       ADD,
     );
     await userEvent.click(await screen.findByTestId('connect'));
-    await waitFor(() => expect(app.signIn?.phase).toBe('waiting'));
+    await waitFor(() => expect(app.signIn.current?.phase).toBe('waiting'));
     await userEvent.click(screen.getByTestId('cancel-sign-in'));
     await waitFor(() => expect(backend.callsOf('delete_account')).toEqual([{ accountId: pending.id }]));
     expect(backend.callsOf('cancel_sign_in')).toEqual([{ accountId: pending.id }]);
@@ -152,7 +152,7 @@ describe('Add account screen', () => {
       { name: 'accounts' },
     );
     await userEvent.click(await screen.findByTestId('reconnect'));
-    await waitFor(() => expect(app.signIn?.phase).toBe('waiting'));
+    await waitFor(() => expect(app.signIn.current?.phase).toBe('waiting'));
     expect(screen.getByRole('heading', { level: 1 })).toHaveTextContent('Reconnect account');
     expect(screen.getByTestId('sign-in')).toHaveTextContent('Sign in as bob at Test provider');
     await userEvent.click(screen.getByTestId('cancel-sign-in'));
@@ -291,7 +291,7 @@ describe('Add account screen', () => {
       expect(result).toHaveAttribute('data-status', 'active');
       expect(result).toHaveTextContent('Gmail is set up.');
       await waitFor(() => expect(result).toHaveFocus());
-      expect(app.connection('gmail')?.status).toBe('active');
+      expect(app.connections.get('gmail')?.status).toBe('active');
 
       // Back in the catalog, Gmail now connects.
       await userEvent.click(screen.getByTestId('back-to-catalog'));
@@ -417,7 +417,7 @@ describe('Add account screen', () => {
       expect(redirect).toHaveValue('http://127.0.0.1/oauth/acme-sso/callback');
       expect(redirect).toHaveAttribute('readonly');
       expect(redirect).toHaveAccessibleDescription('Any port.');
-      expect(app.connection('acme-sso')?.status).toBe('active');
+      expect(app.connections.get('acme-sso')?.status).toBe('active');
 
       // The secret is gone from the window once sent.
       expect(screen.queryByLabelText(/Client secret/)).not.toBeInTheDocument();

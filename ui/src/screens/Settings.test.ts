@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import type { SettingsSection } from '../lib/app.svelte';
+import type { SettingsSection } from '../lib/stores/routing.svelte';
 import type { AccountDto } from '../lib/bindings/AccountDto';
 import type { AuditEntryDto } from '../lib/bindings/AuditEntryDto';
 import type { KeychainDto } from '../lib/bindings/KeychainDto';
@@ -46,7 +46,7 @@ describe('Settings', () => {
     const { app } = renderApp({ list_accounts: () => [] }, settings('accounts'));
     expect(await screen.findByRole('heading', { level: 2, name: 'Connected accounts' })).toBeInTheDocument();
     await userEvent.click(screen.getByTestId('settings-connections'));
-    expect(app.route).toEqual(settings('connections'));
+    expect(app.router.route).toEqual(settings('connections'));
     expect(screen.getByTestId('settings-connections')).toHaveAttribute('aria-current', 'page');
     expect(screen.getByRole('heading', { level: 2, name: 'Connections' })).toBeInTheDocument();
   });

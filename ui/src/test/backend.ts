@@ -5,10 +5,11 @@ import { render, screen } from '@testing-library/svelte';
 import { emit } from '@tauri-apps/api/event';
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
 import App from '../App.svelte';
-import { AppState, type Route } from '../lib/app.svelte';
+import { AppState } from '../lib/app.svelte';
 import type { AccountDto } from '../lib/bindings/AccountDto';
 import type { Commands, Events } from '../lib/bindings/commands';
 import type { ConnectionDto } from '../lib/bindings/ConnectionDto';
+import type { Route } from '../lib/stores/routing.svelte';
 
 export type Handlers = {
   [K in keyof Commands]?: (args: Commands[K]['args']) => Commands[K]['result'] | Promise<Commands[K]['result']>;
@@ -266,7 +267,7 @@ export function renderApp(handlers: Handlers, route: Route = { name: 'accounts' 
     ...handlers,
   });
   const app = new AppState();
-  app.route = route;
+  app.router.route = route;
   const result = render(App, { props: { app } });
   return { ...result, app, backend, connections: fake };
 }

@@ -17,6 +17,7 @@ struct Document {
     userinfo_endpoint: Option<String>,
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
+    prompt_values_supported: Option<Vec<String>>,
 }
 
 pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<ProviderMetadata> {
@@ -31,12 +32,15 @@ pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<Provi
     if !status.is_success() {
         return Err(bad(format!("its discovery document answered HTTP {status}")));
     }
-    let doc: Document =
-        response.json().await.map_err(|_| bad("its discovery document is not valid metadata".into()))?;
+    let body = crate::sanitize::read_body(response, crate::sanitize::BODY_MAX)
+        .await
+        .map_err(|_| bad("its discovery document is too long or was cut off".into()))?;
+    let doc: Document = serde_json::from_slice(&body)
+        .map_err(|_| bad("its discovery document is not valid metadata".into()))?;
     if doc.issuer != issuer_str {
         return Err(bad(format!(
             "its discovery document names the issuer “{}” instead of “{issuer_str}”, so it was discarded",
-            doc.issuer
+            crate::sanitize::error_text(&doc.issuer)
         )));
     }
     let endpoint = |name: &str, value: &str| -> Result<Url> {
@@ -58,6 +62,7 @@ pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<Provi
             .map(|u| endpoint("userinfo_endpoint", u))
             .transpose()?,
         iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
+        prompt_values_supported: doc.prompt_values_supported,
         issuer: Some(doc.issuer),
     })
 }

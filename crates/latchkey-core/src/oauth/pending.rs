@@ -103,6 +103,7 @@ mod tests {
                 revocation_endpoint: None,
                 userinfo_endpoint: None,
                 iss_parameter_supported: false,
+                prompt_values_supported: None,
             },
             redirect_uri: "x:/oauth/demo/callback".into(),
             verifier: Some(PkceCodeVerifier::new("v".repeat(43))),

@@ -122,7 +122,9 @@ async fn send(request: reqwest::RequestBuilder, dialect: Dialect, gone: &[u16]) 
         Err(e) => return Revocation::NotConfirmed(describe_transport(&e)),
     };
     let status = response.status().as_u16();
-    let body = response.bytes().await.unwrap_or_default();
+    // Only Slack's `ok` is read from the body; a longer answer is judged by its status alone.
+    let body =
+        crate::sanitize::read_body(response, crate::sanitize::ERROR_BODY_MAX).await.unwrap_or_default();
     judge(dialect, status, &body, gone)
 }
 

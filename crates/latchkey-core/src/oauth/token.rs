@@ -29,7 +29,11 @@ use serde_json::{Map, Value};
 use crate::config::ProviderMetadata;
 use crate::http::Http;
 use crate::protocol::{ClientAuth, Dialect, Protocol, RequestFormat};
+use crate::sanitize;
 use crate::secret::Secret;
+
+/// The longest `Retry-After` honoured: a provider asking for more is asked again after this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Who asks the token endpoint, and how.
 pub struct TokenClient<'a> {
@@ -170,20 +174,32 @@ impl<'c> AsyncHttpClient<'c> for Transport<'_> {
                 RequestFormat::Form => request,
                 RequestFormat::Json => form_to_json(request),
             };
-            let response: HttpResponse = self.client.call(request).await?;
+            let request =
+                reqwest::Request::try_from(request).map_err(|e| HttpClientError::Reqwest(Box::new(e)))?;
+            let response =
+                self.client.execute(request).await.map_err(|e| HttpClientError::Reqwest(Box::new(e)))?;
             let header = |name: http::header::HeaderName| {
                 response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
             };
             let status = response.status().as_u16();
             let retry_after = header(http::header::RETRY_AFTER)
                 .and_then(|v| v.trim().parse().ok())
-                .map(Duration::from_secs);
+                .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
             let html = header(http::header::CONTENT_TYPE).is_some_and(|v| v.contains("html"));
             *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Seen { status, retry_after, html };
-            let (mut parts, body) = response.into_parts();
+            let mut parts = http::Response::new(()).into_parts().0;
+            parts.status = response.status();
+            parts.headers = response.headers().clone();
+            parts.headers.remove(http::header::CONTENT_LENGTH);
+            // An error answer is only ever reduced to a sentence: its first 64 KiB are plenty.
+            let max = if status >= 400 { sanitize::ERROR_BODY_MAX } else { sanitize::BODY_MAX };
+            // A longer answer is cut; it then fails to parse and is classified by its status.
+            let body = match sanitize::read_body(response, max).await {
+                Ok(body) | Err((body, None)) => body,
+                Err((_, Some(e))) => return Err(HttpClientError::Reqwest(Box::new(e))),
+            };
             let (status, body) = normalize(self.protocol.dialect, parts.status.as_u16(), body);
             parts.status = http::StatusCode::from_u16(status).unwrap_or(parts.status);
-            parts.headers.remove(http::header::CONTENT_LENGTH);
             Ok(HttpResponse::from_parts(parts, body))
         })
     }
@@ -277,9 +293,9 @@ fn classify<RE: std::error::Error + 'static>(
     let transient = |reason: String| TokenFailure::Transient { reason, retry_after: seen.retry_after };
     match e {
         RequestTokenError::ServerResponse(r) => {
-            let code = r.error().to_string();
+            let code = sanitize::error_text(r.error().as_ref());
             let detail = match r.error_description() {
-                Some(d) => format!("{code}: {d}"),
+                Some(d) => format!("{code}: {}", sanitize::error_text(d)),
                 None => code.clone(),
             };
             match r.error() {
@@ -317,9 +333,9 @@ fn classify<RE: std::error::Error + 'static>(
         RequestTokenError::Parse(..) => {
             TokenFailure::Unexplained { detail: "an unreadable token response".into() }
         }
-        RequestTokenError::Other(why) => {
-            TokenFailure::Unexplained { detail: format!("an unexpected token response ({why})") }
-        }
+        RequestTokenError::Other(why) => TokenFailure::Unexplained {
+            detail: format!("an unexpected token response ({})", sanitize::error_text(&why)),
+        },
     }
 }
 
@@ -390,5 +406,18 @@ mod tests {
             std::io::Error::other("x"),
         );
         assert!(matches!(classify(net, Seen::default()), TokenFailure::Transient { .. }));
+    }
+
+    #[test]
+    fn provider_text_is_cleaned_and_cut() {
+        let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J\nforged line\u{202E}".repeat(20_000);
+        let TokenFailure::Unexplained { detail } =
+            classify(server(T::Extension(format!("bad\u{1b}[31m{hostile}")), Some(&hostile)), seen(400))
+        else {
+            panic!("an unknown error code is unexplained")
+        };
+        assert!(!detail.chars().any(sanitize::is_unsafe), "{detail:?}");
+        assert!(detail.chars().count() <= 2 * sanitize::ERROR_MAX + 2, "{}", detail.len());
+        assert!(detail.starts_with("bad[31m]0;pwned[2J forged line"), "{detail}");
     }
 }

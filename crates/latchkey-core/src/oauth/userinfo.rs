@@ -56,8 +56,11 @@ pub async fn fetch(
     if !status.is_success() {
         return Err(provider_error(format!("its identity endpoint answered HTTP {status}")));
     }
-    let json: Value =
-        response.json().await.map_err(|_| provider_error("its identity answer is not valid JSON".into()))?;
+    let body = crate::sanitize::read_body(response, crate::sanitize::BODY_MAX)
+        .await
+        .map_err(|_| provider_error("its identity answer is too long or was cut off".into()))?;
+    let json: Value = serde_json::from_slice(&body)
+        .map_err(|_| provider_error("its identity answer is not valid JSON".into()))?;
     read_identity(provider, protocol.dialect, spec, &json)
 }
 
@@ -74,11 +77,18 @@ pub(crate) fn read_identity(
             "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive" => {
                 Error::TokenRejected { provider: provider.to_owned() }
             }
-            other => Error::Provider { provider: provider.to_owned(), detail: format!("Slack: {other}") },
+            other => Error::Provider {
+                provider: provider.to_owned(),
+                detail: format!("Slack: {}", crate::sanitize::error_text(other)),
+            },
         });
     }
     let field = |path: &Option<String>| path.as_deref().and_then(|p| at_path(json, p));
-    Ok(Identity { subject: field(&spec.subject), email: field(&spec.email), name: field(&spec.name) })
+    Ok(crate::sanitize::identity(Identity {
+        subject: field(&spec.subject),
+        email: field(&spec.email),
+        name: field(&spec.name),
+    }))
 }
 
 /// The string (or number, as text) at a dotted path; `None` for null, missing or empty.

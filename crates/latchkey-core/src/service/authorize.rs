@@ -8,15 +8,17 @@ use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope
 use url::Url;
 
 use super::Latchkey;
-use crate::config::ProviderMetadata;
+use crate::config::{Endpoints, ProviderMetadata};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, Actor, ConnectionId, ConnectionStatus, Identity, check_identifier};
 use crate::oauth::callback::{self, Outcome};
 use crate::oauth::loopback::{Expected, Loopback};
 use crate::oauth::pending::{FLOW_TTL, PendingFlow};
+use crate::oauth::revoke::{Client as RevokeClient, Revocation, revoke as oauth_revoke};
 use crate::oauth::token::{TokenClient, TokenFailure};
 use crate::oauth::userinfo;
-use crate::protocol::Redirect;
+use crate::protocol::{Protocol, Redirect};
+use crate::sanitize::{self, NAME_MAX};
 use crate::secret::{Credential, TokenSet};
 use crate::store::{PendingOp, now};
 
@@ -232,6 +234,18 @@ impl Latchkey {
         for (name, value) in &protocol.extra_params {
             request = request.add_extra_param(name.as_str(), value.as_str());
         }
+        // OpenID Connect Core §11: a provider may ignore `offline_access` (and issue no refresh
+        // token) unless the request also has `prompt=consent`.
+        let oidc = matches!(oauth.endpoints, Endpoints::Discover { .. });
+        let consent_allowed =
+            metadata.prompt_values_supported.as_ref().is_none_or(|v| v.iter().any(|p| p == "consent"));
+        if oidc
+            && consent_allowed
+            && conn.scopes().iter().any(|s| s == OFFLINE_ACCESS)
+            && !protocol.extra_params.iter().any(|(k, _)| k == "prompt")
+        {
+            request = request.add_extra_param("prompt", "consent");
+        }
         let verifier = if protocol.pkce {
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
             request = request.set_pkce_challenge(challenge);
@@ -317,7 +331,9 @@ impl Latchkey {
                 return Err(err(Error::Denied { provider }));
             }
             Outcome::Error { error, description } => {
-                let detail = description.map_or(error.clone(), |d| format!("{error}: {d}"));
+                let error = sanitize::error_text(&error);
+                let detail =
+                    description.map_or(error.clone(), |d| format!("{error}: {}", sanitize::error_text(&d)));
                 return Err(err(Error::Provider { provider, detail }));
             }
         };
@@ -351,6 +367,8 @@ impl Latchkey {
         let granted: Vec<String> = response.scopes.clone().unwrap_or_else(|| conn.scopes().to_vec());
         let expires_at = response.expires_in.map(|d| received + d.as_secs() as i64);
         let (access_token, refresh_token) = (response.access_token, response.refresh_token);
+        let no_refresh = refresh_token.is_none();
+        let asked_offline = asks_offline(conn.scopes(), &oauth.protocol);
 
         let identity = match userinfo::spec(&oauth.protocol, &flow.metadata) {
             Some(spec) => {
@@ -371,6 +389,27 @@ impl Latchkey {
             && let Some(mismatch) = identity_mismatch(known, &identity)
         {
             return Err(err(Error::IdentityMismatch { provider, expected: mismatch.0, got: mismatch.1 }));
+        }
+        // An account named by an email address is that person's: anyone who saw the authorization
+        // URL could finish it with their own sign-in, and their tokens must not land under this
+        // name. They were issued to this client, so they are revoked, not only dropped.
+        if let Some(expected) = named_email(&before.identifier)
+            && let Some(got) = identity.email.as_deref()
+            && !got.eq_ignore_ascii_case(expected)
+        {
+            let tokens = TokenSet { access_token, refresh_token };
+            let client = RevokeClient { id: &client_id, secret: secret.as_ref() };
+            let revoked = oauth_revoke(&self.http, &oauth.protocol, &flow.metadata, &client, &tokens).await;
+            let outcome = match &revoked {
+                Revocation::Confirmed => "revoked",
+                Revocation::NotConfirmed(_) | Revocation::Unsupported(_) => "not revoked",
+            };
+            tracing::warn!(connection = %conn.id, "a sign-in as another person was refused; its tokens: {outcome}");
+            return Err(err(Error::IdentityMismatch {
+                provider,
+                expected: expected.to_owned(),
+                got: got.to_owned(),
+            }));
         }
 
         // Crash-safe order: mark, write the secret, then record it (see reconcile.rs); under the
@@ -395,14 +434,23 @@ impl Latchkey {
                 detail: "authorization code redeemed",
             })
             .map_err(err)?;
-        if let Some(name) =
-            identity.email.as_deref().or(identity.name.as_deref()).or(identity.subject.as_deref())
-        {
+        if let Some(name) = name_for(&identity) {
             store.name_after_identity(&id, name).map_err(err)?;
         }
-        store
+        let account = store
             .record_authorized(&id, &identity, conn.scopes(), &granted, expires_at, &Actor::User)
-            .map_err(err)
+            .map_err(err)?;
+        if no_refresh && asked_offline {
+            let minutes = expires_at.map(|at| ((at - received).max(0) + 59) / 60);
+            let note = format!(
+                "No refresh token was issued: this sign-in ends when its access token expires{}. \
+                 Reconnect then, and allow offline access if the provider asks.",
+                minutes.map_or(String::new(), |m| format!(" (in {m} min)")),
+            );
+            store.set_last_error(&id, Some(&note)).map_err(err)?;
+            return store.account(&id).map_err(err);
+        }
+        Ok(account)
     }
 }
 
@@ -433,6 +481,32 @@ fn oauth_client(client_id: &str, metadata: &ProviderMetadata, redirect_uri: &str
     Ok(BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_auth_uri(AuthUrl::from_url(metadata.authorization_endpoint.clone()))
         .set_redirect_uri(redirect))
+}
+
+const OFFLINE_ACCESS: &str = "offline_access";
+
+/// Whether the request asks for a refresh token: OpenID Connect's `offline_access` scope, or a
+/// provider's own parameter for it (Google's `access_type=offline`).
+fn asks_offline(scopes: &[String], protocol: &Protocol) -> bool {
+    scopes.iter().any(|s| s == OFFLINE_ACCESS)
+        || protocol.extra_params.iter().any(|(k, v)| k == "access_type" && v == "offline")
+}
+
+/// The email address an account is named after (a name with an `@` and no space), if any.
+fn named_email(identifier: &str) -> Option<&str> {
+    let id = identifier.trim();
+    (id.contains('@') && !id.contains(char::is_whitespace)).then_some(id)
+}
+
+/// The name an unnamed account takes from its identity: the email, else the name, else the
+/// subject, the first that is a valid account name with room for a " (9)" suffix. `None` keeps
+/// the generated name.
+fn name_for(identity: &Identity) -> Option<&str> {
+    [&identity.email, &identity.name, &identity.subject]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .find(|n| check_identifier(n).is_ok_and(|ok| ok == *n) && n.chars().count() <= NAME_MAX - 4)
 }
 
 /// `(expected, got)` when `got` is another person than `known`: compared by subject when both have
@@ -471,6 +545,23 @@ mod tests {
         let earlier = expires - Duration::from_millis(1);
         assert!(matches!(stopped_waiting(earlier, expires, false), Some(Error::Cancelled)));
         assert!(stopped_waiting(earlier, expires, true).is_none());
+    }
+
+    #[test]
+    fn accounts_named_by_email_and_names_taken_from_identities() {
+        assert_eq!(named_email(" Alice@Example.test "), Some("Alice@Example.test"));
+        assert_eq!(named_email("alice@example.test (2)"), None);
+        assert_eq!(named_email("work"), None);
+        let i = |email: &str, name: &str, sub: &str| Identity {
+            subject: Some(sub.into()),
+            email: Some(email.into()),
+            name: Some(name.into()),
+        };
+        assert_eq!(name_for(&i("a@x", "A", "1")), Some("a@x"));
+        assert_eq!(name_for(&i(&"e".repeat(254), "Ann", "1")), Some("Ann"), "too long for a name");
+        assert_eq!(name_for(&i(&"e".repeat(254), &"n".repeat(200), "s1")), Some("s1"));
+        assert_eq!(name_for(&i(" a@x", "a\nb", "s")), Some("s"), "not valid as they are");
+        assert_eq!(name_for(&Identity::default()), None);
     }
 
     #[test]

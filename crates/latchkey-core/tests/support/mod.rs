@@ -361,3 +361,20 @@ pub fn all_bytes_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
+
+impl Provider {
+    /// POSTs a test control and returns its JSON answer.
+    pub async fn query(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        self.client()
+            .post(format!("{}/__test/{path}", self.issuer))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
