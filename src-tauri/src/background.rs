@@ -3,7 +3,7 @@
 //! `connections.toml`, so the window and the tray show them without being asked.
 
 use latchkey_core::OutsideChange;
-use tauri::{AppHandle, Emitter, Manager};
+use tauri::{AppHandle, Manager};
 
 use crate::commands::emit_accounts;
 use crate::setup::AppState;
@@ -45,7 +45,7 @@ pub fn start(app: &AppHandle) {
         let app = app.clone();
         move |change| match change {
             OutsideChange::Connections => {
-                let _ = app.emit("connections-changed", ());
+                crate::events::CONNECTIONS_CHANGED.emit(&app, ());
             }
             OutsideChange::Accounts => emit_accounts(&app, &app.state::<AppState>()),
         }

@@ -7,14 +7,16 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use latchkey_core::config::ConnectionType;
 use latchkey_core::model::{Account, AccountFilter, AccountId, Actor};
+use latchkey_core::protocol::RedirectStrategy;
 use latchkey_core::store::AuditQuery;
-use tauri::{AppHandle, Emitter, Manager, State};
+use tauri::{AppHandle, Manager, State};
 
 use crate::dto::{
     AboutDto, AccountDetailDto, AccountDto, AuditEntryDto, AuditFilterDto, ConnectionChangeDto,
-    ConnectionDto, ConnectionKindInputDto, ErrorDto, ExportDto, ExportFormatDto, FirstViewDto, IdentityDto,
-    KeychainDto, NewConnectionDto, PreferencesDto, ProviderPageDto, RevokeDto,
+    ConnectionDto, ErrorDto, ExportDto, ExportFormatDto, FirstViewDto, IdentityDto, KeychainDto,
+    NewConnectionDto, PreferencesDto, ProviderPageDto, RevokeDto,
 };
 use crate::setup::AppState;
 
@@ -32,22 +34,12 @@ impl SignInLinks {
 }
 
 #[tauri::command]
-pub fn list_connections(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Vec<ConnectionDto>> {
-    connection_dtos(&app, &state)
+pub fn list_connections(state: State<'_, AppState>) -> CmdResult<Vec<ConnectionDto>> {
+    connection_dtos(&state)
 }
 
-fn connection_dtos(app: &AppHandle, state: &AppState) -> CmdResult<Vec<ConnectionDto>> {
-    state.core.connections().iter().map(|c| connection_dto(app, state, c)).collect()
-}
-
-fn connection_dto(
-    app: &AppHandle,
-    state: &AppState,
-    c: &latchkey_core::config::Connection,
-) -> CmdResult<ConnectionDto> {
-    let (status, error) = state.core.connection_status(c)?;
-    let stored = state.core.client_secret_stored(c)?;
-    Ok(ConnectionDto::new(c, status, error, stored, &app.config().identifier))
+fn connection_dtos(state: &AppState) -> CmdResult<Vec<ConnectionDto>> {
+    Ok(state.core.connection_views()?)
 }
 
 /// Settings → Connections: the client id and secret, the scopes, enabled or not.
@@ -71,9 +63,9 @@ pub async fn configure_connection(
     };
     let conn = state.core.configure_connection(&connection_id, change, &Actor::User).await?;
     tracing::info!(connection = %connection_id, "connection configured");
-    let _ = app.emit("connections-changed", ());
+    crate::events::CONNECTIONS_CHANGED.emit(&app, ());
     emit_accounts(&app, &state);
-    connection_dto(&app, &state, &conn)
+    Ok(state.core.connection_view(&conn)?)
 }
 
 /// From local metadata only: no keychain, no network.
@@ -172,27 +164,23 @@ pub async fn add_connection(
     state: State<'_, AppState>,
     connection: NewConnectionDto,
 ) -> CmdResult<ConnectionDto> {
-    let kind = match connection.kind {
-        ConnectionKindInputDto::Oauth2 => "oauth2",
-        ConnectionKindInputDto::ApiKey => "api-key",
-        ConnectionKindInputDto::BasicAuth => "basic-auth",
-    };
+    let kind = connection.kind;
     let blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let new = latchkey_core::NewConnection {
         id: connection.id.trim().to_owned(),
         name: blank(connection.name),
-        kind: kind.to_owned(),
+        kind,
         issuer: blank(connection.issuer),
         client_id: blank(connection.client_id),
         client_secret: blank(connection.client_secret).map(latchkey_core::secret::Secret::new),
         scopes: connection.scopes,
-        redirect: (kind == "oauth2").then(|| "loopback".to_owned()),
+        redirect: (kind == ConnectionType::OAuth2).then_some(RedirectStrategy::Loopback),
         ..Default::default()
     };
     let conn = state.core.add_connection(new, &Actor::User).await?;
     tracing::info!(connection = %conn.id, "connection added");
-    let _ = app.emit("connections-changed", ());
-    connection_dto(&app, &state, &conn)
+    crate::events::CONNECTIONS_CHANGED.emit(&app, ());
+    Ok(state.core.connection_view(&conn)?)
 }
 
 /// Removes a custom connection that has no accounts.
@@ -203,7 +191,7 @@ pub async fn remove_connection(
     connection_id: String,
 ) -> CmdResult<()> {
     state.core.remove_connection(&connection_id, &Actor::User).await?;
-    let _ = app.emit("connections-changed", ());
+    crate::events::CONNECTIONS_CHANGED.emit(&app, ());
     Ok(())
 }
 
@@ -438,9 +426,9 @@ const FIRST_VIEW_GLOBAL: &str = "__LATCHKEY_FIRST_VIEW__";
 /// The lists are the IPC DTOs, which hold no secret. They go as JSON text in a string, which the
 /// page parses and records as it is: recording a parsed 1,000-account view meant copying it, which
 /// cost more than parsing it (docs/performance.md).
-pub fn first_view_script(app: &AppHandle, state: &AppState) -> Option<String> {
+pub fn first_view_script(state: &AppState) -> Option<String> {
     let view =
-        FirstViewDto { connections: connection_dtos(app, state).ok()?, accounts: account_dtos(state).ok()? };
+        FirstViewDto { connections: connection_dtos(state).ok()?, accounts: account_dtos(state).ok()? };
     let json = serde_json::to_string(&view).ok()?;
     // A JSON string is a JavaScript string literal (ES2019 allows U+2028 and U+2029 in it).
     let text = serde_json::to_string(&json).ok()?;
@@ -452,7 +440,7 @@ pub fn first_view_script(app: &AppHandle, state: &AppState) -> Option<String> {
 pub fn emit_accounts(app: &AppHandle, state: &AppState) {
     if let Some(accounts) = track_accounts(app, state) {
         let list: Vec<AccountDto> = accounts.iter().map(|a| to_dto(state, a)).collect();
-        let _ = app.emit("accounts-changed", list);
+        crate::events::ACCOUNTS_CHANGED.emit(app, list);
     }
 }
 

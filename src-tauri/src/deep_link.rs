@@ -3,7 +3,7 @@
 //! A link is only a claim: the core accepts it only if its `state` matches a sign-in this process
 //! started, and logs never echo its query.
 
-use tauri::{App, AppHandle, Emitter, Manager};
+use tauri::{App, AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::commands::{emit_accounts, to_dto};
@@ -70,12 +70,12 @@ pub fn report_sign_in(
         Err(e) if matches!(e.error, latchkey_core::Error::Cancelled) => {}
         Ok(account) => {
             tracing::info!(account = %account.id, "sign-in completed");
-            let _ = app.emit("connect-succeeded", to_dto(&state, &account));
+            crate::events::CONNECT_SUCCEEDED.emit(app, to_dto(&state, &account));
         }
         Err(e) => {
             tracing::warn!(connection = ?e.connection.as_ref().map(|c| c.as_str()), "sign-in response refused: {}", e.error);
-            let _ = app.emit(
-                "connect-failed",
+            crate::events::CONNECT_FAILED.emit(
+                app,
                 ConnectFailedDto {
                     connection_id: e.connection.map(|c| c.to_string()),
                     account_id: e.account.map(|a| a.id.to_string()),

@@ -1,149 +1,19 @@
 //! What crosses IPC to the web UI. Every type here is built field by field from a core value that
-//! holds no secret; none has a token field, and none could: `Secret` does not implement `Serialize`.
+//! holds no secret, or is such a core value (`ConnectionDto`, the core's `ConnectionView`); none has a
+//! token field, and none could: `Secret` does not implement `Serialize`.
 //!
 //! The UI's TypeScript types are generated from these with ts-rs into `ui/src/lib/bindings/`
 //! (`bindings::committed_bindings_are_current` fails when the committed copy drifts; run it
 //! with `LATCHKEY_BLESS_BINDINGS=1` to rewrite them).
 
-use latchkey_core::config::{Connection, ConnectionKind};
-use latchkey_core::model::{Account, AccountStatus, ConnectionStatus, rfc3339};
+use latchkey_core::config::ConnectionType;
+use latchkey_core::model::{Account, AccountStatus, rfc3339};
 use latchkey_core::store::{AuditAction, AuditEntry, AuditOutcome};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// A connection's type.
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConnectionKindDto {
-    Oauth2,
-    ApiKey,
-    BasicAuth,
-}
-
-impl From<&ConnectionKind> for ConnectionKindDto {
-    fn from(k: &ConnectionKind) -> Self {
-        match k {
-            ConnectionKind::OAuth2(_) => ConnectionKindDto::Oauth2,
-            ConnectionKind::ApiKey => ConnectionKindDto::ApiKey,
-            ConnectionKind::BasicAuth => ConnectionKindDto::BasicAuth,
-        }
-    }
-}
-
-#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
-#[serde(rename_all = "lowercase")]
-pub enum ConnectionStatusDto {
-    Active,
-    Inactive,
-    Pending,
-    Error,
-}
-
-impl From<ConnectionStatus> for ConnectionStatusDto {
-    fn from(s: ConnectionStatus) -> Self {
-        match s {
-            ConnectionStatus::Active => ConnectionStatusDto::Active,
-            ConnectionStatus::Inactive => ConnectionStatusDto::Inactive,
-            ConnectionStatus::Pending => ConnectionStatusDto::Pending,
-            ConnectionStatus::Error => ConnectionStatusDto::Error,
-        }
-    }
-}
-
-#[derive(Serialize, Clone, Debug, TS)]
-pub struct ConnectionDto {
-    pub id: String,
-    pub name: String,
-    /// The catalog's provider (grouping, icon), or the connection's own name.
-    pub provider: String,
-    /// The catalog entry's one-line description.
-    pub description: Option<String>,
-    pub kind: ConnectionKindDto,
-    pub status: ConnectionStatusDto,
-    /// Why the status is "error", as a sentence.
-    pub error: Option<String>,
-    pub enabled: bool,
-    pub scopes: Vec<String>,
-    /// Every scope the catalog knows for this provider (and any other requested one), each with a
-    /// plain-language description and whether the connection requests it.
-    pub scope_choices: Vec<ScopeChoiceDto>,
-    pub issuer: Option<String>,
-    pub client_id: Option<String>,
-    /// The provider needs a client secret (kept in the keychain, never sent back to the UI).
-    pub needs_client_secret: bool,
-    /// The provider takes a client secret at all (public clients take none).
-    pub takes_client_secret: bool,
-    pub client_secret_stored: bool,
-    /// Where the user creates their own client, and what to do there.
-    pub client_setup_url: Option<String>,
-    pub client_setup: Option<String>,
-    /// `deep-link`, `loopback` or `loopback-localhost`.
-    pub redirect: Option<String>,
-    /// The redirect URI to register at the provider.
-    pub redirect_uri: Option<String>,
-    /// `rfc7009`, `github-grant`, `bearer` or `none`.
-    pub revocation: Option<String>,
-}
-
-#[derive(Serialize, Clone, Debug, TS)]
-pub struct ScopeChoiceDto {
-    pub name: String,
-    pub description: Option<String>,
-    pub requested: bool,
-}
-
-impl ConnectionDto {
-    pub fn new(
-        c: &Connection,
-        status: ConnectionStatus,
-        error: Option<String>,
-        client_secret_stored: bool,
-        scheme: &str,
-    ) -> Self {
-        use latchkey_core::protocol::SecretNeed;
-        let entry = c.entry();
-        let oauth = c.oauth();
-        let mut scope_choices: Vec<ScopeChoiceDto> = entry
-            .map(|e| {
-                e.scopes
-                    .iter()
-                    .map(|s| ScopeChoiceDto {
-                        name: s.name.clone(),
-                        description: Some(s.description.clone()),
-                        requested: c.scopes().contains(&s.name),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        for s in c.scopes() {
-            if !scope_choices.iter().any(|x| &x.name == s) {
-                scope_choices.push(ScopeChoiceDto { name: s.clone(), description: None, requested: true });
-            }
-        }
-        ConnectionDto {
-            id: c.id.to_string(),
-            name: c.name.clone(),
-            provider: c.provider().to_owned(),
-            description: entry.map(|e| e.description.clone()),
-            kind: (&c.kind).into(),
-            status: status.into(),
-            error,
-            enabled: c.enabled,
-            scopes: c.scopes().to_vec(),
-            scope_choices,
-            issuer: c.issuer_hint().map(str::to_owned),
-            client_id: oauth.and_then(|o| o.client_id.clone()),
-            needs_client_secret: oauth.is_some_and(|o| o.protocol.client_secret == SecretNeed::Required),
-            takes_client_secret: oauth.is_some_and(|o| o.protocol.client_secret != SecretNeed::None),
-            client_secret_stored,
-            client_setup_url: entry.and_then(|e| e.client_setup_url.as_ref().map(|u| u.to_string())),
-            client_setup: entry.and_then(|e| e.client_setup.clone()),
-            redirect: oauth.map(|o| o.redirect.as_str().to_owned()),
-            redirect_uri: oauth.map(|o| o.redirect.registered_uri(scheme, c.id.as_str())),
-            revocation: oauth.map(|o| o.protocol.revocation.as_str().to_owned()),
-        }
-    }
-}
+/// A connection as the core's view of it (`ConnectionDto` in TypeScript), serialised as it is.
+pub use latchkey_core::ConnectionView as ConnectionDto;
 
 /// A custom connection to add (Add account → Custom OAuth / OpenID Connect, API key, basic auth).
 #[derive(Deserialize, Clone, Debug, Default, TS)]
@@ -151,22 +21,13 @@ pub struct NewConnectionDto {
     /// The connection's name in lowercase letters, digits and dashes (used in the redirect path).
     pub id: String,
     pub name: Option<String>,
-    pub kind: ConnectionKindInputDto,
+    pub kind: ConnectionType,
     /// OpenID Connect / RFC 8414 discovery.
     pub issuer: Option<String>,
     pub client_id: Option<String>,
     /// Typed by the user, stored in the keychain, never sent back.
     pub client_secret: Option<String>,
     pub scopes: Option<Vec<String>>,
-}
-
-#[derive(Deserialize, Clone, Copy, Debug, Default, TS)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConnectionKindInputDto {
-    #[default]
-    Oauth2,
-    ApiKey,
-    BasicAuth,
 }
 
 /// A provider page the UI may ask the backend to open.
@@ -521,6 +382,14 @@ pub mod bindings {
         pub types: Vec<String>,
     }
 
+    pub struct EventSignature {
+        /// The Rust constant (`events.rs`), which the TypeScript `EVENTS` names in camel case.
+        pub constant: &'static str,
+        pub name: &'static str,
+        pub payload: String,
+        pub types: Vec<String>,
+    }
+
     pub fn ts<T: TS + ?Sized + 'static>(cfg: &Config) -> String {
         T::name(cfg)
     }
@@ -537,25 +406,6 @@ pub mod bindings {
             }
         }
         Visit(cfg, out).visit::<T>();
-    }
-
-    const EVENTS: [&str; 4] =
-        ["accounts-changed", "connect-succeeded", "connect-failed", "connections-changed"];
-
-    fn event_types(cfg: &Config) -> Vec<(&'static str, String, Vec<String>)> {
-        fn one<T: TS + 'static>(cfg: &Config, name: &'static str) -> (&'static str, String, Vec<String>) {
-            let mut types = Vec::new();
-            collect::<T>(cfg, &mut types);
-            (name, T::name(cfg), types)
-        }
-        let events = vec![
-            one::<Vec<AccountDto>>(cfg, EVENTS[0]),
-            one::<AccountDto>(cfg, EVENTS[1]),
-            one::<ConnectFailedDto>(cfg, EVENTS[2]),
-            one::<()>(cfg, EVENTS[3]),
-        ];
-        assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), EVENTS);
-        events
     }
 
     fn camel(snake: &str) -> String {
@@ -576,11 +426,11 @@ pub mod bindings {
 
     fn commands_ts(cfg: &Config) -> String {
         let signatures = crate::commands::signatures(cfg);
-        let events = event_types(cfg);
+        let events = crate::events::signatures(cfg);
         let mut imports: Vec<String> = signatures
             .iter()
             .flat_map(|s| s.types.iter().cloned())
-            .chain(events.iter().flat_map(|e| e.2.iter().cloned()))
+            .chain(events.iter().flat_map(|e| e.types.iter().cloned()))
             .collect();
         imports.sort();
         imports.dedup();
@@ -604,10 +454,14 @@ pub mod bindings {
         out.push_str(
             "};\n\n/** Every event the backend emits, with its payload. */\nexport type Events = {\n",
         );
-        for (name, payload, _) in &events {
-            out.push_str(&format!("  \"{name}\": {payload};\n"));
+        for e in &events {
+            out.push_str(&format!("  \"{}\": {};\n", e.name, e.payload));
         }
-        out.push_str("};\n");
+        out.push_str("};\n\n/** Every event's name, for `listen`. */\nexport const EVENTS = {\n");
+        for e in &events {
+            out.push_str(&format!("  {}: \"{}\",\n", camel(&e.constant.to_lowercase()), e.name));
+        }
+        out.push_str("} as const satisfies Record<string, keyof Events>;\n");
         out
     }
 
@@ -733,6 +587,10 @@ pub mod bindings {
             "{text}"
         );
         assert!(text.contains("\"connect-failed\": ConnectFailedDto;"), "{text}");
+        for e in crate::events::signatures(&cfg) {
+            assert!(text.contains(&format!("\"{}\": {};", e.name, e.payload)), "{}", e.name);
+        }
+        assert!(text.contains("  connectFailed: \"connect-failed\",\n"), "{text}");
         assert!(text.contains("import type { AuditEntryDto } from \"./AuditEntryDto\";"), "{text}");
     }
 }

@@ -5,6 +5,7 @@ mod background;
 mod commands;
 mod deep_link;
 mod dto;
+mod events;
 mod notify;
 mod rendering;
 mod rest;
@@ -150,7 +151,7 @@ mod tray {
         // The page gets the lists as they are now, for its first frame.
         let first_view = app
             .try_state::<crate::setup::AppState>()
-            .and_then(|state| crate::commands::first_view_script(app, &state));
+            .and_then(|state| crate::commands::first_view_script(&state));
         let scripts = [crate::rendering::font_script(), first_view];
         let builder = tauri::WebviewWindowBuilder::from_config(app, config)
             .map(|b| scripts.iter().flatten().fold(b, |b, script| b.initialization_script(script)));

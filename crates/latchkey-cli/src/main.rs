@@ -18,7 +18,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use latchkey_core::config::ConnectionType;
 use latchkey_core::model::{Account, AccountFilter, AccountStatus, Actor};
+use latchkey_core::protocol::RedirectStrategy;
 use latchkey_core::store::AuditQuery;
 use latchkey_core::{Error, ErrorCode, Latchkey, Options, paths};
 
@@ -313,7 +315,13 @@ async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Out
             scopes,
             redirect,
         } => {
-            let oauth = kind == "oauth2";
+            // Parsed as `connections.toml` reads them, with the same sentence for a wrong value.
+            let named = |why: String| Error::InvalidInput(format!("Connection “{name}”: {why}."));
+            let kind: ConnectionType = kind.parse().map_err(named)?;
+            let redirect = match kind {
+                ConnectionType::OAuth2 => Some(redirect.parse::<RedirectStrategy>().map_err(named)?),
+                _ => None,
+            };
             let new = latchkey_core::NewConnection {
                 id: name,
                 name: display_name,
@@ -326,7 +334,7 @@ async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Out
                 client_id,
                 client_secret: if client_secret_stdin { Some(read_secret()?) } else { None },
                 scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
-                redirect: oauth.then_some(redirect),
+                redirect,
             };
             let conn =
                 core.add_connection(new, actor).await.map_err(|e| untouched(e, "Nothing was added"))?;

@@ -12,34 +12,32 @@ type Result = crate::Outcome;
 pub fn connections(core: &Latchkey, as_json: bool) -> Result {
     let mut rows = Vec::new();
     let mut values = Vec::new();
-    for c in core.connections().iter() {
-        let (status, error) = core.connection_status(c)?;
-        let oauth = c.oauth();
-        let redirect = oauth.map(|o| o.redirect.as_str());
+    for c in core.connection_views()? {
+        let redirect = c.redirect.map(|r| r.as_str());
         values.push(json!({
-            "id": c.id.as_str(),
+            "id": c.id,
             "name": c.name,
-            "provider": c.provider(),
+            "provider": c.provider,
             "catalog": c.catalog,
-            "type": c.kind.as_str(),
-            "status": status.as_str(),
-            "error": error,
-            "scopes": c.scopes(),
-            "issuer": c.issuer_hint(),
-            "client_id": oauth.and_then(|o| o.client_id.as_deref()),
-            "client_secret_stored": core.client_secret_stored(c)?,
-            "redirect": redirect,
-            "redirect_uri": oauth.map(|o| o.redirect.registered_uri(latchkey_core::paths::IDENTIFIER, c.id.as_str())),
-            "client_setup_url": c.entry().and_then(|e| e.client_setup_url.as_ref().map(|u| u.as_str())),
-            "revocation": oauth.map(|o| o.protocol.revocation.as_str()),
+            "type": c.kind,
+            "status": c.status,
+            "error": c.error,
+            "scopes": c.scopes,
+            "issuer": c.issuer,
+            "client_id": c.client_id,
+            "client_secret_stored": c.client_secret_stored,
+            "redirect": c.redirect,
+            "redirect_uri": c.redirect_uri,
+            "client_setup_url": c.client_setup_url,
+            "revocation": c.revocation,
         }));
         rows.push(vec![
-            c.id.to_string(),
-            c.name.clone(),
+            c.id,
+            c.name,
             c.kind.as_str().to_owned(),
-            status.as_str().to_owned(),
+            c.status.as_str().to_owned(),
             redirect.unwrap_or("-").to_owned(),
-            c.scopes().join(" "),
+            c.scopes.join(" "),
         ]);
     }
     if as_json {

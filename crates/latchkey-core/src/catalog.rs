@@ -54,11 +54,11 @@ use std::sync::{Arc, OnceLock};
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::{ProviderMetadata, check_endpoint};
+use crate::config::{ConnectionType, ProviderMetadata, check_endpoint};
 use crate::error::{Error, Result};
 use crate::protocol::{
-    ClientAuth, Dialect, IdentitySpec, Protocol, Redirect, RequestFormat, RevocationMethod, ScopeSeparator,
-    SecretNeed,
+    ClientAuth, Dialect, IdentitySpec, Protocol, Redirect, RedirectStrategy, RequestFormat, RevocationMethod,
+    ScopeSeparator, SecretNeed,
 };
 use crate::secret::Secret;
 
@@ -108,11 +108,11 @@ pub struct ScopeInfo {
 }
 
 impl CatalogEntry {
-    pub fn kind_str(&self) -> &'static str {
+    pub fn connection_type(&self) -> ConnectionType {
         match self.kind {
-            EntryKind::OAuth2(_) => "oauth2",
-            EntryKind::ApiKey => "api-key",
-            EntryKind::BasicAuth => "basic-auth",
+            EntryKind::OAuth2(_) => ConnectionType::OAuth2,
+            EntryKind::ApiKey => ConnectionType::ApiKey,
+            EntryKind::BasicAuth => ConnectionType::BasicAuth,
         }
     }
 
@@ -178,7 +178,7 @@ struct RawEntry {
     provider: String,
     description: String,
     #[serde(rename = "type")]
-    kind: String,
+    kind: ConnectionType,
     #[serde(default)]
     template: bool,
     client_setup_url: Option<String>,
@@ -197,15 +197,20 @@ struct RawOAuth {
     iss_required: bool,
     authorize_url: Option<String>,
     token_url: Option<String>,
-    client_secret: Option<String>,
-    client_auth: Option<String>,
+    #[serde(default)]
+    client_secret: SecretNeed,
+    #[serde(default)]
+    client_auth: ClientAuth,
     pkce: Option<bool>,
-    redirect: String,
+    redirect: RedirectStrategy,
     redirect_port: Option<u16>,
     scope_param: Option<String>,
-    scope_separator: Option<String>,
-    response: Option<String>,
-    request_format: Option<String>,
+    #[serde(default)]
+    scope_separator: ScopeSeparator,
+    #[serde(default)]
+    response: Dialect,
+    #[serde(default)]
+    request_format: RequestFormat,
     #[serde(default)]
     extra_params: Vec<(String, String)>,
     #[serde(default)]
@@ -220,18 +225,37 @@ struct RawOAuth {
 #[serde(deny_unknown_fields)]
 struct RawIdentity {
     url: String,
-    method: Option<String>,
+    #[serde(default)]
+    method: HttpMethod,
     body: Option<String>,
     subject: Option<String>,
     email: Option<String>,
     name: Option<String>,
 }
 
+#[derive(Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum HttpMethod {
+    #[default]
+    Get,
+    Post,
+}
+
+/// `[oauth2.revocation]`: the method, and the url where it takes one.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRevocation {
-    method: String,
-    url: Option<String>,
+#[serde(tag = "method", rename_all = "kebab-case", deny_unknown_fields)]
+enum RawRevocation {
+    /// At the url, which becomes the metadata's `revocation_endpoint`.
+    Rfc7009 {
+        url: Option<String>,
+    },
+    GithubGrant {
+        url: String,
+    },
+    Bearer {
+        url: String,
+    },
+    None {},
 }
 
 #[derive(Deserialize)]
@@ -256,15 +280,16 @@ pub fn parse_entry(file: &str, text: &str) -> Result<CatalogEntry> {
         check_endpoint(&url).map_err(|why| bad(format!("{field}: {why}")))?;
         Ok(url)
     };
-    let kind = match (raw.kind.as_str(), raw.oauth2) {
-        ("oauth2", Some(o)) => EntryKind::OAuth2(Box::new(parse_oauth(o, raw.template, &url, &bad)?)),
-        ("oauth2", None) => return Err(bad("an oauth2 entry needs an [oauth2] table".into())),
-        ("api-key" | "basic-auth", Some(_)) => {
+    let kind = match (raw.kind, raw.oauth2) {
+        (ConnectionType::OAuth2, Some(o)) => {
+            EntryKind::OAuth2(Box::new(parse_oauth(o, raw.template, &url, &bad)?))
+        }
+        (ConnectionType::OAuth2, None) => return Err(bad("an oauth2 entry needs an [oauth2] table".into())),
+        (ConnectionType::ApiKey | ConnectionType::BasicAuth, Some(_)) => {
             return Err(bad("[oauth2] applies to oauth2 entries only".into()));
         }
-        ("api-key", None) => EntryKind::ApiKey,
-        ("basic-auth", None) => EntryKind::BasicAuth,
-        (other, _) => return Err(bad(format!("type “{other}” is unknown"))),
+        (ConnectionType::ApiKey, None) => EntryKind::ApiKey,
+        (ConnectionType::BasicAuth, None) => EntryKind::BasicAuth,
     };
     let mut scopes: Vec<ScopeInfo> = Vec::new();
     for s in raw.scopes {
@@ -299,24 +324,15 @@ fn parse_oauth(
     url: &dyn Fn(&str, &str) -> Result<Url>,
     bad: &dyn Fn(String) -> Error,
 ) -> Result<CatalogOAuth> {
-    let pick = |field: &str, value: Option<&str>, options: &[&str]| -> Result<usize> {
-        match value {
-            None => Ok(0),
-            Some(v) => options
-                .iter()
-                .position(|o| *o == v)
-                .ok_or_else(|| bad(format!("{field} “{v}” is not one of {}", options.join(", ")))),
-        }
-    };
     let metadata = match (&o.authorize_url, &o.token_url, template) {
         (Some(auth), Some(token), false) => Some(ProviderMetadata {
             issuer: o.issuer.clone(),
             authorization_endpoint: url("authorize_url", auth)?,
             token_endpoint: url("token_url", token)?,
             revocation_endpoint: match &o.revocation {
-                Some(r) if r.method == "rfc7009" => Some(url(
+                Some(RawRevocation::Rfc7009 { url: u }) => Some(url(
                     "revocation.url",
-                    r.url.as_deref().ok_or_else(|| bad("rfc7009 needs a url".into()))?,
+                    u.as_deref().ok_or_else(|| bad("rfc7009 needs a url".into()))?,
                 )?),
                 _ => None,
             },
@@ -328,27 +344,22 @@ fn parse_oauth(
         _ => return Err(bad("an entry needs authorize_url and token_url (a template neither)".into())),
     };
     let protocol = Protocol {
-        scope_separator: [ScopeSeparator::Space, ScopeSeparator::Comma]
-            [pick("scope_separator", o.scope_separator.as_deref(), &[" ", ","])?],
+        scope_separator: o.scope_separator,
         scope_aliases: o.scope_aliases,
         scope_param: o.scope_param.unwrap_or_else(|| "scope".into()),
         extra_params: o.extra_params,
         pkce: o.pkce.unwrap_or(true),
-        client_secret: [SecretNeed::Optional, SecretNeed::Required, SecretNeed::None]
-            [pick("client_secret", o.client_secret.as_deref(), &["optional", "required", "none"])?],
-        client_auth: [ClientAuth::Basic, ClientAuth::Body]
-            [pick("client_auth", o.client_auth.as_deref(), &["basic", "body"])?],
-        dialect: [Dialect::Standard, Dialect::GitHub, Dialect::Slack]
-            [pick("response", o.response.as_deref(), &["standard", "github", "slack"])?],
-        request_format: [RequestFormat::Form, RequestFormat::Json]
-            [pick("request_format", o.request_format.as_deref(), &["form", "json"])?],
+        client_secret: o.client_secret,
+        client_auth: o.client_auth,
+        dialect: o.response,
+        request_format: o.request_format,
         api_headers: o.api_headers,
         identity: o
             .identity
             .map(|i| -> Result<IdentitySpec> {
                 Ok(IdentitySpec {
                     url: url("identity.url", &i.url)?,
-                    post: pick("identity.method", i.method.as_deref(), &["GET", "POST"])? == 1,
+                    post: i.method == HttpMethod::Post,
                     body: i.body,
                     subject: i.subject,
                     email: i.email,
@@ -357,23 +368,21 @@ fn parse_oauth(
             })
             .transpose()?,
         revocation: match o.revocation {
-            None => RevocationMethod::Rfc7009,
-            Some(r) => match (r.method.as_str(), r.url) {
-                ("rfc7009", _) => RevocationMethod::Rfc7009,
-                ("github-grant", Some(u)) => {
-                    url("revocation.url", &u.replace("{client_id}", "x"))?;
-                    RevocationMethod::GitHubGrant { url: u }
-                }
-                ("bearer", Some(u)) => RevocationMethod::Bearer { url: url("revocation.url", &u)? },
-                ("none", None) => RevocationMethod::None,
-                (m, _) => return Err(bad(format!("revocation method “{m}” is unknown or misses its url"))),
-            },
+            None | Some(RawRevocation::Rfc7009 { .. }) => RevocationMethod::Rfc7009,
+            Some(RawRevocation::GithubGrant { url: u }) => {
+                url("revocation.url", &u.replace("{client_id}", "x"))?;
+                RevocationMethod::GitHubGrant { url: u }
+            }
+            Some(RawRevocation::Bearer { url: u }) => {
+                RevocationMethod::Bearer { url: url("revocation.url", &u)? }
+            }
+            Some(RawRevocation::None {}) => RevocationMethod::None,
         },
     };
     if protocol.dialect == Dialect::Slack && protocol.scope_param != "user_scope" {
         return Err(bad("a Slack entry asks for user scopes (scope_param = \"user_scope\")".into()));
     }
-    let redirect = Redirect::parse(&o.redirect, o.redirect_port).map_err(bad)?;
+    let redirect = Redirect::new(o.redirect, o.redirect_port).map_err(bad)?;
     Ok(CatalogOAuth { metadata, protocol: Arc::new(protocol), redirect })
 }
 
@@ -466,6 +475,52 @@ mod tests {
         for (file, text, needle) in cases {
             let err = parse_entry(file, text).expect_err(text).to_string();
             assert!(err.contains(needle), "{err} should mention {needle}");
+        }
+    }
+
+    /// An entry with `extra` appended to its `[oauth2]` table.
+    fn oauth_entry(extra: &str) -> Result<CatalogEntry> {
+        parse_entry(
+            "x",
+            &format!(
+                "id = \"x\"\nname = \"n\"\nprovider = \"p\"\ndescription = \"d\"\ntype = \"oauth2\"\n[oauth2]\n\
+                 redirect = \"loopback\"\nauthorize_url = \"https://a.example/a\"\ntoken_url = \"https://a.example/t\"\n{extra}"
+            ),
+        )
+    }
+
+    #[test]
+    fn enumerated_fields_read_their_strings_and_refuse_others() {
+        let e = oauth_entry(
+            "client_secret = \"none\"\nclient_auth = \"body\"\nredirect_port = 5\nscope_separator = \",\"\n\
+             response = \"github\"\nrequest_format = \"json\"\n[oauth2.identity]\nurl = \"https://a.example/me\"\n\
+             method = \"POST\"\n",
+        )
+        .expect("valid");
+        let o = e.oauth().expect("oauth");
+        let p = &o.protocol;
+        assert_eq!(
+            (p.client_secret, p.client_auth, p.scope_separator, p.dialect, p.request_format),
+            (SecretNeed::None, ClientAuth::Body, ScopeSeparator::Comma, Dialect::GitHub, RequestFormat::Json)
+        );
+        assert!(p.identity.as_ref().is_some_and(|i| i.post));
+        assert_eq!(o.redirect, Redirect::new(RedirectStrategy::Loopback, Some(5)).expect("loopback"));
+        assert_eq!(*oauth_entry("").expect("defaults").oauth().expect("oauth").protocol, Protocol::default());
+
+        for (method, url) in [("rfc7009", true), ("github-grant", true), ("bearer", true), ("none", false)] {
+            let url = if url { "url = \"https://a.example/r\"\n" } else { "" };
+            let e = oauth_entry(&format!("[oauth2.revocation]\nmethod = \"{method}\"\n{url}")).expect(method);
+            assert_eq!(e.oauth().expect("oauth").protocol.revocation.as_str(), method);
+        }
+        for bad in [
+            "scope_separator = \";\"\n",
+            "response = \"Slack\"\n",
+            "[oauth2.identity]\nurl = \"https://a.example/me\"\nmethod = \"PUT\"\n",
+            "[oauth2.revocation]\nmethod = \"bearer\"\n",
+            "[oauth2.revocation]\nmethod = \"none\"\nurl = \"https://a.example/r\"\n",
+            "[oauth2.revocation]\nmethod = \"post\"\n",
+        ] {
+            assert!(oauth_entry(bad).is_err(), "{bad}");
         }
     }
 }

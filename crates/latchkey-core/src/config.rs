@@ -27,13 +27,13 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::catalog::{self, CatalogEntry};
 use crate::error::{Error, Result};
 use crate::model::{ConnectionId, ConnectionStatus};
-use crate::protocol::{Protocol, Redirect};
+use crate::protocol::{Protocol, Redirect, RedirectStrategy};
 
 /// Where a connection's endpoints come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,13 +90,31 @@ pub struct OAuth2Settings {
     pub protocol: Arc<Protocol>,
 }
 
+crate::names::named_enum!(
+    "type",
+    /// A connection's `type`, as `connections.toml`, the catalog, the CLI and the window name it (the
+    /// kind without its settings).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "bindings", derive(ts_rs::TS), ts(rename = "ConnectionKindDto"))]
+    pub enum ConnectionType {
+        #[default]
+        OAuth2 = "oauth2",
+        ApiKey = "api-key",
+        BasicAuth = "basic-auth",
+    }
+);
+
 impl ConnectionKind {
-    pub fn as_str(&self) -> &'static str {
+    pub fn connection_type(&self) -> ConnectionType {
         match self {
-            ConnectionKind::OAuth2(_) => "oauth2",
-            ConnectionKind::ApiKey => "api-key",
-            ConnectionKind::BasicAuth => "basic-auth",
+            ConnectionKind::OAuth2(_) => ConnectionType::OAuth2,
+            ConnectionKind::ApiKey => ConnectionType::ApiKey,
+            ConnectionKind::BasicAuth => ConnectionType::BasicAuth,
         }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.connection_type().as_str()
     }
 }
 
@@ -287,10 +305,13 @@ fn from_entry(entry: &'static CatalogEntry, raw: Option<&RawConnection>, id: &st
 
 fn custom(raw: &RawConnection) -> Result<Connection> {
     let id = ConnectionId::new(&raw.id)?;
-    let kind_name = raw.kind.as_deref().unwrap_or("oauth2");
+    let kind_name = match raw.kind.as_deref() {
+        Some(t) => t.parse().map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {why}.")))?,
+        None => ConnectionType::default(),
+    };
     let kind = match kind_name {
-        "oauth2" => ConnectionKind::OAuth2(oauth_settings(&id, raw)?),
-        "api-key" | "basic-auth" => {
+        ConnectionType::OAuth2 => ConnectionKind::OAuth2(oauth_settings(&id, raw)?),
+        ConnectionType::ApiKey | ConnectionType::BasicAuth => {
             let oauth_only = [
                 ("client_id", raw.client_id.is_some()),
                 ("scopes", raw.scopes.is_some()),
@@ -299,15 +320,15 @@ fn custom(raw: &RawConnection) -> Result<Connection> {
             let set = raw.provider_fields().into_iter().skip(1).chain(oauth_only).find(|(_, set)| *set);
             if let Some((field, _)) = set {
                 return Err(Error::InvalidInput(format!(
-                    "Connection “{id}”: `{field}` applies to oauth2 connections only, not {kind_name}."
+                    "Connection “{id}”: `{field}` applies to oauth2 connections only, not {}.",
+                    kind_name.as_str()
                 )));
             }
-            if kind_name == "api-key" { ConnectionKind::ApiKey } else { ConnectionKind::BasicAuth }
-        }
-        other => {
-            return Err(Error::InvalidInput(format!(
-                "Connection “{id}”: type “{other}” is unknown (use oauth2, api-key or basic-auth)."
-            )));
+            if kind_name == ConnectionType::ApiKey {
+                ConnectionKind::ApiKey
+            } else {
+                ConnectionKind::BasicAuth
+            }
         }
     };
     Ok(Connection {
@@ -342,8 +363,11 @@ fn oauth_settings(id: &ConnectionId, raw: &RawConnection) -> Result<OAuth2Settin
             )));
         }
     };
-    let redirect = Redirect::parse(raw.redirect.as_deref().unwrap_or("deep-link"), raw.redirect_port)
-        .map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {why}.")))?;
+    let redirect = Redirect::parse(
+        raw.redirect.as_deref().unwrap_or(RedirectStrategy::DeepLink.as_str()),
+        raw.redirect_port,
+    )
+    .map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {why}.")))?;
     Ok(OAuth2Settings {
         endpoints,
         client_id: raw.client_id.clone().filter(|c| !c.trim().is_empty()),
@@ -552,6 +576,16 @@ mod tests {
             let err = parse_connections(text).expect_err(text).to_string();
             assert!(err.contains(needle), "{err} should mention {needle}");
         }
+    }
+
+    #[test]
+    fn connection_type_strings_are_the_serde_names() {
+        for t in ConnectionType::ALL {
+            assert_eq!(serde_json::to_value(t).expect("serialize"), serde_json::Value::from(t.as_str()));
+        }
+        let err =
+            parse_custom("[[connection]]\nid = \"x\"\ntype = \"ldap\"\n").expect_err("ldap").to_string();
+        assert_eq!(err, "Connection “x”: type “ldap” is unknown (use oauth2, api-key or basic-auth).");
     }
 
     #[test]

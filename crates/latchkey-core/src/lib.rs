@@ -11,6 +11,7 @@ pub mod http;
 pub mod instance;
 pub mod logging;
 pub mod model;
+mod names;
 #[cfg(all(target_os = "linux", feature = "notifications"))]
 pub mod notify;
 pub mod oauth;
@@ -26,6 +27,7 @@ pub mod vault;
 
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
-    AccessToken, AuthorizationLink, CallbackError, ConnectionChange, Hooks, Latchkey, LoopbackWait,
-    NewConnection, Options, OutsideChange, RevokeOutcome, StartReport, run_refresher, watch_outside_changes,
+    AccessToken, AuthorizationLink, CallbackError, ConnectionChange, ConnectionView, Hooks, Latchkey,
+    LoopbackWait, NewConnection, Options, OutsideChange, RevokeOutcome, StartReport, run_refresher,
+    watch_outside_changes,
 };

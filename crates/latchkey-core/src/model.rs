@@ -256,7 +256,9 @@ pub struct Account {
 }
 
 /// A connection's status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "bindings", derive(ts_rs::TS), ts(rename = "ConnectionStatusDto"))]
+#[serde(rename_all = "lowercase")]
 pub enum ConnectionStatus {
     Active,
     /// Disabled by the user.

@@ -1,8 +1,10 @@
 //! How one provider speaks OAuth 2.0: the parts RFC 6749 leaves open or that providers bend.
 //! A catalog entry (`catalog/*.toml`) fills these in; a custom connection gets the RFC defaults.
 //! The code that talks to providers (`oauth/`) reads them here and nowhere else, so a provider's
-//! quirks live in its data file, not in `if provider == …` branches.
+//! quirks live in its data file, not in `if provider == …` branches. The enumerated fields
+//! deserialize from the catalog's strings (`catalog.rs`).
 
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// The protocol details of a provider. `Default` is plain RFC 6749 + 7636 + 7009 + OIDC userinfo.
@@ -37,15 +39,15 @@ pub struct Protocol {
 impl Default for Protocol {
     fn default() -> Self {
         Protocol {
-            scope_separator: ScopeSeparator::Space,
+            scope_separator: ScopeSeparator::default(),
             scope_aliases: Vec::new(),
             scope_param: "scope".into(),
             extra_params: Vec::new(),
             pkce: true,
-            client_secret: SecretNeed::Optional,
-            client_auth: ClientAuth::Basic,
-            dialect: Dialect::Standard,
-            request_format: RequestFormat::Form,
+            client_secret: SecretNeed::default(),
+            client_auth: ClientAuth::default(),
+            dialect: Dialect::default(),
+            request_format: RequestFormat::default(),
             api_headers: Vec::new(),
             identity: None,
             revocation: RevocationMethod::Rfc7009,
@@ -53,9 +55,12 @@ impl Default for Protocol {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 pub enum ScopeSeparator {
+    #[default]
+    #[serde(rename = " ")]
     Space,
+    #[serde(rename = ",")]
     Comma,
 }
 
@@ -83,27 +88,33 @@ impl ScopeSeparator {
 }
 
 /// Whether the provider needs the client secret (kept in the keychain, never in a file).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SecretNeed {
     /// Every token request needs it (Google "Desktop app" clients, GitHub, Notion, Atlassian).
     Required,
     /// Sent when the user set one (a confidential custom client).
+    #[default]
     Optional,
     /// A public client: never sent.
     None,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ClientAuth {
     /// `Authorization: Basic base64(client_id:client_secret)` (RFC 6749 §2.3.1, the default).
+    #[default]
     Basic,
     /// `client_id` and `client_secret` in the form body.
     Body,
 }
 
 /// Token-endpoint answers that are not RFC 6749 §5.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Dialect {
+    #[default]
     Standard,
     /// GitHub: errors come back as HTTP 200 with an `error` member.
     GitHub,
@@ -111,8 +122,10 @@ pub enum Dialect {
     Slack,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RequestFormat {
+    #[default]
     Form,
     Json,
 }
@@ -182,29 +195,45 @@ impl LoopbackHost {
     }
 }
 
+crate::names::named_enum!(
+    "redirect",
+    /// A redirect as the configuration names it: `deep-link`, `loopback` or `loopback-localhost`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[cfg_attr(feature = "bindings", derive(ts_rs::TS), ts(rename = "RedirectStrategyDto"))]
+    pub enum RedirectStrategy {
+        DeepLink = "deep-link",
+        Loopback = "loopback",
+        LoopbackLocalhost = "loopback-localhost",
+    }
+);
+
 impl Redirect {
-    /// Parses `deep-link`, `loopback`, `loopback-localhost`, with an optional fixed port.
-    pub fn parse(strategy: &str, port: Option<u16>) -> Result<Redirect, String> {
+    /// The redirect of `strategy`, with an optional fixed port (none for a deep link).
+    pub fn new(strategy: RedirectStrategy, port: Option<u16>) -> Result<Redirect, String> {
         let host = match strategy {
-            "deep-link" if port.is_some() => return Err("a deep link has no port".into()),
-            "deep-link" => return Ok(Redirect::DeepLink),
-            "loopback" => LoopbackHost::Ip,
-            "loopback-localhost" => LoopbackHost::Localhost,
-            other => {
-                return Err(format!(
-                    "redirect “{other}” is unknown (use deep-link, loopback or loopback-localhost)"
-                ));
-            }
+            RedirectStrategy::DeepLink if port.is_some() => return Err("a deep link has no port".into()),
+            RedirectStrategy::DeepLink => return Ok(Redirect::DeepLink),
+            RedirectStrategy::Loopback => LoopbackHost::Ip,
+            RedirectStrategy::LoopbackLocalhost => LoopbackHost::Localhost,
         };
         Ok(Redirect::Loopback { host, port: port.unwrap_or(0) })
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// Parses `deep-link`, `loopback`, `loopback-localhost`, with an optional fixed port.
+    pub fn parse(strategy: &str, port: Option<u16>) -> Result<Redirect, String> {
+        Redirect::new(strategy.parse()?, port)
+    }
+
+    pub fn strategy(self) -> RedirectStrategy {
         match self {
-            Redirect::DeepLink => "deep-link",
-            Redirect::Loopback { host: LoopbackHost::Ip, .. } => "loopback",
-            Redirect::Loopback { host: LoopbackHost::Localhost, .. } => "loopback-localhost",
+            Redirect::DeepLink => RedirectStrategy::DeepLink,
+            Redirect::Loopback { host: LoopbackHost::Ip, .. } => RedirectStrategy::Loopback,
+            Redirect::Loopback { host: LoopbackHost::Localhost, .. } => RedirectStrategy::LoopbackLocalhost,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.strategy().as_str()
     }
 
     pub fn is_loopback(self) -> bool {
@@ -248,10 +277,18 @@ mod tests {
             Ok(Redirect::Loopback { host: LoopbackHost::Localhost, port: 53682 })
         );
         assert!(Redirect::parse("deep-link", Some(1)).is_err());
-        assert!(Redirect::parse("relay", None).is_err());
+        assert!(Redirect::parse("relay", None).is_err_and(|e| e.contains("“relay” is unknown")));
         assert_eq!(
             Redirect::parse("loopback", None).map(|r| r.registered_uri("x", "gmail")),
             Ok("http://127.0.0.1/oauth/gmail/callback (any port)".into())
         );
+    }
+
+    #[test]
+    fn redirect_strategy_strings_are_the_serde_names() {
+        for &r in RedirectStrategy::ALL {
+            assert_eq!(r.as_str().parse(), Ok(r));
+            assert_eq!(Redirect::new(r, None).map(Redirect::strategy), Ok(r));
+        }
     }
 }

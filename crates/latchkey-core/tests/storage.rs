@@ -160,12 +160,12 @@ async fn a_locked_keychain_or_an_unwritable_file_leaves_no_half_added_connection
     let (core, _) = Latchkey::open(options(&data, &file, &keychain)).await.expect("open");
     let new = || NewConnection {
         id: "demo".into(),
-        kind: "oauth2".into(),
+        kind: latchkey_core::config::ConnectionType::OAuth2,
         authorize_url: Some("https://login.example.test/authorize".into()),
         token_url: Some("https://login.example.test/token".into()),
         client_id: Some("latchkey".into()),
         client_secret: Some(latchkey_core::secret::Secret::new("s3cret-value")),
-        redirect: Some("loopback".into()),
+        redirect: Some(latchkey_core::protocol::RedirectStrategy::Loopback),
         ..Default::default()
     };
 

@@ -6,7 +6,7 @@ import { getContext, setContext, tick } from 'svelte';
 import type { FirstViewDto } from './bindings/FirstViewDto';
 import { SCRIPT_BEGAN } from './began';
 import { delay } from './frames';
-import { invoke, isTauriAvailable, listen } from './ipc';
+import { EVENTS, invoke, isTauriAvailable, listen } from './ipc';
 import { AccountsStore } from './stores/accounts.svelte';
 import { ConnectionsStore } from './stores/connections.svelte';
 import { NoticesStore } from './stores/notices.svelte';
@@ -73,13 +73,13 @@ export class AppState {
     this.#stops.push(() => clearInterval(timer));
     // Subscribe first, so no change is missed between the first load and the listeners.
     const subscriptions = await Promise.allSettled([
-      listen('accounts-changed', (list) => this.accounts.changed(list)),
-      listen('connections-changed', () => void this.connections.refresh()),
-      listen('connect-succeeded', (account) => {
+      listen(EVENTS.accountsChanged, (list) => this.accounts.changed(list)),
+      listen(EVENTS.connectionsChanged, () => void this.connections.refresh()),
+      listen(EVENTS.connectSucceeded, (account) => {
         this.accounts.connected(account);
         this.signIn.succeeded(account);
       }),
-      listen('connect-failed', (failure) => this.signIn.failed(failure)),
+      listen(EVENTS.connectFailed, (failure) => this.signIn.failed(failure)),
     ]);
     for (const s of subscriptions) {
       if (s.status === 'fulfilled') this.#stops.push(s.value);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeBackend, account, connection, fail } from '../test/backend';
-import { CommandError, GENERIC_FAILURE, IPC_LOG_LIMIT, invoke, isTauriAvailable, listen, takeFirstView } from './ipc';
+import { CommandError, EVENTS, GENERIC_FAILURE, IPC_LOG_LIMIT, invoke, isTauriAvailable, listen, takeFirstView } from './ipc';
 
 describe('ipc', () => {
   it('refuses to call a backend outside Latchkey', async () => {
@@ -16,7 +16,8 @@ describe('ipc', () => {
       revoke: () => fail('network', 'Latchkey could not reach Test provider. Check your network and try again.'),
     });
     const seen: unknown[] = [];
-    await listen('accounts-changed', (list) => seen.push(list));
+    // The generated name; the backend emits the name on the wire.
+    await listen(EVENTS.accountsChanged, (list) => seen.push(list));
 
     await expect(invoke('list_accounts')).resolves.toHaveLength(1);
     const error = await invoke('revoke', { accountId: 'x' }).catch((e: unknown) => e);

@@ -6,12 +6,15 @@
 // payload }`, so the end-to-end test can scan exactly what the window received (it checks that no
 // token ever arrives).
 //
-// Command and event types come from the Rust DTOs (ts-rs): `./bindings/commands.ts`.
+// Command and event types, and the events' names, come from the Rust side (ts-rs and the shell's
+// event table): `./bindings/commands.ts`.
 import { invoke as tauriInvoke } from '@tauri-apps/api/core';
 import { listen as tauriListen } from '@tauri-apps/api/event';
 import type { Commands, Events } from './bindings/commands';
 import type { ErrorCodeDto } from './bindings/ErrorCodeDto';
 import type { FirstViewDto } from './bindings/FirstViewDto';
+
+export { EVENTS } from './bindings/commands';
 
 export const IPC_LOG_LIMIT = 500;
 

@@ -11,10 +11,10 @@ use std::path::Path;
 use toml_edit::{DocumentMut, Item, Table, value};
 
 use super::Latchkey;
-use crate::config::{Connection, parse_connections};
+use crate::config::{Connection, ConnectionType, parse_connections};
 use crate::error::{Error, Result};
 use crate::model::{Actor, ConnectionId};
-use crate::protocol::SecretNeed;
+use crate::protocol::{RedirectStrategy, SecretNeed};
 use crate::secret::Secret;
 use crate::store::{AuditAction, AuditOutcome};
 
@@ -34,8 +34,7 @@ pub struct ConnectionChange {
 pub struct NewConnection {
     pub id: String,
     pub name: Option<String>,
-    /// `oauth2`, `api-key` or `basic-auth`.
-    pub kind: String,
+    pub kind: ConnectionType,
     pub issuer: Option<String>,
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
@@ -44,8 +43,7 @@ pub struct NewConnection {
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
     pub scopes: Option<Vec<String>>,
-    /// `deep-link`, `loopback` or `loopback-localhost`.
-    pub redirect: Option<String>,
+    pub redirect: Option<RedirectStrategy>,
 }
 
 impl Latchkey {
@@ -205,14 +203,14 @@ impl Latchkey {
             let text = |k: &str, v: &Option<String>| v.as_deref().map(|v| (k.to_owned(), v.to_owned()));
             let fields = [
                 text("name", &new.name),
-                Some(("type".to_owned(), new.kind.clone())),
+                Some(("type".to_owned(), new.kind.as_str().to_owned())),
                 text("issuer", &new.issuer),
                 text("authorize_url", &new.authorize_url),
                 text("token_url", &new.token_url),
                 text("revocation_url", &new.revocation_url),
                 text("userinfo_url", &new.userinfo_url),
                 text("client_id", &new.client_id),
-                text("redirect", &new.redirect),
+                text("redirect", &new.redirect.map(|r| r.as_str().to_owned())),
             ];
             for (k, v) in fields.into_iter().flatten() {
                 table[k.as_str()] = value(v);
@@ -232,7 +230,7 @@ impl Latchkey {
             return Err(e);
         }
         self.reload_connections()?;
-        self.audit_connection(&id, AuditAction::ConnectionAdded, actor, &new.kind)?;
+        self.audit_connection(&id, AuditAction::ConnectionAdded, actor, new.kind.as_str())?;
         self.connection(id.as_str())
     }
 

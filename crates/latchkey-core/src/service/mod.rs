@@ -18,6 +18,7 @@ mod reconcile;
 mod refresher;
 mod revoke;
 mod tokens;
+mod view;
 mod watch;
 
 use std::collections::HashMap;
@@ -42,6 +43,7 @@ pub use clients::{ConnectionChange, NewConnection};
 pub use refresher::run_refresher;
 pub use revoke::RevokeOutcome;
 pub use tokens::AccessToken;
+pub use view::{ConnectionView, ScopeChoice};
 pub use watch::{OutsideChange, watch_outside_changes};
 
 /// What the core needs to start.

@@ -52,3 +52,11 @@ export type Events = {
   "connect-failed": ConnectFailedDto;
   "connections-changed": null;
 };
+
+/** Every event's name, for `listen`. */
+export const EVENTS = {
+  accountsChanged: "accounts-changed",
+  connectSucceeded: "connect-succeeded",
+  connectFailed: "connect-failed",
+  connectionsChanged: "connections-changed",
+} as const satisfies Record<string, keyof Events>;
