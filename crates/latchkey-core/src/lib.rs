@@ -7,13 +7,13 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod http;
-pub mod instance;
 pub mod logging;
 pub mod model;
 #[cfg(all(target_os = "linux", feature = "notifications"))]
 pub mod notify;
 pub mod oauth;
 pub mod paths;
+pub mod process_lock;
 pub mod protocol;
 pub mod secret;
 pub mod service;
@@ -24,6 +24,7 @@ pub mod vault;
 
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
-    AccessToken, AuthorizationLink, CallbackError, ConnectionChange, Hooks, Latchkey, LoopbackWait,
-    NewConnection, Options, OutsideChange, RevokeOutcome, StartReport, run_refresher, watch_outside_changes,
+    AccessToken, AuthorizationLink, Background, CallbackError, Change, ConnectionChange, Hooks, Latchkey,
+    LoopbackWait, NewConnection, Options, RevokeOutcome, StartReport, open_standard, run_refresher,
+    watch_outside_changes,
 };

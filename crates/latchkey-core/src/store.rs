@@ -855,6 +855,11 @@ impl Store {
         Ok(self.db.pragma_query_value(None, "data_version", |r| r.get(0))?)
     }
 
+    /// Rows this process has written since the store opened (the core announces a change when it grows).
+    pub fn writes(&self) -> u64 {
+        self.db.total_changes()
+    }
+
     /// The audit trail, oldest first.
     pub fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         let mut stmt = self.db.prepare_cached(

@@ -183,6 +183,7 @@ impl Latchkey {
         }
         self.reload_connections()?;
         self.audit_connection(&conn.id, "connection.configured", actor, &said.join("; "))?;
+        self.announce(super::Change::Connections);
         self.connection(id)
     }
 
@@ -280,6 +281,7 @@ impl Latchkey {
             *self.connections.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(fresh);
             self.lock_metadata().clear();
             self.sync_scopes()?;
+            self.announce(super::Change::Connections);
         }
         Ok(changed)
     }
