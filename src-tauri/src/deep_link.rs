@@ -6,7 +6,7 @@
 use tauri::{App, AppHandle, Emitter, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::commands::{emit_accounts, to_dto};
+use crate::commands::to_dto;
 use crate::dto::ConnectFailedDto;
 use crate::setup::AppState;
 
@@ -85,7 +85,6 @@ pub fn report_sign_in(
             );
         }
     }
-    emit_accounts(app, &state);
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.set_focus();
     }

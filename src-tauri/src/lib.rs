@@ -2,19 +2,22 @@
 //! the tray) and does nothing else. The domain lives in `crates/latchkey-core`.
 
 mod background;
+#[cfg(test)]
+mod bindings;
+mod changes;
 mod commands;
 mod deep_link;
 mod dto;
 mod notify;
 mod rendering;
-mod rest;
+mod resting;
 mod setup;
 
 use tauri::{Manager, RunEvent};
 
 pub fn run() {
     setup::started();
-    rest::background_start();
+    resting::background_start();
     rendering::choose();
     let builder = tauri::Builder::default()
         // First, so a second process started with a callback URL hands it over and exits before
@@ -36,10 +39,11 @@ pub fn run() {
             rendering::remember_font();
             let state = setup::open()?;
             app.manage(state);
+            changes::forward(app.handle());
             let data_ms = ms();
-            // `--background` (a login item, where there is no `latchkey-tray`, rest.rs): no
+            // `--background` (a login item, where there is no `latchkey-tray`, resting.rs): no
             // window, unless there is no tray to open it from.
-            let background = rest::started_in_background();
+            let background = resting::started_in_background();
             if !background {
                 tray::open_window(app.handle());
             }
@@ -49,11 +53,10 @@ pub fn run() {
                 tray::open_window(app.handle());
             }
             let tray_ms = ms();
-            app.manage(commands::SignInLinks::default());
             deep_link::listen(app)?;
             background::start(app.handle());
             // The tray's summary and the notifications' starting point.
-            commands::track_accounts(app.handle(), &app.state::<setup::AppState>());
+            changes::track_accounts(app.handle(), &app.state::<setup::AppState>());
             // Where start-up's time goes (ms since the process started), for docs/performance.md.
             tracing::debug!(setup_ms, data_ms, window_ms, tray_ms, ready_ms = ms(), "start-up");
             Ok(())
@@ -71,7 +74,7 @@ pub fn run() {
         // user turned that off or there is no tray to come back from. Quit (code 0) always exits.
         RunEvent::ExitRequested { code: None, api, .. } if tray::keeps_running(app) => {
             api.prevent_exit();
-            rest::window_closed(app);
+            resting::window_closed(app);
         }
         RunEvent::Exit => background::stop_now(app),
         // macOS: a click on the Dock icon with no window open.

@@ -9,9 +9,7 @@ use crate::paths;
 /// Starts the log in the data folder (at `default_log_filter` unless `RUST_LOG` says otherwise),
 /// opens the core over the standard folders, connections file and keychain namespace (`paths`),
 /// and logs where they are and what start-up repaired.
-pub async fn open_standard(
-    default_log_filter: &str,
-) -> Result<Latchkey, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn open_standard(default_log_filter: &str) -> Result<Latchkey, Box<dyn std::error::Error>> {
     let data_dir = paths::data_dir()?;
     let connections_file = paths::connections_file()?;
     crate::logging::init(&data_dir, default_log_filter)?;
