@@ -3,7 +3,7 @@
 //! A link is only a claim: the core accepts it only if its `state` matches a sign-in this process
 //! started, and logs never echo its query.
 
-use tauri::{App, AppHandle, Emitter, Manager};
+use tauri::{App, AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::commands::to_dto;
@@ -60,8 +60,8 @@ fn deliver(app: &AppHandle, url: String) {
 }
 
 /// Tells the window how a sign-in ended (deep link or loopback), and brings it to the front.
-pub fn report_sign_in(
-    app: &AppHandle,
+pub fn report_sign_in<R: Runtime>(
+    app: &AppHandle<R>,
     result: Result<latchkey_core::model::Account, latchkey_core::CallbackError>,
 ) {
     let state = app.state::<AppState>();

@@ -4,6 +4,8 @@
 mod background;
 #[cfg(test)]
 mod bindings;
+#[cfg(test)]
+mod boot_test;
 mod changes;
 mod commands;
 mod deep_link;
@@ -89,7 +91,7 @@ pub fn run() {
 mod tray {
     use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
     use tauri::tray::TrayIconBuilder;
-    use tauri::{AppHandle, Manager, Wry};
+    use tauri::{AppHandle, Manager, Runtime, Wry};
 
     use crate::dto::PreferencesDto;
 
@@ -170,11 +172,11 @@ mod tray {
         app.try_state::<Tray>().is_some() && preferences(app).keep_running_in_tray
     }
 
-    fn preferences_file(app: &AppHandle) -> tauri::Result<std::path::PathBuf> {
+    fn preferences_file<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<std::path::PathBuf> {
         Ok(app.path().app_config_dir()?.join("preferences.json"))
     }
 
-    pub fn preferences(app: &AppHandle) -> PreferencesDto {
+    pub fn preferences<R: Runtime>(app: &AppHandle<R>) -> PreferencesDto {
         preferences_file(app)
             .ok()
             .and_then(|p| std::fs::read(p).ok())
@@ -182,8 +184,8 @@ mod tray {
             .unwrap_or_default()
     }
 
-    pub fn save_preferences(
-        app: &AppHandle,
+    pub fn save_preferences<R: Runtime>(
+        app: &AppHandle<R>,
         preferences: &PreferencesDto,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let path = preferences_file(app)?;

@@ -2,7 +2,7 @@
 //! their provider pages.
 
 use latchkey_core::model::Actor;
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Runtime, State};
 
 use super::{CmdResult, open_in_browser};
 use crate::dto::{
@@ -11,16 +11,22 @@ use crate::dto::{
 use crate::setup::AppState;
 
 #[tauri::command]
-pub fn list_connections(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Vec<ConnectionDto>> {
+pub fn list_connections<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> CmdResult<Vec<ConnectionDto>> {
     connection_dtos(&app, &state)
 }
 
-pub(super) fn connection_dtos(app: &AppHandle, state: &AppState) -> CmdResult<Vec<ConnectionDto>> {
+pub(super) fn connection_dtos<R: Runtime>(
+    app: &AppHandle<R>,
+    state: &AppState,
+) -> CmdResult<Vec<ConnectionDto>> {
     state.core.connections().iter().map(|c| connection_dto(app, state, c)).collect()
 }
 
-fn connection_dto(
-    app: &AppHandle,
+fn connection_dto<R: Runtime>(
+    app: &AppHandle<R>,
     state: &AppState,
     c: &latchkey_core::config::Connection,
 ) -> CmdResult<ConnectionDto> {
@@ -31,8 +37,8 @@ fn connection_dto(
 
 /// Settings → Connections: the client id and secret, the scopes, enabled or not.
 #[tauri::command]
-pub async fn configure_connection(
-    app: AppHandle,
+pub async fn configure_connection<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     connection_id: String,
     change: ConnectionChangeDto,
@@ -56,8 +62,8 @@ pub async fn configure_connection(
 /// Adds a custom connection: OpenID Connect by issuer (loopback redirect, so it works from the
 /// command line too), an API key or a basic-auth service.
 #[tauri::command]
-pub async fn add_connection(
-    app: AppHandle,
+pub async fn add_connection<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     connection: NewConnectionDto,
 ) -> CmdResult<ConnectionDto> {
@@ -94,8 +100,8 @@ pub async fn remove_connection(state: State<'_, AppState>, connection_id: String
 /// client (`setup`), or where they remove Latchkey's access by hand (`connected-apps`). The UI
 /// names the page, never a URL, so nothing in the window can open an arbitrary address.
 #[tauri::command]
-pub fn open_provider_page(
-    app: AppHandle,
+pub fn open_provider_page<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     connection_id: String,
     page: ProviderPageDto,

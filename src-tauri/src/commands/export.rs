@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, Manager, Runtime, State};
 
 use super::CmdResult;
 use super::activity::audit_query;
@@ -11,8 +11,8 @@ use crate::setup::AppState;
 
 /// Writes the (filtered) audit trail to a new file in the user's Downloads folder.
 #[tauri::command]
-pub fn export_audit(
-    app: AppHandle,
+pub fn export_audit<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     filter: AuditFilterDto,
     format: ExportFormatDto,
@@ -31,7 +31,7 @@ pub fn export_audit(
 }
 
 /// The user's Downloads folder; `~/Downloads` when the desktop names none.
-fn downloads_dir(app: &AppHandle) -> CmdResult<PathBuf> {
+fn downloads_dir<R: Runtime>(app: &AppHandle<R>) -> CmdResult<PathBuf> {
     let dir = app
         .path()
         .download_dir()

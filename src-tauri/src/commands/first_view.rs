@@ -1,7 +1,7 @@
 //! The window's first view: the lists handed to a new window's page with the page itself, and the
 //! page's report of when it painted them.
 
-use tauri::AppHandle;
+use tauri::{AppHandle, Runtime};
 
 use super::account_dtos;
 use super::connections::connection_dtos;
@@ -42,7 +42,7 @@ const FIRST_VIEW_GLOBAL: &str = "__LATCHKEY_FIRST_VIEW__";
 /// The lists are the IPC DTOs, which hold no secret. They go as JSON text in a string, which the
 /// page parses and records as it is: recording a parsed 1,000-account view meant copying it, which
 /// cost more than parsing it (docs/performance.md).
-pub fn first_view_script(app: &AppHandle, state: &AppState) -> Option<String> {
+pub fn first_view_script<R: Runtime>(app: &AppHandle<R>, state: &AppState) -> Option<String> {
     let view =
         FirstViewDto { connections: connection_dtos(app, state).ok()?, accounts: account_dtos(state).ok()? };
     let json = serde_json::to_string(&view).ok()?;

@@ -14,7 +14,7 @@ mod settings;
 mod sign_in;
 
 use latchkey_core::model::{Account, AccountFilter};
-use tauri::AppHandle;
+use tauri::{AppHandle, Runtime};
 use tauri_plugin_opener::OpenerExt;
 
 pub use accounts::*;
@@ -48,7 +48,7 @@ pub(crate) fn account_dtos(state: &AppState) -> CmdResult<Vec<AccountDto>> {
     Ok(accounts.iter().map(|a| to_dto(state, a)).collect())
 }
 
-pub(crate) fn open_in_browser(app: &AppHandle, url: &str) -> CmdResult<()> {
+pub(crate) fn open_in_browser<R: Runtime>(app: &AppHandle<R>, url: &str) -> CmdResult<()> {
     app.opener().open_url(url, None::<&str>).map_err(|e| {
         tracing::warn!("could not open the browser: {e}");
         ErrorDto::internal("Latchkey could not open your web browser. Check that a default browser is set.")
@@ -59,7 +59,7 @@ pub(crate) fn open_in_browser(app: &AppHandle, url: &str) -> CmdResult<()> {
 macro_rules! commands {
     ($($name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
         /// Tauri's invoke handler for every command in the table.
-        pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+        pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
             tauri::generate_handler![$($name),*]
         }
 

@@ -1,6 +1,6 @@
 //! Settings: the keychain's health, the window and tray preferences, About.
 
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Runtime, State};
 
 use super::CmdResult;
 use crate::dto::{AboutDto, ErrorDto, KeychainDto, PreferencesDto};
@@ -30,12 +30,15 @@ pub async fn keychain_status(state: State<'_, AppState>) -> CmdResult<KeychainDt
 }
 
 #[tauri::command]
-pub fn get_preferences(app: AppHandle) -> PreferencesDto {
+pub fn get_preferences<R: Runtime>(app: AppHandle<R>) -> PreferencesDto {
     crate::tray::preferences(&app)
 }
 
 #[tauri::command]
-pub fn set_preferences(app: AppHandle, preferences: PreferencesDto) -> CmdResult<PreferencesDto> {
+pub fn set_preferences<R: Runtime>(
+    app: AppHandle<R>,
+    preferences: PreferencesDto,
+) -> CmdResult<PreferencesDto> {
     crate::tray::save_preferences(&app, &preferences).map_err(|e| {
         ErrorDto::internal(format!("Latchkey could not save your settings ({e}). Try again."))
     })?;
@@ -43,7 +46,7 @@ pub fn set_preferences(app: AppHandle, preferences: PreferencesDto) -> CmdResult
 }
 
 #[tauri::command]
-pub fn about(app: AppHandle) -> AboutDto {
+pub fn about<R: Runtime>(app: AppHandle<R>) -> AboutDto {
     let info = app.package_info();
     AboutDto {
         name: info.name.clone(),

@@ -3,7 +3,7 @@
 //! carries the sign-in's `state`).
 
 use latchkey_core::model::{AccountId, Actor};
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, Manager, Runtime, State};
 
 use super::{CmdResult, open_in_browser, to_dto};
 use crate::dto::{AccountDto, ErrorDto};
@@ -13,8 +13,8 @@ use crate::setup::AppState;
 /// through the deep link as `connect-succeeded` / `connect-failed` and `accounts-changed`.
 /// With the identifier of an existing account, re-authorizes that account.
 #[tauri::command]
-pub async fn connect(
-    app: AppHandle,
+pub async fn connect<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     connection_id: String,
     identifier: Option<String>,
@@ -40,7 +40,11 @@ pub async fn connect(
 
 /// "Open the link again": the same sign-in, in the browser once more.
 #[tauri::command]
-pub fn reopen_sign_in(app: AppHandle, state: State<'_, AppState>, account_id: String) -> CmdResult<()> {
+pub fn reopen_sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    account_id: String,
+) -> CmdResult<()> {
     let id = AccountId::parse(&account_id)?;
     match state.core.sign_in_link(&id) {
         Some(url) => open_in_browser(&app, url.as_str()),
