@@ -3,10 +3,10 @@
 //! A link is only a claim: the core accepts it only if its `state` matches a sign-in this process
 //! started, and logs never echo its query.
 
-use tauri::{App, AppHandle, Manager};
+use tauri::{App, AppHandle, Manager, Runtime};
 use tauri_plugin_deep_link::DeepLinkExt;
 
-use crate::commands::{emit_accounts, to_dto};
+use crate::commands::to_dto;
 use crate::dto::ConnectFailedDto;
 use crate::setup::AppState;
 
@@ -60,8 +60,8 @@ fn deliver(app: &AppHandle, url: String) {
 }
 
 /// Tells the window how a sign-in ended (deep link or loopback), and brings it to the front.
-pub fn report_sign_in(
-    app: &AppHandle,
+pub fn report_sign_in<R: Runtime>(
+    app: &AppHandle<R>,
     result: Result<latchkey_core::model::Account, latchkey_core::CallbackError>,
 ) {
     let state = app.state::<AppState>();
@@ -85,7 +85,6 @@ pub fn report_sign_in(
             );
         }
     }
-    emit_accounts(app, &state);
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.set_focus();
     }

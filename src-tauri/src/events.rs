@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 
 use serde::Serialize;
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Runtime};
 
 use crate::dto::{AccountDto, ConnectFailedDto};
 
@@ -21,7 +21,7 @@ impl<P: Serialize + Clone> Event<P> {
     }
 
     /// Sends it to the window, if there is one: a window made later loads everything afresh.
-    pub fn emit(&self, app: &AppHandle, payload: P) {
+    pub fn emit<R: Runtime>(&self, app: &AppHandle<R>, payload: P) {
         if let Err(e) = app.emit(self.name, payload) {
             tracing::debug!("event {} not sent: {e}", self.name);
         }
@@ -35,14 +35,14 @@ macro_rules! events {
 
         /// Each event's constant, its name and its payload's TypeScript type.
         #[cfg(test)]
-        pub fn signatures(cfg: &ts_rs::Config) -> Vec<crate::dto::bindings::EventSignature> {
-            vec![$(crate::dto::bindings::EventSignature {
+        pub fn signatures(cfg: &ts_rs::Config) -> Vec<crate::bindings::EventSignature> {
+            vec![$(crate::bindings::EventSignature {
                 constant: stringify!($konst),
                 name: $name,
-                payload: crate::dto::bindings::ts::<$payload>(cfg),
+                payload: crate::bindings::ts::<$payload>(cfg),
                 types: {
                     let mut t = Vec::new();
-                    crate::dto::bindings::collect::<$payload>(cfg, &mut t);
+                    crate::bindings::collect::<$payload>(cfg, &mut t);
                     t
                 },
             }),*]

@@ -2,20 +2,25 @@
 //! the tray) and does nothing else. The domain lives in `crates/latchkey-core`.
 
 mod background;
+#[cfg(test)]
+mod bindings;
+#[cfg(test)]
+mod boot_test;
+mod changes;
 mod commands;
 mod deep_link;
 mod dto;
 mod events;
 mod notify;
 mod rendering;
-mod rest;
+mod resting;
 mod setup;
 
 use tauri::{Manager, RunEvent};
 
 pub fn run() {
     setup::started();
-    rest::background_start();
+    resting::background_start();
     rendering::choose();
     let builder = tauri::Builder::default()
         // First, so a second process started with a callback URL hands it over and exits before
@@ -37,10 +42,11 @@ pub fn run() {
             rendering::remember_font();
             let state = setup::open()?;
             app.manage(state);
+            changes::forward(app.handle());
             let data_ms = ms();
-            // `--background` (a login item, where there is no `latchkey-tray`, rest.rs): no
+            // `--background` (a login item, where there is no `latchkey-tray`, resting.rs): no
             // window, unless there is no tray to open it from.
-            let background = rest::started_in_background();
+            let background = resting::started_in_background();
             if !background {
                 tray::open_window(app.handle());
             }
@@ -50,11 +56,10 @@ pub fn run() {
                 tray::open_window(app.handle());
             }
             let tray_ms = ms();
-            app.manage(commands::SignInLinks::default());
             deep_link::listen(app)?;
             background::start(app.handle());
             // The tray's summary and the notifications' starting point.
-            commands::track_accounts(app.handle(), &app.state::<setup::AppState>());
+            changes::track_accounts(app.handle(), &app.state::<setup::AppState>());
             // Where start-up's time goes (ms since the process started), for docs/performance.md.
             tracing::debug!(setup_ms, data_ms, window_ms, tray_ms, ready_ms = ms(), "start-up");
             Ok(())
@@ -72,7 +77,7 @@ pub fn run() {
         // user turned that off or there is no tray to come back from. Quit (code 0) always exits.
         RunEvent::ExitRequested { code: None, api, .. } if tray::keeps_running(app) => {
             api.prevent_exit();
-            rest::window_closed(app);
+            resting::window_closed(app);
         }
         RunEvent::Exit => background::stop_now(app),
         // macOS: a click on the Dock icon with no window open.
@@ -87,7 +92,7 @@ pub fn run() {
 mod tray {
     use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
     use tauri::tray::TrayIconBuilder;
-    use tauri::{AppHandle, Manager, Wry};
+    use tauri::{AppHandle, Manager, Runtime, Wry};
 
     use crate::dto::PreferencesDto;
 
@@ -168,11 +173,11 @@ mod tray {
         app.try_state::<Tray>().is_some() && preferences(app).keep_running_in_tray
     }
 
-    fn preferences_file(app: &AppHandle) -> tauri::Result<std::path::PathBuf> {
+    fn preferences_file<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<std::path::PathBuf> {
         Ok(app.path().app_config_dir()?.join("preferences.json"))
     }
 
-    pub fn preferences(app: &AppHandle) -> PreferencesDto {
+    pub fn preferences<R: Runtime>(app: &AppHandle<R>) -> PreferencesDto {
         preferences_file(app)
             .ok()
             .and_then(|p| std::fs::read(p).ok())
@@ -180,8 +185,8 @@ mod tray {
             .unwrap_or_default()
     }
 
-    pub fn save_preferences(
-        app: &AppHandle,
+    pub fn save_preferences<R: Runtime>(
+        app: &AppHandle<R>,
         preferences: &PreferencesDto,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let path = preferences_file(app)?;

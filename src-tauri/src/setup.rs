@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use latchkey_core::{Latchkey, Options, paths};
+use latchkey_core::Latchkey;
 
 /// When the process started (the first call, made first thing in `run`).
 pub fn started() -> std::time::Instant {
@@ -19,28 +19,13 @@ pub struct AppState {
 }
 
 pub fn open() -> Result<AppState, Box<dyn std::error::Error>> {
-    let data_dir = paths::data_dir()?;
-    let connections_file = paths::connections_file()?;
-    latchkey_core::logging::init(&data_dir, "info,latchkey_core=debug,latchkey_desktop=debug")?;
-    let service = paths::keychain_service();
-    let options = Options::standard(data_dir.clone(), connections_file.clone(), service.clone())?;
-    tracing::info!(
-        data_dir = %data_dir.display(),
-        connections_file = %connections_file.display(),
-        connections = options.connections.len(),
-        keychain_service = %service,
-        "Latchkey starting"
-    );
-    let (core, report) = tauri::async_runtime::block_on(async {
+    let core = tauri::async_runtime::block_on(async {
         // A refresh in flight finishes storing its answer before SIGTERM ends the app.
         if let Err(e) = latchkey_core::signals::defer_termination() {
             tracing::warn!("termination signals are not deferred: {e}");
         }
-        Latchkey::open(options).await
+        latchkey_core::open_standard("info,latchkey_core=debug,latchkey_desktop=debug").await
     })?;
-    if report != Default::default() {
-        tracing::info!(?report, "start-up repairs");
-    }
     Ok(AppState { core: Arc::new(core) })
 }
 

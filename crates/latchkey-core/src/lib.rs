@@ -8,7 +8,6 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod http;
-pub mod instance;
 pub mod logging;
 pub mod model;
 mod names;
@@ -16,6 +15,7 @@ mod names;
 pub mod notify;
 pub mod oauth;
 pub mod paths;
+pub mod process_lock;
 pub mod protocol;
 pub mod sanitize;
 pub mod secret;
@@ -27,7 +27,7 @@ pub mod vault;
 
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
-    AccessToken, AuthorizationLink, CallbackError, ConnectionChange, ConnectionView, Hooks, Latchkey,
-    LoopbackWait, NewConnection, Options, OutsideChange, RevokeOutcome, StartReport, run_refresher,
-    watch_outside_changes,
+    AccessToken, AuthorizationLink, Background, CallbackError, Change, ConnectionChange, ConnectionView,
+    Hooks, Latchkey, LoopbackWait, NewConnection, Options, RevokeOutcome, StartReport, open_standard,
+    run_refresher, watch_outside_changes,
 };

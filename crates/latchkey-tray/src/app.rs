@@ -9,18 +9,19 @@ use ksni::TrayMethods;
 use latchkey_core::attention::{self, Incidents};
 use latchkey_core::model::AccountFilter;
 use latchkey_core::paths::{self, DESKTOP_BINARY};
-use latchkey_core::{Latchkey, Options};
+use latchkey_core::{Background, Latchkey};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::icon::TrayIcon;
-use crate::instance::{self, Claim};
+use crate::single_instance::{self, Claim};
 
 /// What the tray, the single-instance interface and the background tasks tell the main loop.
 pub enum Event {
     /// The window is wanted, with these links for it.
     Open(Vec<String>),
     Quit,
-    /// The accounts may have changed (a refresh, or another process).
+    /// The accounts may have changed (the core announced it: a refresh, or another process).
     Changed,
 }
 
@@ -45,7 +46,7 @@ pub fn main() -> ExitCode {
 
 async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let (events, mut inbox) = unbounded_channel();
-    let bus = match instance::claim(events.clone()).await {
+    let bus = match single_instance::claim(events.clone()).await {
         Claim::Held(bus) => bus,
         Claim::Taken => {
             eprintln!("Latchkey is already running.");
@@ -53,15 +54,9 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         Claim::Unavailable(e) => return Err(format!("no D-Bus session, so no tray ({e})").into()),
     };
-    let data_dir = paths::data_dir()?;
-    latchkey_core::logging::init(&data_dir, "info,latchkey_core=debug,latchkey_tray=debug")?;
-    let options = Options::standard(data_dir, paths::connections_file()?, paths::keychain_service())?;
     latchkey_core::signals::defer_termination()?;
-    let (core, report) = Latchkey::open(options).await?;
-    if report != Default::default() {
-        tracing::info!(?report, "start-up repairs");
-    }
-    let core = Arc::new(core);
+    let core = Arc::new(latchkey_core::open_standard("info,latchkey_core=debug,latchkey_tray=debug").await?);
+    forward_changes(&core, events.clone());
 
     let tray = TrayIcon::new(String::new(), events.clone())
         // Also without a tray host yet: the icon appears when one starts.
@@ -74,7 +69,7 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     tracing::info!("Latchkey rests in the tray");
 
     loop {
-        let background = Background::start(&core, &events);
+        let background = Background::start(&core, &tokio::runtime::Handle::current());
         let leave = serve(&core, &bus, &tray, &mut incidents, &mut inbox).await;
         background.stop().await;
         match leave {
@@ -143,34 +138,15 @@ fn open_window(core: &Latchkey, links: Vec<String>) -> std::io::Error {
     std::process::Command::new(desktop).args(links).exec()
 }
 
-/// The refresher and the watch for other processes' changes.
-struct Background {
-    stop: tokio::sync::watch::Sender<bool>,
-    tasks: [tokio::task::JoinHandle<()>; 2],
-}
-
-impl Background {
-    fn start(core: &Arc<Latchkey>, events: &UnboundedSender<Event>) -> Self {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let (on_refresh, on_outside) = (events.clone(), events.clone());
-        let refresher = tokio::spawn(latchkey_core::run_refresher(
-            core.clone(),
-            move |_| drop(on_refresh.send(Event::Changed)),
-            stopped.clone(),
-        ));
-        let watch = tokio::spawn(latchkey_core::watch_outside_changes(
-            core.clone(),
-            move |_| drop(on_outside.send(Event::Changed)),
-            stopped,
-        ));
-        Background { stop, tasks: [refresher, watch] }
-    }
-
-    /// Stops both and waits until they have ended (a refresh under way finishes first).
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+/// Tells the main loop each time the core announces a change (several waiting count as one).
+fn forward_changes(core: &Latchkey, events: UnboundedSender<Event>) {
+    let mut changes = core.subscribe();
+    tokio::spawn(async move {
+        while !matches!(changes.recv().await, Err(RecvError::Closed)) {
+            while !matches!(changes.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
+            if events.send(Event::Changed).is_err() {
+                return;
+            }
         }
-    }
+    });
 }

@@ -1,7 +1,7 @@
 //! `latchkey-tray`: Latchkey resting in the tray on Linux, in a process that links neither WebKit
 //! nor GTK. `latchkey-desktop` replaces itself by this program (`exec`, same pid) once its window
 //! is closed and nothing is under way, and this program replaces itself by `latchkey-desktop` when
-//! the window is wanted again: from the tray's menu, a second launch, or a link (src-tauri/src/rest.rs).
+//! the window is wanted again: from the tray's menu, a second launch, or a link (src-tauri/src/resting.rs).
 //!
 //! While it runs it is Latchkey for the rest of the desktop: it holds the app's single-instance
 //! D-Bus name (the interface tauri-plugin-single-instance serves, so `latchkey-desktop` started
@@ -14,9 +14,9 @@ mod app;
 #[cfg(target_os = "linux")]
 mod icon;
 #[cfg(target_os = "linux")]
-mod instance;
-#[cfg(target_os = "linux")]
 mod reap;
+#[cfg(target_os = "linux")]
+mod single_instance;
 
 #[cfg(target_os = "linux")]
 fn main() -> std::process::ExitCode {

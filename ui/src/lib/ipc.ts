@@ -24,7 +24,7 @@ declare global {
   interface Window {
     __latchkeyIpc?: IpcRecord[];
     __TAURI_INTERNALS__?: unknown;
-    /** JSON text, set by the backend's initialization script (commands.rs `first_view_script`). */
+    /** JSON text, set by the backend's initialization script (commands/first_view.rs `first_view_script`). */
     __LATCHKEY_FIRST_VIEW__?: unknown;
   }
 }
@@ -126,7 +126,7 @@ export async function listen<K extends keyof Events>(event: K, callback: (payloa
 
 /**
  * The connections and accounts the backend handed over with the page (an initialization script:
- * commands.rs `first_view_script`, as JSON text), so the first frame can show the list; taken once,
+ * commands/first_view.rs `first_view_script`, as JSON text), so the first frame can show the list; taken once,
  * and its text recorded like a command result. `null` when there is none or it is not the expected
  * shape: the window then loads both over IPC.
  */

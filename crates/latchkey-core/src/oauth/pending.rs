@@ -1,5 +1,7 @@
 //! The table of authorization requests this process started and is waiting for, keyed by `state`.
 //! An entry is taken out exactly once (single use) and only within its lifetime (RFC 9700 §4.7).
+//! It also keeps each sign-in's authorization URL, so the window can open it again. A sign-in
+//! starting or ending is announced as a change of the accounts (whether one is signing in shows).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,6 +11,8 @@ use oauth2::PkceCodeVerifier;
 
 use crate::config::ProviderMetadata;
 use crate::model::{AccountId, ConnectionId};
+use crate::service::Change;
+use crate::service::changes::Changes;
 
 /// How long a sign-in may take in the browser.
 pub const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
@@ -18,6 +22,8 @@ pub struct SignInFlow {
     pub account: AccountId,
     pub metadata: ProviderMetadata,
     pub redirect_uri: String,
+    /// The authorization URL the user opens; it carries the `state`, so it never crosses IPC.
+    pub url: url::Url,
     /// `None` for the few providers that reject PKCE.
     pub verifier: Option<PkceCodeVerifier>,
     pub created: Instant,
@@ -26,15 +32,21 @@ pub struct SignInFlow {
 #[derive(Default)]
 pub struct SignIns {
     flows: Mutex<HashMap<String, SignInFlow>>,
+    changes: Changes,
 }
 
 impl SignIns {
+    pub(crate) fn new(changes: Changes) -> SignIns {
+        SignIns { flows: Mutex::default(), changes }
+    }
+
     pub fn insert(&self, state: String, flow: SignInFlow) {
         let mut flows = self.lock();
         flows.retain(|_, f| f.created.elapsed() < FLOW_TTL);
         // A new sign-in for the same account replaces the old one: only the latest link works.
         flows.retain(|_, f| f.account != flow.account);
         flows.insert(state, flow);
+        self.changes.announce(Change::Accounts);
     }
 
     /// Removes and returns the flow for `state` if it exists and has not expired.
@@ -57,7 +69,9 @@ impl SignIns {
         if !matches(flow) {
             return None;
         }
-        flows.remove(state)
+        let taken = flows.remove(state);
+        self.changes.announce(Change::Accounts);
+        taken
     }
 
     /// Whether the flow for `state` is still waiting (not taken, cancelled, replaced or expired).
@@ -70,7 +84,11 @@ impl SignIns {
         let mut flows = self.lock();
         let before = flows.len();
         flows.retain(|_, f| &f.account != account);
-        flows.len() != before
+        let cancelled = flows.len() != before;
+        if cancelled {
+            self.changes.announce(Change::Accounts);
+        }
+        cancelled
     }
 
     /// Whether any sign-in is still waiting (within its lifetime).
@@ -79,7 +97,15 @@ impl SignIns {
     }
 
     pub fn is_signing_in(&self, account: &AccountId) -> bool {
-        self.lock().values().any(|f| &f.account == account && f.created.elapsed() < FLOW_TTL)
+        self.link(account).is_some()
+    }
+
+    /// The authorization URL of the account's sign-in still waiting (within its lifetime).
+    pub fn link(&self, account: &AccountId) -> Option<url::Url> {
+        self.lock()
+            .values()
+            .find(|f| &f.account == account && f.created.elapsed() < FLOW_TTL)
+            .map(|f| f.url.clone())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SignInFlow>> {
@@ -106,6 +132,7 @@ mod tests {
                 prompt_values_supported: None,
             },
             redirect_uri: "x:/oauth/demo/callback".into(),
+            url: url("https://a.example/auth?state=s"),
             verifier: Some(PkceCodeVerifier::new("v".repeat(43))),
             created: Instant::now().checked_sub(age).expect("instant"),
         }
@@ -149,5 +176,26 @@ mod tests {
         flows.insert("third".into(), flow(&a, Duration::ZERO));
         assert!(flows.cancel(&a));
         assert!(!flows.is_signing_in(&a));
+    }
+
+    #[test]
+    fn the_link_lives_as_long_as_its_sign_in_and_each_change_is_announced() {
+        let changes = Changes::default();
+        let mut heard = changes.0.subscribe();
+        let flows = SignIns::new(changes);
+        let a = AccountId::random();
+        assert!(flows.link(&a).is_none());
+        flows.insert("s".into(), flow(&a, Duration::ZERO));
+        assert_eq!(flows.link(&a).map(String::from).as_deref(), Some("https://a.example/auth?state=s"));
+        assert!(flows.cancel(&a));
+        assert!(flows.link(&a).is_none(), "a cancelled sign-in has no link");
+        assert!(!flows.cancel(&a), "nothing left to cancel");
+        flows.insert("old".into(), flow(&a, FLOW_TTL + Duration::from_secs(1)));
+        assert!(flows.link(&a).is_none(), "an expired sign-in has no link");
+        let mut count = 0;
+        while heard.try_recv() == Ok(Change::Accounts) {
+            count += 1;
+        }
+        assert_eq!(count, 3, "two sign-ins started, one cancelled");
     }
 }

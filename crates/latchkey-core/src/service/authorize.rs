@@ -262,6 +262,7 @@ impl Latchkey {
                 account: account.id.clone(),
                 metadata,
                 redirect_uri,
+                url: url.clone(),
                 verifier,
                 created,
             },

@@ -182,6 +182,7 @@ impl Latchkey {
         }
         self.reload_connections()?;
         self.audit_connection(&conn.id, AuditAction::ConnectionConfigured, actor, &said.join("; "))?;
+        self.announce(super::Change::Connections);
         self.connection(id)
     }
 
@@ -279,6 +280,7 @@ impl Latchkey {
             *self.connections.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(fresh);
             self.lock_metadata().clear();
             self.sync_scopes()?;
+            self.announce(super::Change::Connections);
         }
         Ok(changed)
     }

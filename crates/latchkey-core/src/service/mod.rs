@@ -12,8 +12,10 @@
 //! (`reconcile.rs`).
 
 mod authorize;
+pub(crate) mod changes;
 mod clients;
 mod credentials;
+mod lifecycle;
 mod reconcile;
 mod refresher;
 mod revoke;
@@ -29,22 +31,25 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::config::{Connection, Endpoints, ProviderMetadata};
 use crate::error::{Error, Result};
 use crate::http::Http;
-use crate::instance::Instance;
 use crate::model::{
     Account, AccountFilter, AccountId, Actor, ConnectionId, ConnectionStatus, check_identifier, check_label,
 };
 use crate::oauth::discovery;
 use crate::oauth::pending::SignIns;
+use crate::process_lock::Instance;
 use crate::store::{AuditAction, AuditEntry, AuditOutcome, AuditQuery, Operation, Store};
 use crate::vault::{SecretStore, Vault};
 
 pub use authorize::{AuthorizationLink, CallbackError, LoopbackWait};
+pub use changes::Change;
+use changes::Changes;
 pub use clients::{ConnectionChange, NewConnection};
+pub use lifecycle::{Background, open_standard};
 pub use refresher::run_refresher;
 pub use revoke::RevokeOutcome;
 pub use tokens::AccessToken;
 pub use view::{ConnectionView, ScopeChoice};
-pub use watch::{OutsideChange, watch_outside_changes};
+pub use watch::watch_outside_changes;
 
 /// What the core needs to start.
 pub struct Options {
@@ -106,6 +111,8 @@ pub struct Latchkey {
     locks: Mutex<HashMap<AccountId, Arc<tokio::sync::Mutex<()>>>>,
     /// Operations under way that talk to a provider or write the keychain (see [`Latchkey::is_idle`]).
     working: AtomicUsize,
+    /// Where [`Latchkey::subscribe`]rs hear of changes.
+    changes: Changes,
 }
 
 /// Counts an operation as under way for as long as it is held.
@@ -114,6 +121,34 @@ pub(crate) struct Working<'a>(&'a AtomicUsize);
 impl Drop for Working<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The locked store; announces [`Change::Accounts`] on drop if rows were written meanwhile.
+struct StoreGuard<'a> {
+    store: std::sync::MutexGuard<'a, Store>,
+    writes: u64,
+    changes: &'a Changes,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        if self.store.writes() != self.writes {
+            self.changes.announce(Change::Accounts);
+        }
     }
 }
 
@@ -138,6 +173,7 @@ impl Latchkey {
                 .map_err(|e| Error::Storage(format!("cannot make {} private: {e}", file.display())))?;
         }
         let instance = Instance::claim(&options.data_dir)?;
+        let changes = Changes::default();
         let core = Latchkey {
             store: Mutex::new(Store::open_in(&options.data_dir)?),
             connections: RwLock::new(Arc::new(options.connections)),
@@ -146,12 +182,13 @@ impl Latchkey {
             http: options.http,
             redirect_scheme: options.redirect_scheme,
             metadata: Mutex::default(),
-            sign_ins: SignIns::default(),
+            sign_ins: SignIns::new(changes.clone()),
             instance,
             data_dir: options.data_dir,
             hooks: options.hooks,
             locks: Mutex::default(),
             working: AtomicUsize::new(0),
+            changes,
         };
         let reauth_marked = core.sync_scopes()?;
         let report = StartReport { reauth_marked, reconciled: core.reconcile().await? };
@@ -229,6 +266,11 @@ impl Latchkey {
     /// Whether a sign-in for this account is waiting for its callback in this process.
     pub fn is_signing_in(&self, id: &AccountId) -> bool {
         self.sign_ins.is_signing_in(id)
+    }
+
+    /// The authorization URL of the account's sign-in still waiting in this process, to open again.
+    pub fn sign_in_link(&self, id: &AccountId) -> Option<url::Url> {
+        self.sign_ins.link(id)
     }
 
     /// Whether nothing is under way in this process that ending it now would cut short: no sign-in
@@ -362,8 +404,12 @@ impl Latchkey {
         }
     }
 
-    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    /// The store, for one call or a few. Every write through it is announced as a change of the
+    /// accounts when the guard goes.
+    fn store(&self) -> StoreGuard<'_> {
+        let store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        let writes = store.writes();
+        StoreGuard { store, writes, changes: &self.changes }
     }
 
     fn lock_metadata(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, ProviderMetadata>> {

@@ -16,8 +16,8 @@
 
 use super::Latchkey;
 use crate::error::{Error, Result};
-use crate::instance::Instance;
 use crate::model::{AccountId, AccountStatus, Actor};
+use crate::process_lock::Instance;
 use crate::store::{AuditAction, AuditOutcome, Operation};
 
 impl Latchkey {

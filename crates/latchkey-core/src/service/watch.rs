@@ -1,31 +1,19 @@
 //! Changes another process made (the `latchkey` CLI, or the desktop app while the tray runs, and
 //! the other way round): to the data, seen by one `PRAGMA data_version` a second, and to
-//! `connections.toml`, seen by its modification time and reloaded.
+//! `connections.toml`, seen by its modification time and reloaded. The core announces them to its
+//! subscribers as it announces its own ([`Latchkey::subscribe`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::Latchkey;
+use super::{Change, Latchkey};
 
 /// How often the data and the connections file are checked.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
 
-/// What changed outside this process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutsideChange {
-    /// The accounts (their states, tokens' metadata, labels…).
-    Accounts,
-    /// `connections.toml`, reloaded.
-    Connections,
-}
-
-/// Watches until `stop` turns true; `on_change` hears each change.
-pub async fn watch_outside_changes(
-    core: Arc<Latchkey>,
-    on_change: impl Fn(OutsideChange) + Send + 'static,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+/// Watches until `stop` turns true.
+pub async fn watch_outside_changes(core: Arc<Latchkey>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let file = core.connections_file.clone();
     let modified = |f: &Option<PathBuf>| -> Option<SystemTime> {
         std::fs::metadata(f.as_ref()?).and_then(|m| m.modified()).ok()
@@ -41,10 +29,8 @@ pub async fn watch_outside_changes(
         if file_now != file_seen {
             file_seen = file_now;
             match core.reload_connections() {
-                Ok(true) => {
-                    tracing::info!("connections.toml changed; connections reloaded");
-                    on_change(OutsideChange::Connections);
-                }
+                // Reloading announced it.
+                Ok(true) => tracing::info!("connections.toml changed; connections reloaded"),
                 Ok(false) => {}
                 Err(e) => tracing::warn!("connections.toml changed but cannot be used: {e}"),
             }
@@ -52,7 +38,7 @@ pub async fn watch_outside_changes(
         let now = core.data_version().ok();
         if now != seen {
             seen = now;
-            on_change(OutsideChange::Accounts);
+            core.announce(Change::Accounts);
         }
     }
 }

@@ -112,6 +112,11 @@ impl Store {
     pub fn data_version(&self) -> Result<i64> {
         Ok(self.db.pragma_query_value(None, "data_version", |r| r.get(0))?)
     }
+
+    /// Rows this process has written since the store opened (the core announces a change when it grows).
+    pub fn writes(&self) -> u64 {
+        self.db.total_changes()
+    }
 }
 
 #[cfg(test)]
