@@ -73,7 +73,7 @@ fn commands_ts(cfg: &Config) -> String {
     imports.sort();
     imports.dedup();
     let mut out = String::from(
-        "// Generated from src-tauri/src/commands.rs by `cargo test -p latchkey-desktop bindings`.\n\
+        "// Generated from src-tauri/src/commands/mod.rs by `cargo test -p latchkey-desktop bindings`.\n\
          // Do not edit by hand: set LATCHKEY_BLESS_BINDINGS=1 on that test to rewrite it.\n",
     );
     for t in &imports {

@@ -1,4 +1,4 @@
-// Generated from src-tauri/src/commands.rs by `cargo test -p latchkey-desktop bindings`.
+// Generated from src-tauri/src/commands/mod.rs by `cargo test -p latchkey-desktop bindings`.
 // Do not edit by hand: set LATCHKEY_BLESS_BINDINGS=1 on that test to rewrite it.
 import type { AboutDto } from "./AboutDto";
 import type { AccountDetailDto } from "./AccountDetailDto";
