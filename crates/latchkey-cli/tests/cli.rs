@@ -1,7 +1,7 @@
 //! Every `latchkey` subcommand as a user runs it: the real binary, the real test provider over
 //! TLS (trusted through `SSL_CERT_FILE`, as OpenSSL-based tools do), the real keychain.
 
-#[path = "../../latchkey-core/tests/support/mod.rs"]
+#[path = "../../latchkey-core/tests/it/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader};

@@ -5,7 +5,7 @@
 //!
 //! The tests here read the process's own figures (/proc/self/status), so they take turns.
 
-mod support;
+use crate::support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -128,6 +128,8 @@ async fn beside_the_sign_in<T: Send + 'static>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listener_outlasts_hostile_requests_and_the_real_callback_still_completes() {
     let _turn = ONE_AT_A_TIME.lock().await;
+    // It measures the process's threads and memory: no other test may run beside it.
+    let _alone = support::alone();
     let provider = Provider::start();
     let (core, keychain, _dir) = loopback_core(&provider).await;
     let link = core.get_authorization_link("test", None, &Actor::User).await.expect("link");

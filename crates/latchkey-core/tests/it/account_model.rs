@@ -1,7 +1,7 @@
 //! The connected-accounts guide's account model through the one core API, against the real
 //! keychain and the real test provider.
 
-mod support;
+use crate::support;
 
 use latchkey_core::model::{AccountFilter, AccountStatus, Actor};
 use latchkey_core::secret::{Credential, Secret};

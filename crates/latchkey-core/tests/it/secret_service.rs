@@ -116,6 +116,7 @@ fn restart_gnome_keyring() {
 #[test]
 fn put_get_delete_round_trip_on_one_connection() {
     let _serial = serial();
+    let _turn = crate::support::shared();
     let store = SecretServiceStore::new(service("round-trip"));
     assert_eq!(store.connections_opened(), 0, "nothing connects before the first call");
     assert!(store.get("a/access").unwrap().is_none());
@@ -140,6 +141,7 @@ fn put_get_delete_round_trip_on_one_connection() {
 #[test]
 fn items_are_interchangeable_with_keyring_and_secret_tool() {
     let _serial = serial();
+    let _turn = crate::support::shared();
     let svc = service("compat");
     let ours = SecretServiceStore::new(svc.clone());
     let theirs = KeyringStore::new(svc.clone());
@@ -196,6 +198,7 @@ fn items_are_interchangeable_with_keyring_and_secret_tool() {
 #[test]
 fn two_matching_items_are_an_error_as_with_keyring() {
     let _serial = serial();
+    let _turn = crate::support::shared();
     let svc = service("ambiguous");
     let ours = SecretServiceStore::new(svc.clone());
     ours.put("dup", &Secret::new("value-one")).unwrap();
@@ -230,6 +233,7 @@ fn reconnects_once_when_the_secret_service_restarts() {
         return;
     }
     let _serial = serial();
+    let _alone = crate::support::alone();
     let store = SecretServiceStore::new(service("restart"));
     store.put("k", &Secret::new("before the restart")).unwrap();
     assert_eq!(store.get("k").unwrap().unwrap().expose(), "before the restart");
@@ -261,6 +265,7 @@ fn a_locked_keychain_whose_prompt_is_dismissed_is_a_clear_error() {
         return;
     }
     let _serial = serial();
+    let _alone = crate::support::alone();
     let svc = service("locked");
     let ours = std::sync::Arc::new(SecretServiceStore::new(svc.clone()));
     ours.put("k", &Secret::new("locked-away")).unwrap();
@@ -324,6 +329,7 @@ fn prompter_pid() -> Option<u32> {
 #[test]
 fn no_secret_service_is_the_same_clear_error() {
     let _serial = serial();
+    let _turn = crate::support::shared();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bus.conf");
     std::fs::write(
@@ -348,7 +354,13 @@ fn no_secret_service_is_the_same_clear_error() {
 
     for address in ["unix:path=/nonexistent/latchkey-test-bus", address.trim()] {
         let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "no_secret_service_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "secret_service::no_secret_service_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("DBUS_SESSION_BUS_ADDRESS", address)
             .output()
             .unwrap();

@@ -1,6 +1,6 @@
 //! The authorization-code flow end to end against the real test provider and the real keychain.
 
-mod support;
+use crate::support;
 
 use latchkey_core::model::{AccountStatus, Actor};
 use latchkey_core::store::AuditQuery;

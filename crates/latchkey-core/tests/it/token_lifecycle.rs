@@ -1,7 +1,7 @@
 //! Tokens that stay alive, fail honestly and die when asked: refresh, revoke, suspend — against the
 //! real test provider (short token lifetimes, fault injection) and the real keychain.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
