@@ -126,6 +126,7 @@ async fn beside_the_sign_in<T: Send + 'static>(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn the_listener_outlasts_hostile_requests_and_the_real_callback_still_completes() {
     let _turn = ONE_AT_A_TIME.lock().await;
     // It measures the process's threads and memory: no other test may run beside it.
@@ -259,6 +260,7 @@ async fn the_listener_outlasts_hostile_requests_and_the_real_callback_still_comp
 /// A callback with the sign-in's `state` and `error=` is the provider's answer and ends it; the same
 /// with another `state` is refused and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn an_error_with_the_right_state_ends_the_sign_in_and_a_forged_one_does_not() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let provider = Provider::start();

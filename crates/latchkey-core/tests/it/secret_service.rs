@@ -2,9 +2,9 @@
 //! items interchangeable with keyring's and `secret-tool`'s, reconnection after the Secret Service
 //! restarts, and the errors of a locked keychain, an ambiguous entry and a missing Secret Service.
 //!
-//! Run in the throw-away session (`tests/with-session cargo test -p latchkey-core --test
-//! secret_service`). The tests that restart gnome-keyring or lock the keychain run only there
-//! (`LATCHKEY_SESSION_DIR` set), never against a real desktop's keyring.
+//! Run in the throw-away session (`tests/with-session cargo test -p latchkey-core --test it --
+//! --include-ignored secret_service::`). The tests that restart gnome-keyring or lock the keychain
+//! refuse to run anywhere else (`LATCHKEY_SESSION_DIR` unset): never on a real desktop's keyring.
 
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
@@ -114,6 +114,7 @@ fn restart_gnome_keyring() {
 }
 
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn put_get_delete_round_trip_on_one_connection() {
     let _serial = serial();
     let _turn = crate::support::shared();
@@ -139,6 +140,7 @@ fn put_get_delete_round_trip_on_one_connection() {
 }
 
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn items_are_interchangeable_with_keyring_and_secret_tool() {
     let _serial = serial();
     let _turn = crate::support::shared();
@@ -196,6 +198,7 @@ fn items_are_interchangeable_with_keyring_and_secret_tool() {
 }
 
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn two_matching_items_are_an_error_as_with_keyring() {
     let _serial = serial();
     let _turn = crate::support::shared();
@@ -227,11 +230,12 @@ fn two_matching_items_are_an_error_as_with_keyring() {
 }
 
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn reconnects_once_when_the_secret_service_restarts() {
-    if !in_test_session() {
-        eprintln!("skipped: restarts gnome-keyring, so runs only in tests/with-session");
-        return;
-    }
+    assert!(
+        in_test_session(),
+        "restarts gnome-keyring: run it only in tests/with-session, never on a real desktop"
+    );
     let _serial = serial();
     let _alone = crate::support::alone();
     let store = SecretServiceStore::new(service("restart"));
@@ -259,11 +263,12 @@ fn reconnects_once_when_the_secret_service_restarts() {
 /// Locks the default collection; the next read must unlock it, which shows gnome-keyring's prompt.
 /// Killing the prompter (the session's own, found by its bus name) dismisses it, as a user would.
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn a_locked_keychain_whose_prompt_is_dismissed_is_a_clear_error() {
-    if !in_test_session() {
-        eprintln!("skipped: locks the keychain, so runs only in tests/with-session");
-        return;
-    }
+    assert!(
+        in_test_session(),
+        "locks the keychain: run it only in tests/with-session, never on a real desktop"
+    );
     let _serial = serial();
     let _alone = crate::support::alone();
     let svc = service("locked");
@@ -327,6 +332,7 @@ fn prompter_pid() -> Option<u32> {
 /// No session bus at all, and a session bus without a Secret Service: the same error as keyring's.
 /// Each runs in a child process, whose session bus address is the only thing that differs.
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn no_secret_service_is_the_same_clear_error() {
     let _serial = serial();
     let _turn = crate::support::shared();
