@@ -1,7 +1,7 @@
 //! Every `latchkey` subcommand as a user runs it: the real binary, the real test provider over
 //! TLS (trusted through `SSL_CERT_FILE`, as OpenSSL-based tools do), the real keychain.
 
-#[path = "../../latchkey-core/tests/support/mod.rs"]
+#[path = "../../latchkey-core/tests/it/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -112,6 +112,7 @@ impl Env {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn every_subcommand_against_the_real_provider_and_keychain() {
     let provider = Provider::start();
     provider.control("ttl", json!({"access_token": 2})).await;
@@ -211,6 +212,7 @@ async fn every_subcommand_against_the_real_provider_and_keychain() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn bad_references_flags_and_a_locked_keychain_get_their_exit_codes() {
     let provider = Provider::start();
     let env = Env::new(&provider);
@@ -244,6 +246,7 @@ async fn bad_references_flags_and_a_locked_keychain_get_their_exit_codes() {
 /// `connections set / add / remove` against the real keychain, and a custom OpenID Connect
 /// connection (discovery, loopback) added from the command line and used at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn connections_are_configured_from_the_command_line() {
     let provider = Provider::start();
     let env = Env::new(&provider);

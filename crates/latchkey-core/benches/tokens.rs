@@ -7,7 +7,7 @@
 //!
 //!     tests/with-session cargo bench -p latchkey-core --bench tokens
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

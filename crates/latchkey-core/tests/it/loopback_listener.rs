@@ -5,7 +5,7 @@
 //!
 //! The tests here read the process's own figures (/proc/self/status), so they take turns.
 
-mod support;
+use crate::support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -126,8 +126,11 @@ async fn beside_the_sign_in<T: Send + 'static>(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn the_listener_outlasts_hostile_requests_and_the_real_callback_still_completes() {
     let _turn = ONE_AT_A_TIME.lock().await;
+    // It measures the process's threads and memory: no other test may run beside it.
+    let _alone = support::alone();
     let provider = Provider::start();
     let (core, keychain, _dir) = loopback_core(&provider).await;
     let link = core.get_authorization_link("test", None, &Actor::User).await.expect("link");
@@ -257,6 +260,7 @@ async fn the_listener_outlasts_hostile_requests_and_the_real_callback_still_comp
 /// A callback with the sign-in's `state` and `error=` is the provider's answer and ends it; the same
 /// with another `state` is refused and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn an_error_with_the_right_state_ends_the_sign_in_and_a_forged_one_does_not() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let provider = Provider::start();

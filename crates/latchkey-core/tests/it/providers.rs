@@ -6,12 +6,9 @@
 //! test runs do not have.)
 #![cfg(target_os = "linux")]
 
-#[path = "providers/fake_https.rs"]
-mod fake_https;
-
 use std::sync::Arc;
 
-use fake_https::{Answer, FakeHttps, Request};
+use crate::fake_https::{Answer, FakeHttps, Request};
 use latchkey_core::http::Http;
 use latchkey_core::model::{AccountStatus, Actor};
 use latchkey_core::secret::Secret;

@@ -43,6 +43,7 @@ fn mode(path: &Path) -> u32 {
 #[cfg(unix)]
 #[tokio::test]
 async fn the_data_folder_and_its_files_are_private_from_the_start() {
+    let _turn = crate::support::shared();
     let tmp = tempfile::tempdir().expect("tmp");
     let probe = tmp.path().join("probe");
     std::fs::write(&probe, "").expect("probe");
@@ -91,6 +92,7 @@ async fn the_data_folder_and_its_files_are_private_from_the_start() {
 
 #[tokio::test]
 async fn an_empty_database_file_is_refused_and_a_new_folder_starts() {
+    let _turn = crate::support::shared();
     let tmp = tempfile::tempdir().expect("tmp");
     let fresh = tmp.path().join("fresh");
     drop(open(&fresh).await.expect("a new data folder starts"));
@@ -108,6 +110,7 @@ async fn an_empty_database_file_is_refused_and_a_new_folder_starts() {
 
 #[tokio::test]
 async fn start_up_removes_placeholders_of_sign_ins_that_can_no_longer_complete() {
+    let _turn = crate::support::shared();
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
     let conn = ConnectionId::new("test").expect("id");
@@ -152,6 +155,7 @@ async fn start_up_removes_placeholders_of_sign_ins_that_can_no_longer_complete()
 
 #[tokio::test]
 async fn a_locked_keychain_or_an_unwritable_file_leaves_no_half_added_connection() {
+    let _turn = crate::support::shared();
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
     let file = tmp.path().join("connections.toml");

@@ -1,6 +1,6 @@
 //! The authorization-code flow end to end against the real test provider and the real keychain.
 
-mod support;
+use crate::support;
 
 use latchkey_core::model::{AccountStatus, Actor};
 use latchkey_core::store::AuditQuery;
@@ -10,6 +10,7 @@ use support::{Decision, Provider, all_bytes_under, browse, contains, core};
 const SCOPES: &[&str] = &["openid", "email", "profile", "demo.read"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn connect_stores_tokens_in_the_keychain_and_records_scopes_and_identity() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -59,6 +60,7 @@ async fn connect_stores_tokens_in_the_keychain_and_records_scopes_and_identity()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn revoke_invalidates_the_tokens_at_the_provider_and_deletes_them_locally() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -94,6 +96,7 @@ async fn revoke_invalidates_the_tokens_at_the_provider_and_deletes_them_locally(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn deny_at_consent_stores_nothing_and_says_so() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -114,6 +117,7 @@ async fn deny_at_consent_stores_nothing_and_says_so() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_partial_grant_records_what_was_granted() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -126,6 +130,7 @@ async fn a_partial_grant_records_what_was_granted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn forged_replayed_and_mixed_up_callbacks_are_rejected_and_store_nothing() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -191,6 +196,7 @@ async fn forged_replayed_and_mixed_up_callbacks_are_rejected_and_store_nothing()
 /// The demo mode's set-up: the provider on plain http on 127.0.0.1 (allowed on loopback only), so a
 /// real browser shows no certificate warning. Connect and revoke must work there too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn the_demo_set_up_over_loopback_http_connects_and_revokes() {
     let provider = Provider::start_with(false);
     assert!(provider.issuer.starts_with("http://127.0.0.1:"));
@@ -212,6 +218,7 @@ async fn the_demo_set_up_over_loopback_http_connects_and_revokes() {
 /// missing, for another connection or for another redirect) are refused, name no account and leave
 /// every sign-in under way waiting; each then completes with its real answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn forged_links_never_end_or_alter_a_sign_in_under_way() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;

@@ -11,7 +11,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use latchkey_core::config::parse_connections;
 use latchkey_core::http::Http;
@@ -20,12 +20,83 @@ use latchkey_core::{Hooks, Latchkey, Options, StartReport};
 
 pub const SCHEME: &str = "io.latchkey.desktop";
 
+/// Turns on the test process and the session's keychain. Tests run in parallel threads of one
+/// process; most share it ([`shared`]), but a test that restarts or locks the keychain, or reads
+/// the process's own thread count and memory, needs it to itself ([`alone`]).
+#[derive(Default)]
+struct Turns {
+    sharing: usize,
+    alone: bool,
+    waiting_alone: usize,
+}
+
+static TURNS: Mutex<Turns> = Mutex::new(Turns { sharing: 0, alone: false, waiting_alone: 0 });
+static TURN_CHANGED: Condvar = Condvar::new();
+
+thread_local! {
+    /// Set on the thread of a test that is alone: what it starts shares its turn.
+    static ALONE_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn turns() -> std::sync::MutexGuard<'static, Turns> {
+    TURNS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A turn beside other sharing tests; waits while a test is alone or waiting to be.
+pub struct Shared(bool);
+
+pub fn shared() -> Shared {
+    if ALONE_HERE.get() {
+        return Shared(false);
+    }
+    let mut t = turns();
+    while t.alone || t.waiting_alone > 0 {
+        t = TURN_CHANGED.wait(t).unwrap_or_else(|p| p.into_inner());
+    }
+    t.sharing += 1;
+    Shared(true)
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if self.0 {
+            turns().sharing -= 1;
+            TURN_CHANGED.notify_all();
+        }
+    }
+}
+
+/// The process and the keychain to this test alone, once the sharing tests under way are done.
+pub struct Alone(());
+
+pub fn alone() -> Alone {
+    let mut t = turns();
+    t.waiting_alone += 1;
+    while t.alone || t.sharing > 0 {
+        t = TURN_CHANGED.wait(t).unwrap_or_else(|p| p.into_inner());
+    }
+    t.waiting_alone -= 1;
+    t.alone = true;
+    ALONE_HERE.set(true);
+    Alone(())
+}
+
+impl Drop for Alone {
+    fn drop(&mut self) {
+        ALONE_HERE.set(false);
+        turns().alone = false;
+        TURN_CHANGED.notify_all();
+    }
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 /// The running test provider; stopped when dropped (and by itself when our stdin pipe closes).
 pub struct Provider {
+    /// The test's turn: every test with a provider uses the keychain.
+    _turn: Option<Shared>,
     /// The server process when this test started it (`None` when attached to another's).
     process: Option<(Child, ChildStdin)>,
     pub issuer: String,
@@ -51,9 +122,13 @@ impl Provider {
     /// `tls: false` is the demo mode's set-up: plain http on 127.0.0.1. A provider that is not
     /// ready in 30 s is killed and started once more (a stuck start must not hang the suite).
     pub fn start_with(tls: bool) -> Provider {
+        let mut turn = Some(shared());
         for attempt in 1..=2 {
             match Provider::try_start(tls) {
-                Ok(p) => return p,
+                Ok(mut p) => {
+                    p._turn = turn.take();
+                    return p;
+                }
                 Err(why) if attempt == 1 => {
                     eprintln!("the test provider did not start ({why}); trying again")
                 }
@@ -98,6 +173,7 @@ impl Provider {
             }
         };
         Ok(Provider {
+            _turn: None,
             process: Some((child, stdin)),
             issuer: ready.issuer,
             ca_file: ready.ca_file.map(PathBuf::from),
@@ -107,7 +183,7 @@ impl Provider {
 
     /// A provider another process started (it stops with that process).
     pub fn attach(issuer: String, ca_file: Option<PathBuf>) -> Provider {
-        Provider { process: None, issuer, ca_file, introspection_client: Default::default() }
+        Provider { _turn: None, process: None, issuer, ca_file, introspection_client: Default::default() }
     }
 
     /// An HTTP client for the test itself (introspection, controls), trusting the test CA.

@@ -1,7 +1,7 @@
 //! Tokens that stay alive, fail honestly and die when asked: refresh, revoke, suspend — against the
 //! real test provider (short token lifetimes, fault injection) and the real keychain.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +48,7 @@ async fn clear_log(provider: &Provider) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn the_refresher_keeps_a_two_second_token_alive_for_a_minute() {
     let provider = Provider::start();
     let (h, id) = connected(&provider, 2).await;
@@ -88,6 +89,7 @@ async fn the_refresher_keeps_a_two_second_token_alive_for_a_minute() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_hundred_concurrent_token_requests_cause_one_refresh_also_across_two_processes() {
     let provider = Provider::start();
     let (h, id) = connected(&provider, 3).await;
@@ -138,6 +140,7 @@ async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn transient_faults_keep_the_account_active_and_offline_then_it_recovers() {
     let provider = Provider::start();
     let (h, id) = connected(&provider, 3600).await;
@@ -193,6 +196,7 @@ fn now() -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_dead_grant_expires_the_account_and_a_rejected_client_blames_the_connection() {
     let provider = Provider::start();
     let (h, id) = connected(&provider, 3600).await;
@@ -236,6 +240,7 @@ async fn a_dead_grant_expires_the_account_and_a_rejected_client_blames_the_conne
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn revoking_while_the_provider_is_down_deletes_locally_and_confirms_later() {
     let provider = Provider::start();
     let (h, id) = connected(&provider, 3600).await;
@@ -269,6 +274,7 @@ async fn revoking_while_the_provider_is_down_deletes_locally_and_confirms_later(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_suspended_account_hands_out_nothing_and_is_not_refreshed_until_resumed() {
     let provider = Provider::start();
     let (h, id) = connected(&provider, 2).await;
@@ -303,6 +309,7 @@ async fn a_suspended_account_hands_out_nothing_and_is_not_refreshed_until_resume
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn the_identity_test_retries_once_after_a_401() {
     let provider = Provider::start();
     let (h, id) = connected(&provider, 3600).await;
@@ -322,6 +329,7 @@ async fn the_identity_test_retries_once_after_a_401() {
 /// revoke waits for the refresh, so the tokens it got are the ones parked for revocation; none is
 /// left usable, and once the endpoint works the provider forgets them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn revoke_wins_against_a_slow_refresh_in_another_process() {
     let provider = Provider::start();
     let (h, id) = connected(&provider, 3600).await;
@@ -368,6 +376,7 @@ async fn revoke_wins_against_a_slow_refresh_in_another_process() {
 /// reconnecting at once (not Active with a spent refresh token), and the provider forgets the
 /// tokens nobody could keep.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_keychain_that_locks_during_a_refresh_loses_nothing_silently() {
     let provider = Provider::start();
     let data = tempfile::tempdir().expect("tmp");

@@ -4,7 +4,7 @@
 //! ignored `crash_child` entry point), stops it at a named step, kills it, and opens the same data
 //! folder and keychain namespace again.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -75,6 +75,7 @@ enum After {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_crash_between_any_two_steps_is_repaired_at_the_next_start() {
     let provider = Provider::start();
     use AccountStatus::*;
@@ -153,7 +154,7 @@ async fn a_crash_between_any_two_steps_is_repaired_at_the_next_start() {
 /// Runs `scenario` in a child process, waits until it reaches `step`, and SIGKILLs it there.
 fn kill_child_at(spec: &Spec, scenario: &str, step: &str) {
     let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+    cmd.args(["crash_recovery::crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env("CRASH_SCENARIO", scenario)
         .env("CRASH_STEP", step)
         .env("CRASH_DATA", &spec.data_dir)
@@ -245,6 +246,7 @@ enum Phase {
 /// nothing; SIGKILL can lose only with the request in flight or inside the window between the
 /// provider's answer and the keychain write, which is measured and printed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn killed_refreshes_never_lose_a_sign_in_silently() {
     use rand::Rng;
     const STOPS: usize = 100;
@@ -343,7 +345,7 @@ impl ChildRun {
 /// Runs `refresh_child`; with a signal, sends it `at` after the child journaled its refresh.
 fn run_refresh_child(spec: &Spec, id: &AccountId, stop: Option<(&str, Duration)>) -> ChildRun {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["refresh_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["crash_recovery::refresh_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env("CRASH_DATA", &spec.data_dir)
         .env("CRASH_SERVICE", &spec.service)
         .env("CRASH_ISSUER", spec.issuer.as_deref().expect("issuer"))

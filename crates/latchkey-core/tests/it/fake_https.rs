@@ -64,6 +64,8 @@ pub type Answer = (u16, &'static str, String);
 type Script = Arc<Mutex<Box<dyn Fn(&Request) -> Answer + Send>>>;
 
 pub struct FakeHttps {
+    /// A turn beside the other tests (`support::shared`).
+    _turn: crate::support::Shared,
     pub addr: SocketAddr,
     pub ca_pem: Vec<u8>,
     log: Arc<Mutex<Vec<Request>>>,
@@ -72,6 +74,7 @@ pub struct FakeHttps {
 
 impl FakeHttps {
     pub fn start(hosts: &[&str]) -> FakeHttps {
+        let turn = crate::support::shared();
         let (ca, ca_key) = make_ca();
         let (cert, key) = make_leaf(hosts, &ca, &ca_key);
         let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).expect("acceptor");
@@ -102,7 +105,7 @@ impl FakeHttps {
                 });
             }
         });
-        FakeHttps { addr, ca_pem: ca.to_pem().expect("pem"), log, script }
+        FakeHttps { _turn: turn, addr, ca_pem: ca.to_pem().expect("pem"), log, script }
     }
 
     /// Replaces the script and forgets the requests so far.

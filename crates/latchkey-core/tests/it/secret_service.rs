@@ -2,9 +2,9 @@
 //! items interchangeable with keyring's and `secret-tool`'s, reconnection after the Secret Service
 //! restarts, and the errors of a locked keychain, an ambiguous entry and a missing Secret Service.
 //!
-//! Run in the throw-away session (`tests/with-session cargo test -p latchkey-core --test
-//! secret_service`). The tests that restart gnome-keyring or lock the keychain run only there
-//! (`LATCHKEY_SESSION_DIR` set), never against a real desktop's keyring.
+//! Run in the throw-away session (`tests/with-session cargo test -p latchkey-core --test it --
+//! --include-ignored secret_service::`). The tests that restart gnome-keyring or lock the keychain
+//! refuse to run anywhere else (`LATCHKEY_SESSION_DIR` unset): never on a real desktop's keyring.
 
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used)]
@@ -114,8 +114,10 @@ fn restart_gnome_keyring() {
 }
 
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn put_get_delete_round_trip_on_one_connection() {
     let _serial = serial();
+    let _turn = crate::support::shared();
     let store = SecretServiceStore::new(service("round-trip"));
     assert_eq!(store.connections_opened(), 0, "nothing connects before the first call");
     assert!(store.get("a/access").unwrap().is_none());
@@ -138,8 +140,10 @@ fn put_get_delete_round_trip_on_one_connection() {
 }
 
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn items_are_interchangeable_with_keyring_and_secret_tool() {
     let _serial = serial();
+    let _turn = crate::support::shared();
     let svc = service("compat");
     let ours = SecretServiceStore::new(svc.clone());
     let theirs = KeyringStore::new(svc.clone());
@@ -194,8 +198,10 @@ fn items_are_interchangeable_with_keyring_and_secret_tool() {
 }
 
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn two_matching_items_are_an_error_as_with_keyring() {
     let _serial = serial();
+    let _turn = crate::support::shared();
     let svc = service("ambiguous");
     let ours = SecretServiceStore::new(svc.clone());
     ours.put("dup", &Secret::new("value-one")).unwrap();
@@ -224,12 +230,14 @@ fn two_matching_items_are_an_error_as_with_keyring() {
 }
 
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn reconnects_once_when_the_secret_service_restarts() {
-    if !in_test_session() {
-        eprintln!("skipped: restarts gnome-keyring, so runs only in tests/with-session");
-        return;
-    }
+    assert!(
+        in_test_session(),
+        "restarts gnome-keyring: run it only in tests/with-session, never on a real desktop"
+    );
     let _serial = serial();
+    let _alone = crate::support::alone();
     let store = SecretServiceStore::new(service("restart"));
     store.put("k", &Secret::new("before the restart")).unwrap();
     assert_eq!(store.get("k").unwrap().unwrap().expose(), "before the restart");
@@ -255,12 +263,14 @@ fn reconnects_once_when_the_secret_service_restarts() {
 /// Locks the default collection; the next read must unlock it, which shows gnome-keyring's prompt.
 /// Killing the prompter (the session's own, found by its bus name) dismisses it, as a user would.
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn a_locked_keychain_whose_prompt_is_dismissed_is_a_clear_error() {
-    if !in_test_session() {
-        eprintln!("skipped: locks the keychain, so runs only in tests/with-session");
-        return;
-    }
+    assert!(
+        in_test_session(),
+        "locks the keychain: run it only in tests/with-session, never on a real desktop"
+    );
     let _serial = serial();
+    let _alone = crate::support::alone();
     let svc = service("locked");
     let ours = std::sync::Arc::new(SecretServiceStore::new(svc.clone()));
     ours.put("k", &Secret::new("locked-away")).unwrap();
@@ -322,8 +332,10 @@ fn prompter_pid() -> Option<u32> {
 /// No session bus at all, and a session bus without a Secret Service: the same error as keyring's.
 /// Each runs in a child process, whose session bus address is the only thing that differs.
 #[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 fn no_secret_service_is_the_same_clear_error() {
     let _serial = serial();
+    let _turn = crate::support::shared();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bus.conf");
     std::fs::write(
@@ -348,7 +360,13 @@ fn no_secret_service_is_the_same_clear_error() {
 
     for address in ["unix:path=/nonexistent/latchkey-test-bus", address.trim()] {
         let out = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "no_secret_service_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "secret_service::no_secret_service_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("DBUS_SESSION_BUS_ADDRESS", address)
             .output()
             .unwrap();

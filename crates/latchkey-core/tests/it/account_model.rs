@@ -1,7 +1,7 @@
 //! The connected-accounts guide's account model through the one core API, against the real
 //! keychain and the real test provider.
 
-mod support;
+use crate::support;
 
 use latchkey_core::model::{AccountFilter, AccountStatus, Actor};
 use latchkey_core::secret::{Credential, Secret};
@@ -12,6 +12,7 @@ use support::{Decision, Provider, browse, core, entry};
 const SCOPES: &[&str] = &["openid", "email"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn the_five_operations() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -85,6 +86,7 @@ async fn the_five_operations() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn bad_input_gets_a_typed_error_and_writes_nothing() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -162,6 +164,7 @@ async fn bad_input_gets_a_typed_error_and_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn api_keys_and_basic_auth_are_active_at_once_rotate_and_every_read_is_recorded() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -230,6 +233,7 @@ async fn api_keys_and_basic_auth_are_active_at_once_rotate_and_every_read_is_rec
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn changing_a_connections_scopes_asks_for_reauthorization_of_the_same_account() {
     let provider = Provider::start();
     let data = tempfile::tempdir().expect("tmp");
@@ -267,6 +271,7 @@ async fn changing_a_connections_scopes_asks_for_reauthorization_of_the_same_acco
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_rejected_client_puts_the_connection_in_error_without_blaming_accounts() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -320,6 +325,7 @@ async fn a_rejected_client_puts_the_connection_in_error_without_blaming_accounts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn the_audit_trail_exports_as_json_lines_and_csv() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -342,6 +348,7 @@ async fn the_audit_trail_exports_as_json_lines_and_csv() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn reauthorizing_as_someone_else_is_refused_and_changes_nothing() {
     let provider = Provider::start();
     let h = core(&provider, &["openid", "email"]).await;
