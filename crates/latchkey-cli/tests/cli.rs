@@ -353,6 +353,7 @@ fn fake_portal() -> (std::sync::mpsc::Receiver<String>, std::sync::Arc<std::sync
 
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn connect_opens_the_browser_through_the_desktop_portal_not_argv() {
     let provider = Provider::start();
     let env = Env::new(&provider);
@@ -392,6 +393,7 @@ async fn connect_opens_the_browser_through_the_desktop_portal_not_argv() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn stored_control_characters_are_escaped_and_a_missing_refresh_token_is_warned() {
     let provider = Provider::start();
     provider.control("offline-access", json!({"strict": true})).await;

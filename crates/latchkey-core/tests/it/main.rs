@@ -18,6 +18,7 @@ mod account_model;
 mod crash_recovery;
 mod loopback_listener;
 mod oauth_flow;
+mod provider_text;
 mod providers;
 mod secret_service;
 mod service;

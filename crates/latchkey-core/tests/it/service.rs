@@ -13,7 +13,7 @@ use std::time::Duration;
 use latchkey_core::http::Http;
 use latchkey_core::model::{AccountId, AccountStatus, Actor, ConnectionStatus};
 use latchkey_core::secret::{Credential, Secret};
-use latchkey_core::store::AuditQuery;
+use latchkey_core::store::{AuditAction, AuditQuery};
 use latchkey_core::vault::{MemoryStore, SecretStore};
 use latchkey_core::{Error, ErrorCode, Latchkey, Options};
 
@@ -170,7 +170,7 @@ impl Rig {
         self.core.complete_authorization(&Rig::approved(&link.url)).await.expect("connected").id
     }
 
-    fn actions(&self, id: &AccountId) -> Vec<String> {
+    fn actions(&self, id: &AccountId) -> Vec<AuditAction> {
         let query = AuditQuery { account: Some(id.clone()), ..Default::default() };
         self.core.audit_trail(&query).expect("audit").into_iter().map(|e| e.action).collect()
     }
@@ -208,7 +208,12 @@ async fn connect_redeems_the_code_once_stores_the_tokens_and_audits_each_step() 
     assert!(rig.is_live(&access) && rig.is_live(&rig.stored(&account.id, "refresh").expect("refresh")));
     assert_eq!(
         rig.actions(&account.id),
-        ["account.created", "authorization.started", "token.stored", "state.changed"]
+        [
+            AuditAction::AccountCreated,
+            AuditAction::AuthorizationStarted,
+            AuditAction::TokenStored,
+            AuditAction::StateChanged
+        ]
     );
 
     let handed = rig.core.access_token(&account.id, Duration::ZERO, &Actor::User).await.expect("token");
@@ -273,7 +278,7 @@ async fn refresh_rotates_the_tokens_and_a_dead_grant_expires_the_account() {
     assert_eq!(rig.stored(&id, "access").as_deref(), Some(token.token.expose()));
     let new_refresh = rig.stored(&id, "refresh").expect("rotated");
     assert!(new_refresh != old_refresh && rig.is_live(&new_refresh) && !rig.is_live(&old_refresh));
-    assert!(rig.actions(&id).iter().any(|a| a == "token.refreshed"));
+    assert!(rig.actions(&id).contains(&AuditAction::TokenRefreshed));
 
     // The user removed the app at the provider: the refresh token is dead.
     rig.idp.lock().expect("idp").live.clear();

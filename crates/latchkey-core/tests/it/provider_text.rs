@@ -3,10 +3,9 @@
 //! a `Retry-After` far in the future; a sign-in by another person than the account names; and
 //! OpenID Connect's `offline_access`, which needs `prompt=consent`.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
 use latchkey_core::model::{Account, AccountStatus, Actor};
 use latchkey_core::sanitize::{EMAIL_MAX, ERROR_MAX, is_unsafe};
 use latchkey_core::store::AuditQuery;
@@ -49,6 +48,7 @@ async fn connect_as(h: &Harness, provider: &Provider, identifier: Option<&str>, 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_hostile_identity_is_cleaned_and_names_an_addressable_account() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -87,6 +87,7 @@ async fn a_hostile_identity_is_cleaned_and_names_an_addressable_account() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn hostile_error_text_is_cleaned_and_huge_error_bodies_are_not_read_whole() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -150,6 +151,7 @@ async fn hostile_error_text_is_cleaned_and_huge_error_bodies_are_not_read_whole(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_retry_after_far_in_the_future_waits_at_most_an_hour() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -171,6 +173,7 @@ async fn a_retry_after_far_in_the_future_waits_at_most_an_hour() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn a_sign_in_by_another_person_than_the_named_email_is_refused_and_revoked() {
     let provider = Provider::start();
     let h = core(&provider, SCOPES).await;
@@ -201,6 +204,7 @@ async fn a_sign_in_by_another_person_than_the_named_email_is_refused_and_revoked
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn offline_access_asks_for_consent_and_a_missing_refresh_token_is_said() {
     let provider = Provider::start();
     provider.control("offline-access", json!({"strict": true})).await;
