@@ -2,12 +2,12 @@
 //!
 //! Without a GPU, WebKitGTK's default accelerated compositing runs on Mesa's software GL
 //! (llvmpipe): each layer gets a GL backing store drawn by the CPU, which costs memory and frame
-//! time and brings nothing. Measured here (docs/performance.md): the window's processes 510 →
-//! 410 MiB, `start()` to the painted list 260 → 140 ms, when GDK's GL is off, which makes WebKit
-//! draw without GL compositing. So when the machine has no GPU render node (`/dev/dri/renderD*`)
-//! and the user has not set `GDK_GL` themselves, Latchkey starts with `GDK_GL=disable`. Machines
-//! with a GPU keep WebKit's defaults. (`WEBKIT_DISABLE_COMPOSITING_MODE=1` reaches the same mode,
-//! but here it added half a second before the page's navigation in most starts.)
+//! time and brings nothing. With GDK's GL off, WebKit draws without GL compositing, in less memory
+//! and faster frames (docs/performance.md). So when the machine has no GPU render node
+//! (`/dev/dri/renderD*`) and the user has not set `GDK_GL` themselves, Latchkey starts with
+//! `GDK_GL=disable`. Machines with a GPU keep WebKit's defaults.
+//! (`WEBKIT_DISABLE_COMPOSITING_MODE=1` reaches the same mode, but delayed the page's navigation in
+//! most starts.)
 
 /// Called first thing at start, before any thread exists (GTK reads `GDK_GL` when it starts).
 pub fn choose() {
@@ -42,9 +42,8 @@ fn disable_gdk_gl() {
 /// setting (its SystemFontDatabaseGTK). Without a desktop setting it (a bare X session, many window
 /// managers) that is "Sans", an alias no font is named: WebKit then looked among the installed fonts
 /// for a family named "Sans", found none and fell back to `sans-serif`, which is where "Sans" leads
-/// anyway. Measured here with 1,000 accounts (docs/performance.md): `FcFontSetMatch` called 2,280
-/// times in the web process against 1,080 with the generic family named, the first layout ~40 →
-/// ~21 ms. A desktop's real font (Cantarell, Noto Sans, …) stays `system-ui`.
+/// anyway, a search that slowed the page's first layout (docs/performance.md). Naming the generic
+/// family spares it. A desktop's real font (Cantarell, Noto Sans, …) stays `system-ui`.
 pub fn remember_font() {
     #[cfg(target_os = "linux")]
     {

@@ -2,7 +2,7 @@
 //!
 //! A process that has shown the window keeps what WebKit and GTK brought in after the window is
 //! destroyed: WebKit's network process, the pages of WebKit's libraries it touched, Mesa's GL
-//! driver (about 200 MiB measured, docs/performance.md). So once the window is closed and nothing
+//! driver (docs/performance.md). So once the window is closed and nothing
 //! is under way (`Latchkey::is_idle`: no sign-in waiting, no exchange, refresh or revocation
 //! running), the process replaces itself (`exec`, same pid) with `latchkey-tray`, a program that
 //! links neither WebKit nor GTK: the tray icon over D-Bus, the refresher, the notifications

@@ -1,8 +1,8 @@
 //! TOML data files (`connections.toml`, the catalog's entries) read into serde types. The text is
 //! parsed by `toml_edit`, which the connections' editor needs anyway (`service/clients.rs`), and
 //! its values are handed to serde through `serde_json::Value`, whose deserializer the IPC layer
-//! already links: the `toml` crate's own deserializer was about 0.1 MiB of the binary for the same
-//! result (docs/performance.md).
+//! already links: the `toml` crate would add a second deserializer to the binary for the same
+//! result.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value};
