@@ -7,22 +7,14 @@ use crate::error::Result;
 use crate::model::AccountId;
 
 impl Store {
-    /// Journals a refresh before the provider is asked. Returns when an earlier one began if its
-    /// row is still there: that refresh never finished, and its outcome is unknown.
-    pub fn begin_refresh(&mut self, id: &AccountId, owner: &str) -> Result<Option<i64>> {
-        let tx = self.write()?;
-        let earlier: Option<i64> = tx
-            .query_row("SELECT started_at FROM refresh_journal WHERE account_id = ?1", [id.as_str()], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        tx.execute(
+    /// Journals a refresh before the provider is asked (see `refresh_journaled`).
+    pub fn begin_refresh(&mut self, id: &AccountId, owner: &str) -> Result<()> {
+        self.db.execute(
             "INSERT INTO refresh_journal (account_id, owner, started_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (account_id) DO UPDATE SET owner = ?2, started_at = ?3",
             params![id.as_str(), owner, now()],
         )?;
-        tx.commit()?;
-        Ok(earlier)
+        Ok(())
     }
 
     /// The refresh's outcome is known (stored, or refused by the provider): its journal row goes.
