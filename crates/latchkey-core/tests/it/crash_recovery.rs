@@ -168,15 +168,7 @@ fn kill_child_at(spec: &Spec, scenario: &str, step: &str) {
         cmd.env("CRASH_CA", ca);
     }
     let mut child = cmd.spawn().expect("spawn the child");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(child.stdout.take().expect("stdout"));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -355,15 +347,7 @@ fn run_refresh_child(spec: &Spec, id: &AccountId, stop: Option<(&str, Duration)>
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn the child");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = lines_of(child.stdout.take().expect("stdout"));
     let mut run = ChildRun::default();
     let read = |run: &mut ChildRun, line: &str| {
         let mut words = line.split_whitespace();
@@ -407,4 +391,17 @@ async fn connect_me(core: &latchkey_core::Latchkey, provider: &Provider) -> Acco
     let link = core.get_authorization_link("test", Some("me"), &Actor::User).await.expect("link");
     let callback = browse(provider, link.url.as_str(), Decision::Approve);
     core.complete_authorization(&callback).await.expect("connected").id
+}
+
+/// The child's output, line by line, as it comes (the channel closes when the child's stdout does).
+fn lines_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
