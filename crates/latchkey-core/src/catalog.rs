@@ -15,6 +15,8 @@
 //! client_setup_url = "https://…"     # where the user creates a client
 //! client_setup = "…"                 # what to create there, what to paste where
 //! connected_apps_url = "https://…"   # where the user removes access by hand; {client_id} expands
+//! git_hosts = ["github.com"]          # hosts whose git credentials are this provider's tokens
+//! git_username = "x-access-token"     # the username git sends with the token as password
 //!
 //! [oauth2]
 //! issuer = "https://…"               # checked against `iss` when the redirect carries it
@@ -80,6 +82,10 @@ pub struct CatalogEntry {
     pub client_setup: Option<String>,
     /// With `{client_id}` still in it; see [`CatalogEntry::connected_apps_url`].
     connected_apps_url: Option<String>,
+    /// Hosts whose git-over-HTTPS credentials are this provider's tokens (`latchkey git-credential`).
+    pub git_hosts: Vec<String>,
+    /// The username git sends along with the token; `None`: the account's identifier.
+    pub git_username: Option<String>,
     /// Baked in at build time by a distributor, if at all (see build.rs).
     pub default_client_id: Option<String>,
     pub default_client_secret: Option<Secret>,
@@ -184,6 +190,9 @@ struct RawEntry {
     client_setup_url: Option<String>,
     client_setup: Option<String>,
     connected_apps_url: Option<String>,
+    #[serde(default)]
+    git_hosts: Vec<String>,
+    git_username: Option<String>,
     oauth2: Option<RawOAuth>,
     #[serde(default)]
     scopes: Vec<RawScope>,
@@ -313,6 +322,8 @@ pub fn parse_entry(file: &str, text: &str) -> Result<CatalogEntry> {
         client_setup_url: raw.client_setup_url.as_deref().map(|u| url("client_setup_url", u)).transpose()?,
         client_setup: raw.client_setup,
         connected_apps_url: raw.connected_apps_url,
+        git_hosts: crate::config::check_git_hosts(raw.git_hosts).map_err(bad)?,
+        git_username: raw.git_username,
         default_client_id: None,
         default_client_secret: None,
     })

@@ -68,6 +68,10 @@ pub struct Connection {
     pub enabled: bool,
     /// The catalog entry it was made from, if any (`Connection::entry`).
     pub catalog: Option<&'static str>,
+    /// Hosts (lowercase) whose git-over-HTTPS credentials are this connection's tokens.
+    pub git_hosts: Vec<String>,
+    /// The username handed to git with the token; `None`: the account's identifier.
+    pub git_username: Option<String>,
 }
 
 /// The three connection types of the connected-accounts guide.
@@ -188,6 +192,8 @@ struct RawConnection {
     redirect_port: Option<u16>,
     #[serde(default = "default_true")]
     enabled: bool,
+    git_hosts: Option<Vec<String>>,
+    git_username: Option<String>,
 }
 
 fn default_true() -> bool {
@@ -296,10 +302,15 @@ fn from_entry(entry: &'static CatalogEntry, raw: Option<&RawConnection>, id: &st
         name: raw.and_then(|r| r.name.clone()).unwrap_or_else(|| {
             if id.as_str() == entry.id { entry.name.clone() } else { format!("{} ({id})", entry.name) }
         }),
-        id,
         kind,
         enabled: raw.is_none_or(|r| r.enabled),
         catalog: Some(entry.id.as_str()),
+        git_hosts: match raw.and_then(|r| r.git_hosts.clone()) {
+            Some(hosts) => check_git_hosts(hosts).map_err(|why| named(&id, why))?,
+            None => entry.git_hosts.clone(),
+        },
+        git_username: raw.and_then(|r| r.git_username.clone()).or_else(|| entry.git_username.clone()),
+        id,
     })
 }
 
@@ -333,11 +344,35 @@ fn custom(raw: &RawConnection) -> Result<Connection> {
     };
     Ok(Connection {
         name: raw.name.clone().unwrap_or_else(|| id.to_string()),
-        id,
         kind,
         enabled: raw.enabled,
         catalog: None,
+        git_hosts: check_git_hosts(raw.git_hosts.clone().unwrap_or_default())
+            .map_err(|why| named(&id, why))?,
+        git_username: raw.git_username.clone(),
+        id,
     })
+}
+
+fn named(id: &ConnectionId, why: String) -> Error {
+    Error::InvalidInput(format!("Connection “{id}”: {why}."))
+}
+
+/// Git hosts as git sends them in `host=` (a name, optionally `:port`), lowercased.
+pub(crate) fn check_git_hosts(hosts: Vec<String>) -> std::result::Result<Vec<String>, String> {
+    hosts
+        .into_iter()
+        .map(|h| {
+            let ok = !h.is_empty()
+                && h.len() <= 253
+                && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'_'));
+            if ok {
+                Ok(h.to_ascii_lowercase())
+            } else {
+                Err(format!("git_hosts: “{h}” is not a host name"))
+            }
+        })
+        .collect()
 }
 
 fn oauth_settings(id: &ConnectionId, raw: &RawConnection) -> Result<OAuth2Settings> {
@@ -563,6 +598,24 @@ mod tests {
         assert_eq!(find("github").configured_status(), ConnectionStatus::Inactive);
         assert_eq!(find("slack").configured_status(), ConnectionStatus::Pending);
         assert!(conns.iter().all(|c| c.entry().is_some()), "the file declared no custom connection");
+    }
+
+    #[test]
+    fn git_hosts_come_from_the_catalog_or_the_file() {
+        let conns = parse_connections(
+            "[[connection]]\nid = \"forge\"\ntype = \"api-key\"\ngit_hosts = [\"Git.Example.test\"]\n",
+        )
+        .expect("valid");
+        let find = |id: &str| conns.iter().find(|c| c.id.as_str() == id).expect(id);
+        assert_eq!(find("github").git_hosts, ["github.com"]);
+        assert_eq!(find("github").git_username.as_deref(), Some("x-access-token"));
+        assert_eq!(find("forge").git_hosts, ["git.example.test"]);
+        assert_eq!(find("forge").git_username, None);
+        assert!(find("gmail").git_hosts.is_empty());
+        let err =
+            parse_connections("[[connection]]\nid = \"x\"\ntype = \"api-key\"\ngit_hosts = [\"a b\"]\n")
+                .expect_err("a space is no host");
+        assert!(err.to_string().contains("git_hosts"), "{err}");
     }
 
     #[test]
