@@ -11,6 +11,7 @@ macro_rules! outln {
     }};
 }
 
+mod consumers;
 mod render;
 
 use std::io::Write;
@@ -89,9 +90,33 @@ enum Command {
         /// Refuse unless the account was granted this scope (repeatable).
         #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
-        /// Print {"access_token", "expires_at", "scopes"}.
-        #[arg(long)]
+        /// Print {"access_token", "expires_at", "scopes"} (the same as --format json).
+        #[arg(long, conflicts_with = "format")]
         json: bool,
+        /// raw (the token), json, or a SASL initial response: xoauth2, oauthbearer.
+        #[arg(long, value_enum, default_value = "raw")]
+        format: consumers::Format,
+    },
+    /// Run a command with fresh tokens in its environment (never on its command line).
+    Exec {
+        /// NAME=CONNECTION:IDENTIFIER: the variable NAME holds that account's token (repeatable).
+        #[arg(long = "env", value_name = "NAME=REF", required = true)]
+        envs: Vec<String>,
+        /// Refresh first when fewer seconds than this remain.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS",
+              value_parser = clap::value_parser!(u64).range(..=MAX_MIN_VALID))]
+        min_valid: u64,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// git's credential helper: `git config credential.https://github.com.helper '!latchkey git-credential'`.
+    GitCredential {
+        /// Answer with this account (default: the one whose connection serves the host).
+        #[arg(long, value_name = "REF")]
+        account: Option<String>,
+        /// get, store or erase (git gives it).
+        action: String,
     },
     /// Revoke the account's access at the provider and delete its tokens.
     Revoke(Ref),
@@ -202,6 +227,17 @@ enum AccountsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Add an API-key or basic-auth account, or replace the secret of one (rotation).
+    Add {
+        /// CONNECTION:IDENTIFIER
+        account: String,
+        /// Read the key or password from standard input (its first line).
+        #[arg(long)]
+        secret_stdin: bool,
+        /// The username of a basic-auth account.
+        #[arg(long)]
+        username: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -221,6 +257,8 @@ pub enum Failure {
     Interrupted(i32),
     /// A core error after which nothing was changed, saying so first.
     Untouched(&'static str, Error),
+    /// End with this status, nothing more to say (`exec` passing its command's status on).
+    Exit(u8),
 }
 
 /// A locked keychain stops a configuration change before anything is written: say so.
@@ -261,6 +299,7 @@ fn fail(failure: Failure) -> ExitCode {
         Failure::Usage(why) => (2, why),
         Failure::Untouched(what, e) => (exit_code(&e), format!("{what}: {e}")),
         Failure::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::from(141),
+        Failure::Exit(code) => return ExitCode::from(code),
         Failure::Output(e) => (1, format!("cannot write the output: {e}")),
         Failure::Interrupted(signal) => (
             u8::try_from(128 + signal).unwrap_or(130),
@@ -484,11 +523,34 @@ async fn run(cli: Cli) -> Outcome {
             }
             render::account(&core, &account, json)
         }
-        Command::Token { account, min_valid, scopes, json } => {
+        Command::Accounts(AccountsCmd::Add { account, secret_stdin, username }) => {
+            consumers::add_account(&core, &account, secret_stdin, username, &actor).await
+        }
+        Command::Token { account, min_valid, scopes, json, format } => {
             let account = resolve(&core, &account)?;
             let min_valid = Duration::from_secs(min_valid);
-            let token = core.access_token_with_scopes(&account.id, min_valid, &scopes, &actor).await?;
-            render::token(&token, json)
+            let token = consumers::hand_out(&core, &account, min_valid, &scopes, &actor).await?;
+            match if json { consumers::Format::Json } else { format } {
+                consumers::Format::Raw => render::token(&token, false),
+                consumers::Format::Json => render::token(&token, true),
+                consumers::Format::Xoauth2 => {
+                    outln!("{}", consumers::xoauth2(consumers::mail_user(&account), &token.token).expose());
+                    Ok(())
+                }
+                consumers::Format::Oauthbearer => {
+                    outln!(
+                        "{}",
+                        consumers::oauthbearer(consumers::mail_user(&account), &token.token).expose()
+                    );
+                    Ok(())
+                }
+            }
+        }
+        Command::Exec { envs, min_valid, command } => {
+            consumers::exec(&core, &envs, Duration::from_secs(min_valid), &command, &actor).await
+        }
+        Command::GitCredential { account, action } => {
+            consumers::git_credential(&core, account.as_deref(), &action, &actor).await
         }
         Command::Revoke(r) => {
             let account = resolve(&core, &r.account)?;
