@@ -15,6 +15,7 @@
 //! client_setup_url = "https://…"     # where the user creates a client
 //! client_setup = "…"                 # what to create there, what to paste where
 //! connected_apps_url = "https://…"   # where the user removes access by hand; {client_id} expands
+//! api_base = "https://…"             # the provider's API, where `call_api` sends the token
 //!
 //! [oauth2]
 //! issuer = "https://…"               # checked against `iss` when the redirect carries it
@@ -80,6 +81,8 @@ pub struct CatalogEntry {
     pub client_setup: Option<String>,
     /// With `{client_id}` still in it; see [`CatalogEntry::connected_apps_url`].
     connected_apps_url: Option<String>,
+    /// The provider's documented API base URL (`Latchkey::call_api`); none for templates.
+    pub api_base: Option<Url>,
     /// Baked in at build time by a distributor, if at all (see build.rs).
     pub default_client_id: Option<String>,
     pub default_client_secret: Option<Secret>,
@@ -184,6 +187,7 @@ struct RawEntry {
     client_setup_url: Option<String>,
     client_setup: Option<String>,
     connected_apps_url: Option<String>,
+    api_base: Option<String>,
     oauth2: Option<RawOAuth>,
     #[serde(default)]
     scopes: Vec<RawScope>,
@@ -313,6 +317,14 @@ pub fn parse_entry(file: &str, text: &str) -> Result<CatalogEntry> {
         client_setup_url: raw.client_setup_url.as_deref().map(|u| url("client_setup_url", u)).transpose()?,
         client_setup: raw.client_setup,
         connected_apps_url: raw.connected_apps_url,
+        api_base: match raw.api_base.as_deref() {
+            Some(u) => {
+                let u = url("api_base", u)?;
+                crate::api::resolve::check_base(&u).map_err(|e| bad(e.to_string()))?;
+                Some(u)
+            }
+            None => None,
+        },
         default_client_id: None,
         default_client_secret: None,
     })
@@ -431,6 +443,32 @@ mod tests {
                 assert!(e.connected_apps_url(Some("id")).is_some(), "{}", e.id);
             }
         }
+    }
+
+    #[test]
+    fn every_provider_entry_has_its_https_api_base_and_templates_have_none() {
+        let expected = [
+            ("gmail", "https://gmail.googleapis.com/"),
+            ("google-calendar", "https://www.googleapis.com/"),
+            ("google-drive", "https://www.googleapis.com/"),
+            ("github", "https://api.github.com/"),
+            ("slack", "https://slack.com/api"),
+            ("microsoft", "https://graph.microsoft.com/"),
+            ("dropbox", "https://api.dropboxapi.com/"),
+            ("notion", "https://api.notion.com/"),
+            ("linear", "https://api.linear.app/"),
+            ("spotify", "https://api.spotify.com/"),
+            ("discord", "https://discord.com/api"),
+            ("atlassian", "https://api.atlassian.com/"),
+        ];
+        for e in builtin().iter() {
+            let base = e.api_base.as_ref().map(Url::as_str);
+            match expected.iter().find(|(id, _)| *id == e.id) {
+                Some((_, want)) => assert_eq!(base, Some(*want), "{}", e.id),
+                None => assert!(e.template && base.is_none(), "{} has no expected API base", e.id),
+            }
+        }
+        assert_eq!(builtin().iter().filter(|e| !e.template).count(), expected.len());
     }
 
     #[test]
