@@ -79,7 +79,7 @@ impl Latchkey {
     }
 
     /// Makes `request` to the account's API for `consumer`, with the account's access token (see
-    /// the README's "Calls through Latchkey"). Refused, before anything is sent, without the
+    /// the README on grants and API bases). Refused, before anything is sent, without the
     /// consent `consent` requires, for a method the access does not allow, a forbidden header, a
     /// path outside the API base, or an account that is not Active. One retry after a 401 with a
     /// refreshed token; redirects are returned as they are. One `api.call` audit row per call.
