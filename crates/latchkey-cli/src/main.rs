@@ -12,6 +12,7 @@ macro_rules! outln {
 }
 
 mod consumers;
+mod grants;
 mod render;
 
 use std::io::Write;
@@ -68,6 +69,9 @@ enum Command {
     /// Connected accounts.
     #[command(subcommand)]
     Accounts(AccountsCmd),
+    /// Which apps and agents may call an account's API through Latchkey (consent and accounting).
+    #[command(subcommand)]
+    Grants(grants::GrantsCmd),
     /// Connect an account: sign in in the browser, come back through a loopback redirect.
     Connect {
         connection: String,
@@ -140,6 +144,8 @@ enum Command {
     },
 }
 
+// Parsed once per run: the size of its largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ConnectionsCmd {
     /// List the connections: the catalog's providers and your own.
@@ -179,6 +185,10 @@ enum ConnectionsCmd {
         /// or deep-link (the app only).
         #[arg(long, default_value = "loopback")]
         redirect: String,
+        /// The provider's API base URL, where calls through Latchkey send the token (https; http on
+        /// loopback only).
+        #[arg(long, value_name = "URL")]
+        api_base: Option<String>,
     },
     /// Configure a connection, for example a catalog entry: `latchkey connections set gmail --client-id …`.
     Set {
@@ -353,6 +363,7 @@ async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Out
             client_secret_stdin,
             scopes,
             redirect,
+            api_base,
         } => {
             // Parsed as `connections.toml` reads them, with the same sentence for a wrong value.
             let named = |why: String| Error::InvalidInput(format!("Connection “{name}”: {why}."));
@@ -374,6 +385,7 @@ async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Out
                 client_secret: if client_secret_stdin { Some(read_secret()?) } else { None },
                 scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),
                 redirect,
+                api_base,
             };
             let conn =
                 core.add_connection(new, actor).await.map_err(|e| untouched(e, "Nothing was added"))?;
@@ -488,6 +500,7 @@ async fn run(cli: Cli) -> Outcome {
     let actor = caller();
     match cli.command {
         Command::Connections(cmd) => connections(&core, *cmd, &actor).await,
+        Command::Grants(cmd) => grants::run(&core, cmd, &actor),
         Command::Accounts(AccountsCmd::List { connection, status, json }) => {
             let filter = AccountFilter {
                 connection: connection.map(|c| core.connection(&c).map(|c| c.id.clone())).transpose()?,

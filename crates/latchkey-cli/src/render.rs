@@ -3,7 +3,7 @@
 
 use latchkey_core::model::AccountStatus;
 use latchkey_core::model::{Account, Identity, rfc3339};
-use latchkey_core::store::AuditEntry;
+use latchkey_core::store::{AuditEntry, Grant};
 use latchkey_core::{AccessToken, Latchkey};
 use serde_json::{Value, json};
 
@@ -30,6 +30,7 @@ pub fn connections(core: &Latchkey, as_json: bool) -> Result {
             "redirect_uri": c.redirect_uri,
             "client_setup_url": c.client_setup_url,
             "revocation": c.revocation,
+            "api_base": c.api_base,
         }));
         rows.push(vec![
             c.id,
@@ -93,6 +94,58 @@ pub fn accounts(core: &Latchkey, list: &[Account], as_json: bool) -> Result {
         })
         .collect();
     table(&["ACCOUNT", "STATUS", "IDENTITY", "GRANTED SCOPES"], &rows)
+}
+
+/// The grants, each with its account's reference (`?` when its account is gone).
+pub fn grants(core: &Latchkey, list: &[Grant], as_json: bool) -> Result {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let reference = |g: &Grant| {
+        core.get_account(&g.account)
+            .map(|a| format!("{}:{}", a.connection, a.identifier))
+            .unwrap_or_else(|_| "?".into())
+    };
+    if as_json {
+        let values = list
+            .iter()
+            .map(|g| {
+                json!({
+                    "consumer": g.consumer,
+                    "account": reference(g),
+                    "account_id": g.account.as_str(),
+                    "access": g.access.as_str(),
+                    "until": g.until.map(rfc3339),
+                    "expired": !g.is_live(now),
+                    "created_at": rfc3339(g.created_at),
+                    "last_used": g.last_used.map(rfc3339),
+                })
+            })
+            .collect();
+        outln!("{}", Value::Array(values));
+        return Ok(());
+    }
+    if list.is_empty() {
+        outln!("No grants: no app or agent may call an account's API through Latchkey.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|g| {
+            let until = match g.until {
+                Some(u) if !g.is_live(now) => format!("ended {}", rfc3339(u)),
+                Some(u) => rfc3339(u),
+                None => "—".into(),
+            };
+            vec![
+                g.consumer.clone(),
+                reference(g),
+                g.access.as_str().to_owned(),
+                until,
+                g.last_used.map(rfc3339).unwrap_or_else(|| "never".into()),
+            ]
+        })
+        .collect();
+    table(&["CONSUMER", "ACCOUNT", "ACCESS", "UNTIL", "LAST USED"], &rows)
 }
 
 pub fn account(core: &Latchkey, a: &Account, as_json: bool) -> Result {

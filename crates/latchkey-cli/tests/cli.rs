@@ -429,3 +429,70 @@ async fn stored_control_characters_are_escaped_and_a_missing_refresh_token_is_wa
     assert_eq!(table.lines().count(), 2, "a header and one row: {table}");
     env.expect(&["revoke", "test:shell"], 0);
 }
+
+/// `grants add / list / remove`, their exit codes, a revocation taking the grants with it, and
+/// `connections add --api-base`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
+async fn grants_and_api_bases_from_the_command_line() {
+    let provider = Provider::start();
+    let env = Env::new(&provider);
+    assert!(env.expect(&["grants", "list"], 0).starts_with("No grants"));
+    assert_eq!(env.json(&["grants", "list", "--json"]), json!([]));
+    let account = env.connect(&provider, Some("work"));
+    assert_eq!(account["ref"], "test:work");
+
+    let said = env.expect(&["grants", "add", "claude-code", "test:work", "--for", "7d"], 0);
+    assert!(said.starts_with("claude-code may now call test:work with read access until "), "{said}");
+    env.expect(&["grants", "add", "cursor", "test:work", "--access", "full"], 0);
+    let list = env.json(&["grants", "list", "--json"]);
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert_eq!(list[0]["consumer"], "claude-code");
+    assert_eq!(list[0]["account"], "test:work");
+    assert_eq!(list[0]["access"], "read");
+    assert_eq!(list[0]["expired"], false);
+    assert!(list[0]["until"].is_string() && list[0]["last_used"].is_null(), "{list:?}");
+    assert_eq!(list[1]["access"], "full");
+    assert!(list[1]["until"].is_null());
+    let table = env.expect(&["grants", "list"], 0);
+    assert!(
+        table.starts_with("CONSUMER ") && table.contains("cursor ") && table.contains(" never"),
+        "{table}"
+    );
+
+    env.expect(&["grants", "add", "agent", "test:nobody"], 3);
+    env.expect(&["grants", "add", "agent", "nope:x"], 3);
+    env.expect(&["grants", "add", "agent", "no-colon"], 2);
+    env.expect(&["grants", "add", "agent", "test:work", "--access", "write"], 2);
+    env.expect(&["grants", "add", "agent", "test:work", "--for", "7w"], 2);
+    env.expect(&["grants", "add", "agent", "test:work", "--for", "0d"], 2);
+    env.expect(&["grants", "add", "a\u{1b}[2Jb", "test:work"], 1);
+    env.expect(&["grants", "remove", "agent", "test:nobody"], 3);
+
+    assert!(env.expect(&["grants", "remove", "cursor", "test:work"], 0).starts_with("Removed the grant"));
+    assert!(env.expect(&["grants", "remove", "cursor", "test:work"], 0).contains("nothing to do"));
+    env.expect(&["revoke", "test:work"], 0);
+    assert_eq!(env.json(&["grants", "list", "--json"]), json!([]), "revoking removed its grants");
+    let trail = env.expect(&["audit", "--json"], 0);
+    let grant_rows = trail.lines().filter(|l| l.contains("\"grant.")).count();
+    assert_eq!(grant_rows, 4, "two added, one removed by hand, one by the revocation:\n{trail}");
+
+    // API bases: the catalog's, and one given to a custom connection.
+    let conns = env.json(&["connections", "list", "--json"]);
+    let base = |id: &str, conns: &Value| {
+        conns.as_array().expect("array").iter().find(|c| c["id"] == id).map(|c| c["api_base"].clone())
+    };
+    assert_eq!(base("github", &conns), Some(json!("https://api.github.com/")));
+    assert_eq!(base("crm", &conns), Some(Value::Null));
+    env.expect(
+        &["connections", "add", "helpdesk", "--type", "api-key", "--api-base", "https://desk.example/api/v2"],
+        0,
+    );
+    assert_eq!(
+        base("helpdesk", &env.json(&["connections", "list", "--json"])),
+        Some(json!("https://desk.example/api/v2"))
+    );
+    env.expect(&["connections", "add", "plain", "--type", "api-key", "--api-base", "http://desk.example"], 1);
+    assert_eq!(base("plain", &env.json(&["connections", "list", "--json"])), None, "nothing was added");
+}

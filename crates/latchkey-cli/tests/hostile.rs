@@ -184,6 +184,14 @@ const SHAPES: &[&[&str]] = &[
     &["audit", "--since", "G", "--json"],
     &["audit", "--since", "G", "--csv"],
     &["audit", "G"],
+    &["grants", "G"],
+    &["grants", "list", "G"],
+    &["grants", "add", "G", "x:y"],
+    &["grants", "add", "agent", "G"],
+    &["grants", "add", "agent", "x:y", "--access", "G"],
+    &["grants", "add", "agent", "x:y", "--for", "G"],
+    &["grants", "remove", "G", "G"],
+    &["connections", "add", "G", "--type", "api-key", "--api-base", "G"],
     &["--keychain-service", "G", "accounts", "list"],
     &["--connections", "G", "connections", "list"],
     &["--data-dir", "G", "accounts", "list"],
@@ -248,6 +256,8 @@ fn every_subcommand_survives_garbage_arguments_and_a_closed_stdout() {
         &["audit"],
         &["audit", "--json"],
         &["audit", "--csv"],
+        &["grants", "list"],
+        &["grants", "list", "--json"],
     ] {
         let out = env.run(args, closed_pipe());
         assert_survived(args, &out, &[141]);

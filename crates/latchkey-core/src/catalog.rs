@@ -17,6 +17,7 @@
 //! connected_apps_url = "https://…"   # where the user removes access by hand; {client_id} expands
 //! git_hosts = ["github.com"]          # hosts whose git credentials are this provider's tokens
 //! git_username = "x-access-token"     # the username git sends with the token as password
+//! api_base = "https://…"             # the provider's API, where `call_api` sends the token
 //!
 //! [oauth2]
 //! issuer = "https://…"               # checked against `iss` when the redirect carries it
@@ -86,6 +87,8 @@ pub struct CatalogEntry {
     pub git_hosts: Vec<String>,
     /// The username git sends along with the token; `None`: the account's identifier.
     pub git_username: Option<String>,
+    /// The provider's documented API base URL (`Latchkey::call_api`); none for templates.
+    pub api_base: Option<Url>,
     /// Baked in at build time by a distributor, if at all (see build.rs).
     pub default_client_id: Option<String>,
     pub default_client_secret: Option<Secret>,
@@ -193,6 +196,7 @@ struct RawEntry {
     #[serde(default)]
     git_hosts: Vec<String>,
     git_username: Option<String>,
+    api_base: Option<String>,
     oauth2: Option<RawOAuth>,
     #[serde(default)]
     scopes: Vec<RawScope>,
@@ -324,6 +328,14 @@ pub fn parse_entry(file: &str, text: &str) -> Result<CatalogEntry> {
         connected_apps_url: raw.connected_apps_url,
         git_hosts: crate::config::check_git_hosts(raw.git_hosts).map_err(bad)?,
         git_username: raw.git_username,
+        api_base: match raw.api_base.as_deref() {
+            Some(u) => {
+                let u = url("api_base", u)?;
+                crate::api::resolve::check_base(&u).map_err(|e| bad(e.to_string()))?;
+                Some(u)
+            }
+            None => None,
+        },
         default_client_id: None,
         default_client_secret: None,
     })
@@ -442,6 +454,32 @@ mod tests {
                 assert!(e.connected_apps_url(Some("id")).is_some(), "{}", e.id);
             }
         }
+    }
+
+    #[test]
+    fn every_provider_entry_has_its_https_api_base_and_templates_have_none() {
+        let expected = [
+            ("gmail", "https://gmail.googleapis.com/"),
+            ("google-calendar", "https://www.googleapis.com/"),
+            ("google-drive", "https://www.googleapis.com/"),
+            ("github", "https://api.github.com/"),
+            ("slack", "https://slack.com/api"),
+            ("microsoft", "https://graph.microsoft.com/"),
+            ("dropbox", "https://api.dropboxapi.com/"),
+            ("notion", "https://api.notion.com/"),
+            ("linear", "https://api.linear.app/"),
+            ("spotify", "https://api.spotify.com/"),
+            ("discord", "https://discord.com/api"),
+            ("atlassian", "https://api.atlassian.com/"),
+        ];
+        for e in builtin().iter() {
+            let base = e.api_base.as_ref().map(Url::as_str);
+            match expected.iter().find(|(id, _)| *id == e.id) {
+                Some((_, want)) => assert_eq!(base, Some(*want), "{}", e.id),
+                None => assert!(e.template && base.is_none(), "{} has no expected API base", e.id),
+            }
+        }
+        assert_eq!(builtin().iter().filter(|e| !e.template).count(), expected.len());
     }
 
     #[test]

@@ -72,6 +72,9 @@ pub struct Connection {
     pub git_hosts: Vec<String>,
     /// The username handed to git with the token; `None`: the account's identifier.
     pub git_username: Option<String>,
+    /// Where its API lives: `Latchkey::call_api` sends the account's token there and nowhere else
+    /// (the catalog entry's, or `api_base` in the file for a custom connection).
+    pub api_base: Option<Url>,
 }
 
 /// The three connection types of the connected-accounts guide.
@@ -190,6 +193,7 @@ struct RawConnection {
     scopes: Option<Vec<String>>,
     redirect: Option<String>,
     redirect_port: Option<u16>,
+    api_base: Option<String>,
     #[serde(default = "default_true")]
     enabled: bool,
     git_hosts: Option<Vec<String>>,
@@ -262,6 +266,12 @@ fn from_entry(entry: &'static CatalogEntry, raw: Option<&RawConnection>, id: &st
             entry.name
         )));
     }
+    if raw.is_some_and(|r| r.api_base.is_some()) {
+        return Err(Error::InvalidInput(format!(
+            "Connection “{id}” comes from the catalog ({}): `api_base` cannot be changed.",
+            entry.name
+        )));
+    }
     let kind = match (&entry.kind, raw) {
         (catalog::EntryKind::OAuth2(o), raw) => {
             let metadata = o.metadata.clone().ok_or_else(|| {
@@ -311,6 +321,7 @@ fn from_entry(entry: &'static CatalogEntry, raw: Option<&RawConnection>, id: &st
         },
         git_username: raw.and_then(|r| r.git_username.clone()).or_else(|| entry.git_username.clone()),
         id,
+        api_base: entry.api_base.clone(),
     })
 }
 
@@ -342,6 +353,7 @@ fn custom(raw: &RawConnection) -> Result<Connection> {
             }
         }
     };
+    let api_base = raw.api_base.as_deref().map(|u| api_base_url(&id, u)).transpose()?;
     Ok(Connection {
         name: raw.name.clone().unwrap_or_else(|| id.to_string()),
         kind,
@@ -351,6 +363,7 @@ fn custom(raw: &RawConnection) -> Result<Connection> {
             .map_err(|why| named(&id, why))?,
         git_username: raw.git_username.clone(),
         id,
+        api_base,
     })
 }
 
@@ -447,6 +460,15 @@ fn endpoint_url(id: &ConnectionId, field: &str, value: &str) -> Result<Url> {
         Error::InvalidInput(format!("Connection “{id}”: {field} “{value}” is not a URL ({e})."))
     })?;
     check_endpoint(&url).map_err(|why| Error::InvalidInput(format!("Connection “{id}”: {field}: {why}")))?;
+    Ok(url)
+}
+
+/// An API base: an endpoint (https, or http on loopback) with no credentials, query or fragment.
+fn api_base_url(id: &ConnectionId, value: &str) -> Result<Url> {
+    let url = endpoint_url(id, "api_base", value)?;
+    crate::api::resolve::check_base(&url).map_err(|_| {
+        Error::InvalidInput(format!("Connection “{id}”: api_base must have no user, query or fragment."))
+    })?;
     Ok(url)
 }
 
@@ -554,11 +576,32 @@ mod tests {
                 "twice",
             ),
             ("[[connection]]\nid = \"x\"\nbogus = 1\n", "not valid"),
+            ("[[connection]]\nid = \"x\"\ntype = \"api-key\"\napi_base = \"http://api.example\"\n", "https"),
+            (
+                "[[connection]]\nid = \"x\"\ntype = \"api-key\"\napi_base = \"https://u:p@api.example\"\n",
+                "api_base",
+            ),
+            (
+                "[[connection]]\nid = \"x\"\ntype = \"api-key\"\napi_base = \"https://api.example/?k=v\"\n",
+                "api_base",
+            ),
+            ("[[connection]]\nid = \"gmail\"\napi_base = \"https://evil.example\"\n", "cannot be changed"),
         ];
         for (text, needle) in cases {
             let err = parse_custom(text).expect_err(text).to_string();
             assert!(err.contains(needle), "{err} should mention {needle}");
         }
+    }
+
+    #[test]
+    fn custom_connections_take_an_api_base() {
+        let conns = parse_custom(
+            "[[connection]]\nid = \"crm\"\ntype = \"api-key\"\napi_base = \"https://crm.example/api/v2\"\n\n\
+             [[connection]]\nid = \"local\"\nissuer = \"http://127.0.0.1:8080\"\napi_base = \"http://127.0.0.1:8080\"\n",
+        )
+        .expect("parse");
+        assert_eq!(conns[0].api_base.as_ref().map(Url::as_str), Some("https://crm.example/api/v2"));
+        assert_eq!(conns[1].api_base.as_ref().map(Url::as_str), Some("http://127.0.0.1:8080/"));
     }
 
     #[test]

@@ -90,6 +90,10 @@ pub enum Error {
     InvalidTransition { from: AccountStatus, to: AccountStatus },
     #[error("Latchkey's local database failed: {0}")]
     Storage(String),
+    #[error(
+        "“{consumer}” is not allowed to use {account}. To allow it: latchkey grants add '{consumer}' {account} --access read|full"
+    )]
+    NoGrant { consumer: String, account: String },
 }
 
 impl Error {
@@ -113,6 +117,7 @@ impl Error {
             Error::Network { .. } => ErrorCode::Network,
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::Storage(_) => ErrorCode::Internal,
+            Error::NoGrant { .. } => ErrorCode::InvalidInput,
         }
     }
 }

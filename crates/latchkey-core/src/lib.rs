@@ -1,6 +1,7 @@
 //! Latchkey's core: the whole domain of connected accounts, with no Tauri (and no GUI) dependency.
 //! The desktop shell and the CLI are thin callers of [`Latchkey`]. See ARCHITECTURE.md.
 
+pub mod api;
 pub mod attention;
 pub mod audit;
 pub mod browser;

@@ -188,6 +188,9 @@ const ACTIONS: Record<AuditAction, string> = {
   'connection.configured': 'Connection settings changed',
   'connection.removed': 'Connection removed',
   reconciled: 'Repaired after an interruption',
+  'grant.added': 'App or agent allowed',
+  'grant.removed': 'App or agent no longer allowed',
+  'api.call': 'API called for an app or agent',
 };
 
 export function actionWords(action: AuditAction): string {

@@ -68,6 +68,7 @@ export function connection(overrides: Partial<ConnectionDto> = {}): ConnectionDt
     redirect: 'deep-link',
     redirect_uri: `io.latchkey.desktop:/oauth/${overrides.id ?? 'test'}/callback`,
     revocation: 'rfc7009',
+    api_base: null,
     ...overrides,
   };
 }
@@ -96,6 +97,7 @@ export function gmail(overrides: Partial<ConnectionDto> = {}): ConnectionDto {
     redirect: 'loopback',
     redirect_uri: 'http://127.0.0.1/oauth/gmail/callback (any port)',
     revocation: 'rfc7009',
+    api_base: null,
     ...overrides,
   });
 }
@@ -115,6 +117,7 @@ export function demo(overrides: Partial<ConnectionDto> = {}): ConnectionDto {
     issuer: 'https://demo.example.test',
     client_id: 'demo-client',
     revocation: 'none',
+    api_base: null,
     ...overrides,
   });
 }
@@ -209,6 +212,7 @@ export class FakeConnections {
           redirect: oauth ? 'loopback' : null,
           redirect_uri: oauth ? `http://127.0.0.1/oauth/${id}/callback (any port)` : null,
           revocation: oauth ? 'rfc7009' : null,
+          api_base: null,
         };
         added.status = FakeConnections.status(added);
         this.list = [...this.list, added];

@@ -44,6 +44,8 @@ pub struct NewConnection {
     pub client_secret: Option<Secret>,
     pub scopes: Option<Vec<String>>,
     pub redirect: Option<RedirectStrategy>,
+    /// Where the connection's API lives (`Latchkey::call_api`).
+    pub api_base: Option<String>,
 }
 
 impl Latchkey {
@@ -212,6 +214,7 @@ impl Latchkey {
                 text("userinfo_url", &new.userinfo_url),
                 text("client_id", &new.client_id),
                 text("redirect", &new.redirect.map(|r| r.as_str().to_owned())),
+                text("api_base", &new.api_base),
             ];
             for (k, v) in fields.into_iter().flatten() {
                 table[k.as_str()] = value(v);

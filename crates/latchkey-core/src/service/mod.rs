@@ -11,6 +11,7 @@
 //! makes a crash harmless, and mark the account first so the next start can finish or undo them
 //! (`reconcile.rs`).
 
+mod api;
 mod authorize;
 pub(crate) mod changes;
 mod clients;
@@ -356,6 +357,7 @@ impl Latchkey {
         }
         self.vault.delete(id).await?;
         self.checkpoint("delete.after_vault");
+        self.store().delete_grants_of(id, actor, "the account was deleted")?;
         self.store().delete_account(id, actor, "keychain entries and record deleted")
     }
 

@@ -94,6 +94,7 @@ impl Latchkey {
         })?;
         store.set_last_error(id, None)?;
         store.transition(id, AccountStatus::Revoked, actor, &detail)?;
+        store.delete_grants_of(id, actor, "the account was revoked")?;
         store.end_op(id)?;
         Ok(RevokeOutcome {
             account: store.account(id)?,

@@ -80,6 +80,19 @@ impl Latchkey {
         required: &[String],
         actor: &Actor,
     ) -> Result<AccessToken> {
+        self.token_for(id, min_valid, required, actor, true).await
+    }
+
+    /// The hand-out itself; `record` writes its `token.read` row (a caller that audits the use of
+    /// the token in its own row passes false; refusals are recorded either way).
+    pub(super) async fn token_for(
+        &self,
+        id: &AccountId,
+        min_valid: Duration,
+        required: &[String],
+        actor: &Actor,
+        record: bool,
+    ) -> Result<AccessToken> {
         let _working = self.working();
         // The token as the caller found it: if it changes while we wait for the lock, someone just
         // refreshed, and that token is the freshest there is, even if the provider's tokens live
@@ -96,7 +109,9 @@ impl Latchkey {
             Some(t) => t,
             None => return Err(self.credentials_missing(&account)?),
         };
-        self.audit(id, &account.connection, AuditAction::TokenRead, actor, AuditOutcome::Ok, "")?;
+        if record {
+            self.audit(id, &account.connection, AuditAction::TokenRead, actor, AuditOutcome::Ok, "")?;
+        }
         Ok(AccessToken { token, expires_at: account.expires_at, scopes: account.granted_scopes })
     }
 

@@ -48,6 +48,8 @@ pub struct ConnectionView {
     pub redirect_uri: Option<String>,
     /// `rfc7009`, `github-grant`, `bearer` or `none`.
     pub revocation: Option<String>,
+    /// Where `call_api` sends the account's token: the provider's API base URL.
+    pub api_base: Option<String>,
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
@@ -107,6 +109,7 @@ impl Latchkey {
             redirect: oauth.map(|o| o.redirect.strategy()),
             redirect_uri: oauth.map(|o| o.redirect.registered_uri(&self.redirect_scheme, c.id.as_str())),
             revocation: oauth.map(|o| o.protocol.revocation.as_str().to_owned()),
+            api_base: c.api_base.as_ref().map(|u| u.to_string()),
         })
     }
 }

@@ -104,6 +104,14 @@ vocabulary! {
         ConnectionRecovered = "connection.recovered",
         /// Start-up finished or undid an operation a crashed process left.
         Reconciled = "reconciled",
+        /// A consumer (agent, script) was allowed to call the account's API; the detail says which
+        /// consumer, what access, until when.
+        GrantAdded = "grant.added",
+        /// That consent was removed (by the person, or with the account's revocation or deletion).
+        GrantRemoved = "grant.removed",
+        /// A call to the account's API on a consumer's behalf (the caller): method, host and path,
+        /// the response's status and size; never a query value, a body or a token.
+        ApiCall = "api.call",
     }
 }
 
@@ -241,7 +249,7 @@ mod tests {
             assert_eq!(serde_json::to_value(o).expect("json"), serde_json::Value::from(o.as_str()));
             assert_eq!(o.as_str().parse::<AuditOutcome>().expect("parse"), o);
         }
-        assert_eq!(AuditAction::ALL.len(), 22);
+        assert_eq!(AuditAction::ALL.len(), 25);
         assert_eq!(AuditAction::TokenRefreshFailed.as_str(), "token.refresh_failed");
         assert_eq!(AuditOutcome::Unconfirmed.as_str(), "unconfirmed");
         assert!("token.secret".parse::<AuditAction>().is_err());

@@ -83,6 +83,20 @@ CREATE TABLE refresh_journal (
     started_at INTEGER NOT NULL
 );
 "#,
+    r#"
+-- Which consumer (an agent, a script) may call which account's API, with what access ('read' or
+-- 'full'), until when (NULL: until removed). The service removes them, audited, on revoke and
+-- delete; the cascade only covers a record removed some other way.
+CREATE TABLE grants (
+    consumer   TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    access     TEXT NOT NULL,
+    until      INTEGER,
+    created_at INTEGER NOT NULL,
+    last_used  INTEGER,
+    PRIMARY KEY (consumer, account_id)
+);
+"#,
 ];
 
 /// Applies the migrations the file has not had yet, under a write lock, so the app and the CLI

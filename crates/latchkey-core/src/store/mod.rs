@@ -14,12 +14,14 @@ use crate::error::{Error, Result};
 mod accounts;
 mod audit;
 mod connection_state;
+mod grants;
 mod journal;
 mod labels;
 mod migrations;
 
 pub use accounts::Operation;
 pub use audit::{Audit, AuditAction, AuditEntry, AuditOutcome, AuditQuery};
+pub use grants::Grant;
 
 pub struct Store {
     db: Db,

@@ -15,7 +15,9 @@ mod support;
 mod fake_https;
 
 mod account_model;
+mod api_calls;
 mod crash_recovery;
+mod grants;
 mod loopback_listener;
 mod oauth_flow;
 mod provider_text;

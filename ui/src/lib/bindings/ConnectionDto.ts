@@ -44,4 +44,8 @@ redirect_uri: string | null,
 /**
  * `rfc7009`, `github-grant`, `bearer` or `none`.
  */
-revocation: string | null, };
+revocation: string | null, 
+/**
+ * Where `call_api` sends the account's token: the provider's API base URL.
+ */
+api_base: string | null, };

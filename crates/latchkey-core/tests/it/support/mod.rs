@@ -344,7 +344,7 @@ pub fn connections_toml(spec: &Spec) -> String {
     if let Some(issuer) = &spec.issuer {
         let scopes = spec.scopes.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
         text += &format!(
-            "[[connection]]\nid = \"test\"\nname = \"Test provider\"\nissuer = \"{issuer}\"\nclient_id = \"latchkey\"\nscopes = [{scopes}]\nredirect = \"{}\"\n",
+            "[[connection]]\nid = \"test\"\nname = \"Test provider\"\nissuer = \"{issuer}\"\nclient_id = \"latchkey\"\nscopes = [{scopes}]\nredirect = \"{}\"\napi_base = \"{issuer}\"\n",
             spec.redirect
         );
     }
