@@ -26,15 +26,7 @@ async fn connected(provider: &Provider) -> (Harness, AccountId) {
 
 /// (method, path) of the requests the provider served since the last clear.
 async fn served(provider: &Provider) -> Vec<(String, String)> {
-    let log: Vec<serde_json::Value> = provider
-        .client()
-        .get(format!("{}/__test/requests", provider.issuer))
-        .send()
-        .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
+    let log = provider.requests().await;
     log.iter()
         .map(|r| (r["method"].as_str().unwrap_or("").to_owned(), r["path"].as_str().unwrap_or("").to_owned()))
         .collect()

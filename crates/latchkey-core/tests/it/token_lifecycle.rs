@@ -28,15 +28,7 @@ async fn connected(provider: &Provider, ttl: u64) -> (Harness, AccountId) {
 
 /// The provider's log of token-endpoint calls since the last clear: (status, error reason).
 async fn token_calls(provider: &Provider) -> Vec<(serde_json::Value, Option<String>)> {
-    let log: Vec<serde_json::Value> = provider
-        .client()
-        .get(format!("{}/__test/requests", provider.issuer))
-        .send()
-        .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
+    let log = provider.requests().await;
     log.into_iter()
         .filter(|r| r["path"] == "/token")
         .map(|r| (r["status"].clone(), r["error"].as_str().map(str::to_owned)))

@@ -229,16 +229,19 @@ impl Provider {
 
     /// Paths of the requests the provider served, oldest first.
     pub async fn request_paths(&self) -> Vec<String> {
-        let log: Vec<serde_json::Value> = self
-            .client()
+        self.requests().await.iter().map(|r| r["path"].as_str().unwrap_or_default().to_owned()).collect()
+    }
+
+    /// The provider's log of the requests it served, oldest first (`GET /__test/requests`).
+    pub async fn requests(&self) -> Vec<serde_json::Value> {
+        self.client()
             .get(format!("{}/__test/requests", self.issuer))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
-        log.iter().map(|r| r["path"].as_str().unwrap_or_default().to_owned()).collect()
+            .unwrap()
     }
 }
 
