@@ -363,6 +363,11 @@ server.on('request', async (req, res) => {
       entry.fault = true;
       if (await applyFault(fault, req, res)) return undefined;
     }
+    // An API that reflects the request's Authorization header, as some do: Latchkey must scrub it.
+    if (pathname === '/echo/authorization') {
+      return res.writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ authorization: req.headers.authorization ?? null }));
+    }
     const m = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?$/.exec(pathname);
     if (m) return await interaction(provider, req, res, m[1], m[2]);
     return callback(req, res);

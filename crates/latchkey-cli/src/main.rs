@@ -13,6 +13,7 @@ macro_rules! outln {
 
 mod consumers;
 mod grants;
+mod mcp;
 mod render;
 
 use std::io::Write;
@@ -130,6 +131,13 @@ enum Command {
     Resume(Ref),
     /// Remove the account from Latchkey (revoking it first when it is active).
     Delete(Ref),
+    /// An MCP server on standard input and output for AI agents: they call your accounts' APIs
+    /// through Latchkey, with your consent, and never see a token.
+    Mcp {
+        /// The name for grants and the audit trail (default: the client's name from `initialize`).
+        #[arg(long, value_name = "NAME")]
+        consumer: Option<String>,
+    },
     /// The audit trail.
     Audit {
         #[arg(long)]
@@ -501,6 +509,10 @@ async fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Connections(cmd) => connections(&core, *cmd, &actor).await,
         Command::Grants(cmd) => grants::run(&core, cmd, &actor),
+        Command::Mcp { consumer } => {
+            let data_dir = cli.data_dir.map_or_else(paths::data_dir, Ok)?;
+            mcp::serve(core, consumer, &data_dir).await
+        }
         Command::Accounts(AccountsCmd::List { connection, status, json }) => {
             let filter = AccountFilter {
                 connection: connection.map(|c| core.connection(&c).map(|c| c.id.clone())).transpose()?,

@@ -1,0 +1,159 @@
+"""A real MCP client (the official Python SDK, PyPI `mcp`, pinned in scripts/setup) that drives
+`latchkey mcp` for crates/latchkey-cli/tests/mcp.rs.
+
+    client.py PLAN.json   ->   one JSON object on stdout
+
+PLAN: {"command": [...], "env": {...} (over this process's own), "client_name": "...", "elicit": null | [answer, ...],
+       "transcript": FILE, "stderr": FILE, "provider": {"issuer": URL, "ca_file": FILE},
+       "steps": [{"list_tools": true} | {"tool": NAME, "args": {...}}]}
+
+`elicit` null: the client declares no elicitation capability. Otherwise each elicitation request
+takes the next answer: "allow_once", "allow_always", "deny" (accepted with that choice),
+"decline" or "cancel". Every line on the server's stdin and stdout goes to `transcript` as it is
+("> " sent, "< " received); its stderr to `stderr`. Before each step the provider's request log is
+cleared, and after it the requests the provider served are reported with the step's result.
+"""
+
+import json
+import os
+import ssl
+import sys
+import urllib.request
+from contextlib import asynccontextmanager
+
+import anyio
+from mcp import types
+from mcp.client.session import ClientSession
+from mcp.shared.message import SessionMessage
+
+
+@asynccontextmanager
+async def logged_stdio(command, env, transcript, errlog):
+    """stdio_client's transport, keeping every line exchanged, byte for byte."""
+    process = await anyio.open_process(command, env=env, stderr=errlog)
+    read_send, read_recv = anyio.create_memory_object_stream(0)
+    write_send, write_recv = anyio.create_memory_object_stream(0)
+
+    async def reader():
+        buffer = b""
+        async with read_send:
+            async for chunk in process.stdout:
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    transcript.write(b"< " + line + b"\n")
+                    transcript.flush()
+                    if not line.strip():
+                        continue
+                    try:
+                        message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+                    except ValueError as e:
+                        await read_send.send(e)
+                        continue
+                    await read_send.send(SessionMessage(message))
+
+    async def writer():
+        async with write_recv:
+            async for session_message in write_recv:
+                data = session_message.message.model_dump_json(by_alias=True, exclude_unset=True).encode() + b"\n"
+                transcript.write(b"> " + data)
+                transcript.flush()
+                await process.stdin.send(data)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(reader)
+        tg.start_soon(writer)
+        try:
+            yield read_recv, write_send, process
+        finally:
+            await process.stdin.aclose()
+            with anyio.move_on_after(10):
+                await process.wait()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            tg.cancel_scope.cancel()
+
+
+class Provider:
+    def __init__(self, spec):
+        self.issuer = spec["issuer"].rstrip("/") if spec else None
+        self.context = ssl.create_default_context(cafile=spec["ca_file"]) if spec and spec.get("ca_file") else None
+
+    def _call(self, method, route):
+        request = urllib.request.Request(
+            f"{self.issuer}/__test/{route}", method=method, data=b"{}" if method == "POST" else None,
+            headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, context=self.context, timeout=10) as r:
+            return json.loads(r.read())
+
+    def clear(self):
+        if self.issuer:
+            self._call("POST", "requests/clear")
+
+    def served(self):
+        if not self.issuer:
+            return []
+        return [{"method": r["method"], "path": r["path"]} for r in self._call("GET", "requests")]
+
+
+def dump(model):
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+async def run(plan):
+    out = {"steps": []}
+    answers = list(plan.get("elicit") or [])
+    asked = []
+
+    async def elicitation(context, params):
+        asked.append(dump(params))
+        answer = answers.pop(0) if answers else "cancel"
+        if answer in ("decline", "cancel"):
+            return types.ElicitResult(action=answer)
+        return types.ElicitResult(action="accept", content={"decision": answer})
+
+    provider = Provider(plan.get("provider"))
+    with open(plan["transcript"], "ab") as transcript, open(plan["stderr"], "ab") as errlog:
+        async with logged_stdio(plan["command"], {**os.environ, **plan["env"]}, transcript, errlog) as (read, write, process):
+            session = ClientSession(
+                read, write, read_timeout_seconds=60,
+                elicitation_callback=elicitation if plan.get("elicit") is not None else None,
+                client_info=types.Implementation(name=plan["client_name"], version="1.0"),
+            )
+            async with session:
+                try:
+                    init = await session.initialize()
+                except Exception as e:  # the server refused the session: report why
+                    out["initialize_error"] = str(e)
+                    return out
+                out["initialize"] = dump(init)
+                for step in plan["steps"]:
+                    provider.clear()
+                    asked.clear()
+                    if step.get("list_tools"):
+                        result = await session.list_tools()
+                        record = {"tools": [dump(t) for t in result.tools]}
+                    else:
+                        result = await session.call_tool(step["tool"], step.get("args"))
+                        record = {
+                            "is_error": bool(result.is_error),
+                            "text": "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text"),
+                            "structured": result.structured_content,
+                        }
+                    record["elicitations"] = list(asked)
+                    record["served"] = provider.served()
+                    out["steps"].append(record)
+        out["exit_code"] = process.returncode
+    return out
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        plan = json.load(f)
+    result = anyio.run(run, plan)
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
