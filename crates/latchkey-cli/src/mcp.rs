@@ -252,13 +252,23 @@ impl Server {
                 Asked::Failed => {}
             }
         }
-        match ask_desktop_app(&self.core, consumer, &account.id, access).await {
-            Ok(Some(AppAnswer::Once)) => Ok(Consent::Once(access)),
-            // The app stored the grant before answering.
-            Ok(Some(AppAnswer::Always)) => Ok(Consent::Granted),
-            Ok(Some(AppAnswer::Deny)) => Err(declined(consumer, &r)),
-            Ok(None) | Err(_) => Err(no_consent(consumer, &r, access)),
-        }
+        after_app(ask_desktop_app(&self.core, consumer, &account.id, access).await, consumer, &r, access)
+    }
+}
+
+/// What the app's answer leads to; no app (or none that could ask): the refusal with the command.
+fn after_app(
+    answer: latchkey_core::Result<Option<AppAnswer>>,
+    consumer: &str,
+    r: &str,
+    access: Access,
+) -> Result<Consent, String> {
+    match answer {
+        Ok(Some(AppAnswer::Once)) => Ok(Consent::Once(access)),
+        // The app stored the grant before answering.
+        Ok(Some(AppAnswer::Always)) => Ok(Consent::Granted),
+        Ok(Some(AppAnswer::Deny)) => Err(declined(consumer, r)),
+        Ok(None) | Err(_) => Err(no_consent(consumer, r, access)),
     }
 }
 
@@ -711,6 +721,24 @@ mod tests {
         assert_eq!(shell_quote(r#"a "b" $c `d` \e"#), r#""a \"b\" \$c \`d\` \\e""#);
         let text = no_consent("Claude Desktop", "gmail:a@b.c", Access::Full);
         assert!(text.ends_with("latchkey grants add \"Claude Desktop\" gmail:a@b.c --access full"), "{text}");
+    }
+
+    #[test]
+    fn the_apps_answer_decides_the_consent_and_no_app_refuses_with_the_command() {
+        let r = "test:a@b.c";
+        assert_eq!(
+            after_app(Ok(Some(AppAnswer::Once)), "x", r, Access::Full),
+            Ok(Consent::Once(Access::Full))
+        );
+        assert_eq!(after_app(Ok(Some(AppAnswer::Always)), "x", r, Access::Read), Ok(Consent::Granted));
+        let denied = after_app(Ok(Some(AppAnswer::Deny)), "x", r, Access::Read);
+        assert!(denied.is_err_and(|e| e.contains("declined") && e.contains("nothing was remembered")));
+        for none in [Ok(None), Err(Error::Storage("no bus".into()))] {
+            let refused = after_app(none, "x", r, Access::Read);
+            assert!(
+                refused.is_err_and(|e| e.ends_with("latchkey grants add \"x\" test:a@b.c --access read"))
+            );
+        }
     }
 
     #[test]
