@@ -111,9 +111,10 @@ fn reference(a: &Account) -> String {
     format!("{}:{}", a.connection, a.identifier)
 }
 
-/// A value quoted back in a refusal: printable, at most 60 characters.
+/// A value quoted back in a refusal: no control or bidi characters, at most 60 characters.
 fn quoted(value: &str) -> String {
-    let clean: String = value.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    let clean: String =
+        value.chars().map(|c| if latchkey_core::sanitize::is_unsafe(c) { '?' } else { c }).collect();
     match clean.char_indices().nth(60) {
         Some((at, _)) => format!("{}…", &clean[..at]),
         None => clean,

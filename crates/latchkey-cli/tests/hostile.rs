@@ -191,6 +191,8 @@ const SHAPES: &[&[&str]] = &[
     &["grants", "add", "agent", "x:y", "--access", "G"],
     &["grants", "add", "agent", "x:y", "--for", "G"],
     &["grants", "remove", "G", "G"],
+    &["mcp", "G"],
+    &["mcp", "--consumer", "G"],
     &["connections", "add", "G", "--type", "api-key", "--api-base", "G"],
     &["--keychain-service", "G", "accounts", "list"],
     &["--connections", "G", "connections", "list"],

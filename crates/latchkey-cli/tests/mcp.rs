@@ -467,3 +467,75 @@ async fn the_token_reaches_the_api_base_only_and_bad_input_gets_a_clear_tool_err
 
     env.assert_no_token_anywhere(&env.tokens(&id));
 }
+
+/// Raw JSON-RPC lines a hostile client could send, straight to `latchkey mcp` (no keychain, no
+/// provider): malformed lines, wrong argument types, control characters and a huge string each get
+/// an answer, tool failures as `isError` results, and the server stays up to end cleanly.
+#[test]
+fn hostile_protocol_lines_get_answers_and_never_end_the_server() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .arg("mcp")
+        .env("LATCHKEY_DATA_DIR", dir.path().join("data"))
+        .env("LATCHKEY_CONNECTIONS", dir.path().join("connections.toml"))
+        .env("LATCHKEY_KEYCHAIN_SERVICE", "latchkey-mcp-hostile-test")
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut send = |v: &str| {
+        stdin.write_all(v.as_bytes()).expect("write");
+        stdin.write_all(b"\n").expect("write");
+    };
+    let mut answer = |id: i64| -> Value {
+        loop {
+            let line = lines.next().expect("an answer").expect("read");
+            let v: Value = serde_json::from_str(&line).expect("JSON");
+            if v["id"] == id {
+                return v;
+            }
+        }
+    };
+    send(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#,
+    );
+    assert_eq!(answer(1)["result"]["serverInfo"]["name"], "latchkey");
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    send("this is not JSON");
+    send(
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"call_api","arguments":"a string"}}"#,
+    );
+    let two = answer(2);
+    assert!(two.get("error").is_some() || two["result"]["isError"] == true, "{two}");
+    let tool_errors = [
+        json!({"account": [1, 2], "method": null, "path": {"x": 1}}),
+        json!({"account": "test:\u{202e}\u{0}\u{7}", "method": "GET", "path": "me"}),
+        json!({"account": "x:y", "method": "GET", "path": "me", "query": {"k": "x".repeat(1 << 20)}}),
+        json!({"account": "\u{1b}]52;c;aGk=\u{7}", "method": "DELETE", "path": "%00"}),
+        json!(null),
+    ];
+    for (i, args) in tool_errors.iter().enumerate() {
+        let id = 10 + i as i64;
+        let params = json!({"name": "call_api", "arguments": args});
+        send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}).to_string());
+        let a = answer(id);
+        assert_eq!(a["result"]["isError"], true, "{a}");
+        let text = a["result"]["content"][0]["text"].as_str().expect("a sentence");
+        let unsafe_char = |c: char| c != '\n' && latchkey_core::sanitize::is_unsafe(c);
+        assert!(!text.chars().any(unsafe_char), "control or bidi characters echoed: {text:?}");
+    }
+    send(r#"{"jsonrpc":"2.0","id":20,"method":"tools/call","params":{"name":"list_accounts"}}"#);
+    assert_eq!(answer(20)["result"]["structuredContent"]["accounts"], json!([]));
+    send(r#"{"jsonrpc":"2.0","id":21,"method":"ping"}"#);
+    assert!(answer(21).get("result").is_some(), "still serving");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
