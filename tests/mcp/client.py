@@ -11,7 +11,8 @@ PLAN: {"command": [...], "env": {...} (over this process's own), "client_name": 
 takes the next answer: "allow_once", "allow_always", "deny" (accepted with that choice),
 "decline" or "cancel". Every line on the server's stdin and stdout goes to `transcript` as it is
 ("> " sent, "< " received); its stderr to `stderr`. Before each step the provider's request log is
-cleared, and after it the requests the provider served are reported with the step's result.
+cleared, and after it the requests the provider served are reported with the step's result
+(null when the provider is not running).
 """
 
 import json
@@ -88,13 +89,17 @@ class Provider:
             return json.loads(r.read())
 
     def clear(self):
-        if self.issuer:
+        try:
             self._call("POST", "requests/clear")
+        except OSError:
+            pass  # the provider is down: served() says so
 
     def served(self):
-        if not self.issuer:
-            return []
-        return [{"method": r["method"], "path": r["path"]} for r in self._call("GET", "requests")]
+        """The requests the provider served during the step; None when it is not running."""
+        try:
+            return [{"method": r["method"], "path": r["path"]} for r in self._call("GET", "requests")]
+        except OSError:
+            return None
 
 
 def dump(model):

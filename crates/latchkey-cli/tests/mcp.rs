@@ -384,6 +384,7 @@ async fn the_token_reaches_the_api_base_only_and_bad_input_gets_a_clear_tool_err
     let id = env.connect_alice(&provider);
     env.ok(&["grants", "add", "agent", ALICE, "--access", "full"]);
     let (port, heard) = elsewhere();
+    let issuer = provider.issuer.clone();
 
     // An API that echoes the Authorization header: the agent sees a marker, not the token.
     let mut steps_in = vec![get("echo/authorization")];
@@ -450,9 +451,23 @@ async fn the_token_reaches_the_api_base_only_and_bad_input_gets_a_clear_tool_err
             json!({"path": "/me", "status": 302, "headers": {"location": format!("http://127.0.0.1:{port}/steal")}, "body": "moved"}),
         )
         .await;
-    // The provider is down for /me (the connection dropped): a tool error; the account stays active.
+    // The provider drops the connection: a tool error; the account stays active.
     provider.control("fault", json!({"path": "/echo/authorization", "drop": true})).await;
-    let r = env.session(&provider, "agent", None, &[], vec![get("me"), get("echo/authorization"), list()]);
+    // An answer over 1 MiB: cut, flagged, and said in the text.
+    provider
+        .control(
+            "fault",
+            json!({"path": "/big", "status": 200, "content_type": "application/json",
+                   "body": "{\"data\": \"{{fill}}\"}", "fill": {"text": "0123456789abcdef", "times": 100_000}}),
+        )
+        .await;
+    let r = env.session(
+        &provider,
+        "agent",
+        None,
+        &[],
+        vec![get("me"), get("echo/authorization"), list(), get("big")],
+    );
     let s = steps(&r);
     assert_eq!(s[0]["is_error"], false, "{}", s[0]);
     assert_eq!(s[0]["structured"]["status"], 302);
@@ -460,12 +475,28 @@ async fn the_token_reaches_the_api_base_only_and_bad_input_gets_a_clear_tool_err
     let down = s[1]["text"].as_str().unwrap_or("");
     assert!(down.contains("could not reach") && down.contains("stays connected"), "{down}");
     assert_eq!(alice_in(&s[2])["status"], "active");
+    let big = &s[3]["structured"];
+    assert_eq!((&big["truncated"], &big["bytes"]), (&json!(true), &json!(1 << 20)), "{big}");
+    assert!(big["body"].is_string(), "a cut JSON body comes as text");
+    assert!(
+        s[3]["text"].as_str().is_some_and(|t| t.starts_with("Note: the response was cut at 1048576 bytes"))
+    );
     std::thread::sleep(Duration::from_millis(300));
     let heard = heard.lock().expect("heard").clone();
     assert!(heard.iter().all(|h| !h.to_ascii_lowercase().contains("authorization")), "{heard:?}");
     assert!(heard.is_empty(), "nothing reached the other origin: {heard:?}");
 
-    env.assert_no_token_anywhere(&env.tokens(&id));
+    // The provider stopped altogether: the same, and the account is still active.
+    let tokens = env.tokens(&id);
+    drop(provider);
+    let stopped = Provider::attach(issuer, Some(env.ca.clone()));
+    let r = env.session(&stopped, "agent", None, &[], vec![get("me"), list()]);
+    let s = steps(&r);
+    assert_eq!(s[0]["served"], Value::Null, "the provider is down");
+    assert!(s[0]["text"].as_str().is_some_and(|t| t.contains("stays connected")), "{}", s[0]);
+    assert_eq!(alice_in(&s[1])["status"], "active");
+
+    env.assert_no_token_anywhere(&tokens);
 }
 
 /// Raw JSON-RPC lines a hostile client could send, straight to `latchkey mcp` (no keychain, no
