@@ -354,6 +354,10 @@ async fn consent_is_asked_remembered_or_refused_and_read_access_allows_get_only(
     for who in ["agent two", "agent three", "override"] {
         assert!(calls.iter().any(|c| c["caller"] == who && c["outcome"] == "ok"), "{who}: {calls:#?}");
     }
+    // A call nobody could be asked about is refused by the core, and recorded.
+    for who in ["agent one", "agent three"] {
+        assert!(calls.iter().any(|c| c["caller"] == who && c["outcome"] == "refused"), "{who}: {calls:#?}");
+    }
 
     tokens.extend(env.tokens(&id));
     env.assert_no_token_anywhere(&tokens);
