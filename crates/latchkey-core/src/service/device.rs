@@ -68,11 +68,12 @@ impl Latchkey {
         if !conn.enabled {
             return Err(Error::ConnectionNotReady(conn.name.clone(), "it is disabled.".into()));
         }
+        // Whether the provider offers it at all comes first: no client id would make it do so.
+        let metadata = self.metadata(&conn).await?;
+        let endpoint = device_endpoint(&conn, &metadata)?;
         let Some(client_id) = oauth.client_id.clone() else {
             return Err(Error::ConnectionNotReady(conn.name.clone(), self.missing_client(&conn)));
         };
-        let metadata = self.metadata(&conn).await?;
-        let endpoint = device_endpoint(&conn, &metadata)?;
         let secret = self.device_client_secret(&conn).await?;
         let account = self.account_to_sign_in(&conn, identifier, actor)?;
         let placeholder = identifier.is_none();
