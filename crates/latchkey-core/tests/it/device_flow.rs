@@ -295,3 +295,191 @@ async fn a_device_sign_in_by_another_person_than_the_named_email_is_refused_and_
     let live = provider.query("tokens", json!({"account": "mallory"})).await;
     assert_eq!(live, json!({"access_tokens": 0, "refresh_tokens": 0}), "mallory's tokens were revoked");
 }
+
+/// The catalog's device providers with their real URLs and answers, through the local HTTPS
+/// stand-in (`fake_https`): what is sent where (no client secret to GitHub, Google's in the body),
+/// each provider's way of saying "pending" (GitHub: HTTP 200; Google: 428), Google's
+/// `verification_url`, Microsoft's missing `verification_uri_complete`.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogs_device_providers_are_spoken_to_as_they_document() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::fake_https::{FakeHttps, Request};
+    use latchkey_core::http::Http;
+    use latchkey_core::secret::Secret;
+    use latchkey_core::vault::MemoryStore;
+    use latchkey_core::{ConnectionChange, Options};
+
+    struct Case {
+        entry: &'static str,
+        device: &'static str,
+        token: &'static str,
+        device_answer: &'static str,
+        /// Status and body of a "not yet" poll.
+        pending: (u16, &'static str),
+        token_answer: &'static str,
+        identity: &'static str,
+        identity_answer: &'static str,
+        scopes: Option<&'static [&'static str]>,
+        /// The client secret, and whether the device flow sends it in the body.
+        secret: Option<&'static str>,
+        secret_sent: bool,
+        sent_scope: &'static str,
+        complete: bool,
+        email: &'static str,
+    }
+    let cases = [
+        Case {
+            entry: "github",
+            device: "https://github.com/login/device/code",
+            token: "https://github.com/login/oauth/access_token",
+            device_answer: r#"{"device_code":"3584d83530557fdd1f46af8289938c8ef79f9dc5","user_code":"WDJB-MJHT","verification_uri":"https://github.com/login/device","expires_in":900,"interval":1}"#,
+            pending: (
+                200,
+                r#"{"error":"authorization_pending","error_description":"The authorization request is still pending.","error_uri":"https://docs.github.com/developers/apps/authorizing-oauth-apps#error-codes-for-the-device-flow"}"#,
+            ),
+            token_answer: r#"{"access_token":"gho_16C7e42F292c6912E7710c838347Ae178B4a","token_type":"bearer","scope":"read:user,user:email"}"#,
+            identity: "https://api.github.com/user",
+            identity_answer: r#"{"login":"octocat","id":583231,"name":"The Octocat","email":"octocat@github.com"}"#,
+            scopes: None,
+            secret: Some("s3cret-xyz"),
+            secret_sent: false,
+            sent_scope: "read:user user:email",
+            complete: false,
+            email: "octocat@github.com",
+        },
+        Case {
+            entry: "microsoft",
+            device: "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode",
+            token: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+            device_answer: r#"{"user_code":"FYQWQ8FSL","device_code":"FAQABAAEAAAD--DLA3VO7QrddgJg7WevrB-test","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":1,"message":"To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code FYQWQ8FSL to authenticate."}"#,
+            pending: (
+                400,
+                r#"{"error":"authorization_pending","error_description":"AADSTS70016: OAuth 2.0 device flow error. Authorization is pending.","error_codes":[70016]}"#,
+            ),
+            token_answer: r#"{"token_type":"Bearer","scope":"openid email profile offline_access User.Read","expires_in":3600,"access_token":"EwBwA8l6BAAU-test","refresh_token":"M.C507_BAY.0.U.-test","id_token":"eyJ0eXAiOiJKV1QifQ.e30.sig"}"#,
+            identity: "https://graph.microsoft.com/oidc/userinfo",
+            identity_answer: r#"{"sub":"OLu859SGc2Sr9ZsqbkG-QbeLgJlb41KcdiPoLYNpSFA","name":"Mikah Ollenburg","email":"mikoll@contoso.com"}"#,
+            scopes: None,
+            secret: None,
+            secret_sent: false,
+            sent_scope: "openid email offline_access User.Read",
+            complete: false,
+            email: "mikoll@contoso.com",
+        },
+        Case {
+            entry: "google-drive",
+            device: "https://oauth2.googleapis.com/device/code",
+            token: "https://oauth2.googleapis.com/token",
+            device_answer: r#"{"device_code":"AH-1Ng1ESA1Bzxw-test","user_code":"GQVQ-JKEC","verification_url":"https://www.google.com/device","expires_in":1800,"interval":1}"#,
+            pending: (
+                428,
+                r#"{"error":"authorization_pending","error_description":"Precondition Required"}"#,
+            ),
+            token_answer: r#"{"access_token":"ya29.a0AfB_device-access","expires_in":3599,"refresh_token":"1//0g-device-refresh","scope":"https://www.googleapis.com/auth/drive.file openid https://www.googleapis.com/auth/userinfo.email","token_type":"Bearer","id_token":"eyJhbGciOiJSUzI1NiJ9.e30.sig"}"#,
+            identity: "https://openidconnect.googleapis.com/v1/userinfo",
+            identity_answer: r#"{"sub":"110169484474386276334","name":"Ada Lovelace","email":"ada@gmail.com","email_verified":true}"#,
+            scopes: Some(&["openid", "email", "https://www.googleapis.com/auth/drive.file"]),
+            secret: Some("GOCSPX-test-secret"),
+            secret_sent: true,
+            sent_scope: "openid email https://www.googleapis.com/auth/drive.file",
+            complete: false,
+            email: "ada@gmail.com",
+        },
+    ];
+    let mut hosts: Vec<String> = cases
+        .iter()
+        .flat_map(|c| [c.device, c.token, c.identity])
+        .map(|u| url::Url::parse(u).expect("url").host_str().expect("host").to_owned())
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    let server = FakeHttps::start(&hosts.iter().map(String::as_str).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut http = Http::with_extra_root(&server.ca_pem).expect("ca");
+    for h in &hosts {
+        http = http.resolving(h, server.addr);
+    }
+    let file = dir.path().join("connections.toml");
+    let (core, _) = Latchkey::open(Options {
+        data_dir: dir.path().to_owned(),
+        connections: latchkey_core::config::load_connections(&file).expect("catalog"),
+        connections_file: Some(file),
+        secrets: Arc::new(MemoryStore::default()),
+        redirect_scheme: "io.latchkey.desktop".into(),
+        http,
+        hooks: Default::default(),
+    })
+    .await
+    .expect("open");
+
+    for case in &cases {
+        let e = case.entry;
+        let change = ConnectionChange {
+            client_id: Some(Some("client-123".into())),
+            client_secret: case.secret.map(|s| Some(Secret::new(s))),
+            scopes: case.scopes.map(|s| s.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        core.configure_connection(e, change, &Actor::User).await.expect("configure");
+        let polls = Arc::new(AtomicUsize::new(0));
+        let (seen, device, token) = (polls.clone(), case.device.to_owned(), case.token.to_owned());
+        let (device_answer, not_yet, token_answer) = (case.device_answer, case.pending, case.token_answer);
+        let (identity, identity_answer) = (case.identity.to_owned(), case.identity_answer);
+        server.answer(move |r: &Request| {
+            let url = format!("https://{}{}", r.host, r.path());
+            if url == device {
+                (200, "application/json", device_answer.to_owned())
+            } else if url == token && seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                (not_yet.0, "application/json", not_yet.1.to_owned())
+            } else if url == token {
+                (200, "application/json", token_answer.to_owned())
+            } else if url == identity {
+                (200, "application/json", identity_answer.to_owned())
+            } else {
+                (404, "text/plain", format!("unexpected {url}"))
+            }
+        });
+
+        let sign_in = core.start_device_authorization(e, None, &Actor::User).await.expect(e);
+        assert_eq!(sign_in.verification_uri_complete.is_some(), case.complete, "{e}");
+        assert!(sign_in.verification_uri.as_str().starts_with("https://"), "{e}");
+        let account = core.finish_device_authorization(sign_in, pending()).await.expect(e);
+        assert_eq!(account.status, AccountStatus::Active, "{e}");
+        assert_eq!(account.identity.and_then(|i| i.email).as_deref(), Some(case.email), "{e}");
+        assert_eq!(polls.load(Ordering::SeqCst), 2, "{e}: a pending poll, then the tokens");
+
+        let requests = server.requests();
+        let asked = requests.iter().find(|r| r.path() == url::Url::parse(case.device).expect("url").path());
+        let asked = asked.expect("the device authorization request");
+        assert_eq!(asked.method, "POST", "{e}");
+        assert_eq!(asked.header("accept"), Some("application/json"), "{e}");
+        assert_eq!(asked.param("client_id").as_deref(), Some("client-123"), "{e}");
+        assert_eq!(asked.param("scope").as_deref(), Some(case.sent_scope), "{e}");
+        let polled: Vec<&Request> =
+            requests.iter().filter(|r| format!("https://{}{}", r.host, r.path()) == case.token).collect();
+        assert_eq!(polled.len(), 2, "{e}");
+        for (r, secret_field) in
+            [(asked, case.secret_sent), (polled[0], case.secret_sent), (polled[1], case.secret_sent)]
+        {
+            assert_eq!(r.param("client_secret").is_some(), secret_field, "{e}: {}", r.body);
+            assert!(r.basic().is_none(), "{e}: no Basic header");
+        }
+        assert_eq!(
+            polled[1].param("grant_type").as_deref(),
+            Some("urn:ietf:params:oauth:grant-type:device_code")
+        );
+        let device_code =
+            serde_json::from_str::<Value>(case.device_answer).expect("json")["device_code"].clone();
+        assert_eq!(polled[1].param("device_code").as_deref(), device_code.as_str(), "{e}");
+        // The device code and the tokens stay out of the audit trail.
+        let token = serde_json::from_str::<Value>(case.token_answer).expect("json")["access_token"].clone();
+        for entry in core.audit_trail(&AuditQuery::default()).expect("audit") {
+            for secret in [device_code.as_str(), token.as_str()].into_iter().flatten() {
+                assert!(!entry.detail.contains(secret), "{e}: {entry:?}");
+            }
+        }
+    }
+}
