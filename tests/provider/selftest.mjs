@@ -246,6 +246,18 @@ describe('device flow (RFC 8628)', () => {
     assert.equal((await poll(body.device_code)).body.error, 'invalid_grant', 'a device code is single use');
   });
 
+  test('a person enters the code at /device, signs in and consents (browser.mjs), or aborts', async () => {
+    const approved = (await deviceAuth('openid email demo.read')).body;
+    assert.equal(await runBrowser(approved.verification_uri_complete, { fetch: op.fetch, login: 'carol' }), null);
+    const tokens = await poll(approved.device_code);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.equal(tokens.body.scope, 'openid email demo.read');
+    assert.equal((await userinfo(tokens.body.access_token)).body.email, 'carol@example.test');
+    const aborted = (await deviceAuth()).body;
+    assert.equal(await runBrowser(aborted.verification_uri_complete, { fetch: op.fetch, decision: 'deny' }), null);
+    assert.equal((await poll(aborted.device_code)).body.error, 'access_denied');
+  });
+
   test('deny gives access_denied; an expired code gives expired_token', async () => {
     const denied = (await deviceAuth()).body;
     assert.equal((await deviceAuth()).body.interval, undefined, 'no interval unless set');

@@ -192,8 +192,22 @@ function providerConfig(redirectUris, introspectionSecret) {
       // RFC 8628 at /device/auth; the user enters the code at /device (or a test control decides).
       deviceFlow: {
         enabled: true,
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          const wrong = err && (err.userCode || err.name === 'NoCodeError');
+          const note = !err ? '<p>Enter the code your device shows.</p>'
+            : `<p role="alert" id="${err.name === 'AbortedError' ? 'device-aborted' : 'device-error'}">${
+              wrong ? 'That code is not right (or no longer valid). Try again.' : 'The sign-in was stopped.'}</p>`;
+          renderHtml(ctx, 'Latchkey demo provider — connect a device',
+            `${note}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
+        },
+        userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => renderHtml(ctx,
+          'Latchkey demo provider — confirm the device',
+          `<p><strong>${esc(client.clientId)}</strong> asks to sign in on a device that shows this code:</p>
+<p><code>${esc(userCode)}</code></p>${form}
+<button type="submit" form="op.deviceConfirmForm">Continue</button>
+<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>`),
         successSource: async (ctx) => renderHtml(ctx, 'Latchkey demo provider — device connected',
-          '<p>The device is connected. You can close this page.</p>'),
+          '<p id="device-done">The device is connected. You can close this page.</p>'),
       },
       userinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
@@ -343,7 +357,7 @@ async function deviceDecision(body, approve) {
   const userCode = body.user_code.replace(/[a-z]/g, (c) => c.toUpperCase()).replace(/\W/g, '');
   const code = await provider.DeviceCode.findByUserCode(userCode);
   if (!code || code.isExpired) return [404, { error: 'no pending device code with that user code' }];
-  if (code.accountId || code.error) return [409, { error: 'that device code was already decided' }];
+  if (code.accountId || code.error || code.inFlight) return [409, { error: 'that device code was already decided' }];
   if (!approve) {
     Object.assign(code, { error: 'access_denied', errorDescription: 'End-User denied the device' });
     await code.save();

@@ -119,7 +119,20 @@ impl TokenClient<'_> {
             reason: "the provider could not be reached".into(),
             retry_after: None,
         };
-        let Ok(response) = request.send().await else { return DevicePoll::Failed(unreachable()) };
+        // Polls are seconds apart, about as long as servers keep an idle connection (Node's 5 s):
+        // a pooled connection the server just closed fails the send, so that is tried once more.
+        let retry = request.try_clone();
+        let sent = match request.send().await {
+            Err(e) if !e.is_timeout() && retry.is_some() => {
+                tracing::debug!("a device-code poll's connection failed; trying a new one");
+                match retry {
+                    Some(retry) => retry.send().await,
+                    None => Err(e),
+                }
+            }
+            other => other,
+        };
+        let Ok(response) = sent else { return DevicePoll::Failed(unreachable()) };
         let header = |name: http::header::HeaderName| {
             response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
         };

@@ -111,6 +111,27 @@ async fn approved_device_sign_in_is_stored_like_a_browser_sign_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
+async fn a_person_approves_at_the_verification_page_on_another_device() {
+    let provider = Provider::start();
+    quick(&provider).await;
+    let h = core(&provider, SCOPES).await;
+    let sign_in = h.core.start_device_authorization("test", None, &Actor::User).await.expect("started");
+    let page = sign_in.verification_uri_complete.clone().expect("with the code in it");
+    // The scripted browser enters the code at /device, confirms it, signs in and consents, while
+    // the core polls.
+    let person = tokio::task::spawn_blocking({
+        let (issuer, ca) = (provider.issuer.clone(), provider.ca_file.clone());
+        move || support::browse_loopback(&Provider::attach(issuer, ca), page.as_str())
+    });
+    let account = h.core.finish_device_authorization(sign_in, pending()).await.expect("approved");
+    person.await.expect("the browser finished");
+    assert_eq!(account.status, AccountStatus::Active);
+    assert_eq!(account.identifier, "alice@example.test");
+    assert_eq!(account.granted_scopes, SCOPES);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn denied_and_expired_device_sign_ins_say_so_and_leave_no_account() {
     let provider = Provider::start();
     quick(&provider).await;
