@@ -92,7 +92,10 @@ const pageText = (html) => decode(html.replace(/<(head|style|script)\b[\s\S]*?<\
 
 /**
  * Walks from the authorization URL through sign-in and consent, and returns the URL the provider
- * finally redirects to outside itself (the app's callback, with code/error, state and iss).
+ * finally redirects to outside itself (the app's callback, with code/error, state and iss). From a
+ * device verification URL (RFC 8628, with `user_code` in it) it confirms or aborts the code,
+ * signs in and consents, and returns null once the provider says the device is connected (or,
+ * after aborting, that the sign-in was stopped).
  * opts: { login='alice', password='test', decision='approve'|'deny', grant=null (array of scopes
  * to leave checked; null = all), log=null (file for JSON lines), fetch=globalThis.fetch, maxSteps=20 }
  */
@@ -143,7 +146,15 @@ export async function runBrowser(url, opts = {}) {
       body: new URLSearchParams(values).toString(),
     });
     const hidden = (form) => form.inputs.filter((i) => i.type === 'hidden' && i.name).map((i) => [i.name, i.value ?? '']);
-    if (forms.login) {
+    const only = Object.values(forms);
+    if (html.includes('id="device-done"') || html.includes('id="device-aborted"')) return null;
+    if (forms['op.deviceConfirmForm']) {
+      const abort = decision === 'deny' ? [['abort', 'yes']] : [];
+      request = fill(forms['op.deviceConfirmForm'], [...hidden(forms['op.deviceConfirmForm']), ...abort]);
+    } else if (only.length === 1 && only[0].inputs.every((i) => i.type === 'hidden')) {
+      // A page that submits its form by script (oidc-provider's form_post), as a browser would.
+      request = fill(only[0], hidden(only[0]));
+    } else if (forms.login) {
       request = fill(forms.login, [...hidden(forms.login), ['login', login], ['password', password]]);
     } else if (forms.consent && decision === 'deny') {
       if (!forms.deny) throw new BrowserError(`consent page without a Deny form at ${redact(request.url.href)}`);
@@ -204,7 +215,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       grant: env.LATCHKEY_TEST_GRANT === undefined ? null : env.LATCHKEY_TEST_GRANT.split(/\s+/).filter(Boolean),
       log,
     });
-    await deliver(callback, { handoff: env.LATCHKEY_TEST_HANDOFF || 'gio open', log });
+    if (callback !== null) await deliver(callback, { handoff: env.LATCHKEY_TEST_HANDOFF || 'gio open', log });
   } catch (err) {
     process.stderr.write(`browser.mjs: ${err instanceof BrowserError ? err.message : err.stack}\n`);
     if (log) appendFileSync(log, `${JSON.stringify({ at: new Date().toISOString(), error: err.message })}\n`);

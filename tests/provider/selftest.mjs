@@ -223,6 +223,54 @@ describe('test controls', () => {
   });
 });
 
+describe('device flow (RFC 8628)', () => {
+  const deviceAuth = (scope = 'openid email') => post(meta.device_authorization_endpoint, { client_id: op.client_id, scope });
+  const poll = (deviceCode) => token({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: deviceCode });
+
+  test('advertised; pending until approved by the control, then tokens for the approved user', async () => {
+    assert.equal(meta.device_authorization_endpoint, `${op.issuer}/device/auth`);
+    await op.control('device/interval', { seconds: 1 });
+    const { status, body } = await deviceAuth();
+    await op.control('device/interval', { seconds: null });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.interval, 1);
+    assert.equal(body.verification_uri, `${op.issuer}/device`);
+    assert.match(body.user_code, /^[A-Z]{4}-[A-Z]{4}$/);
+    assert.equal((await poll(body.device_code)).body.error, 'authorization_pending');
+    assert.equal((await op.control('device/approve', { user_code: body.user_code, login: 'bob' })).ok, true);
+    const tokens = await poll(body.device_code);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.equal(tokens.body.scope, 'openid email');
+    assert.ok(tokens.body.refresh_token);
+    assert.equal((await userinfo(tokens.body.access_token)).body.email, 'bob@example.test');
+    assert.equal((await poll(body.device_code)).body.error, 'invalid_grant', 'a device code is single use');
+  });
+
+  test('a person enters the code at /device, signs in and consents (browser.mjs), or aborts', async () => {
+    const approved = (await deviceAuth('openid email demo.read')).body;
+    assert.equal(await runBrowser(approved.verification_uri_complete, { fetch: op.fetch, login: 'carol' }), null);
+    const tokens = await poll(approved.device_code);
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.equal(tokens.body.scope, 'openid email demo.read');
+    assert.equal((await userinfo(tokens.body.access_token)).body.email, 'carol@example.test');
+    const aborted = (await deviceAuth()).body;
+    assert.equal(await runBrowser(aborted.verification_uri_complete, { fetch: op.fetch, decision: 'deny' }), null);
+    assert.equal((await poll(aborted.device_code)).body.error, 'access_denied');
+  });
+
+  test('deny gives access_denied; an expired code gives expired_token', async () => {
+    const denied = (await deviceAuth()).body;
+    assert.equal((await deviceAuth()).body.interval, undefined, 'no interval unless set');
+    await op.control('device/deny', { user_code: denied.user_code.toLowerCase() });
+    assert.equal((await poll(denied.device_code)).body.error, 'access_denied');
+    await op.control('ttl', { device_code: 1 });
+    const expiring = (await deviceAuth()).body;
+    await op.control('ttl', { device_code: 600 });
+    await sleep(1200);
+    assert.equal((await poll(expiring.device_code)).body.error, 'expired_token');
+  });
+});
+
 describe('browser.mjs as the system browser', () => {
   test('hands the custom-scheme callback to the handoff command; the log has no code', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-browser-'));

@@ -37,7 +37,9 @@ const DEFAULT_REDIRECT_URIS = [
 ];
 const HOUR = 3600;
 const DAY = 24 * HOUR;
-const ttl = { access_token: HOUR, refresh_token: 14 * DAY }; // changed at run time by /__test/ttl
+const ttl = { access_token: HOUR, refresh_token: 14 * DAY, device_code: 600 }; // changed at run time by /__test/ttl
+// The `interval` the device authorization answer advertises (RFC 8628 §3.2); null: none (5 s).
+let deviceInterval = null;
 // OpenID Connect Core §11 to the letter: a refresh token only for a grant with offline_access
 // (which oidc-provider keeps only with prompt=consent). Set by the flag or /__test/offline-access.
 let strictOfflineAccess = opts['strict-offline-access'];
@@ -51,13 +53,17 @@ class MapAdapter {
   constructor(model) { this.model = model; }
   key(id) { return `${this.model}:${id}`; }
   async upsert(id, payload, expiresIn) {
-    const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : undefined;
+    // A device code is kept a minute past its end, so a late poll is told `expired_token`
+    // (oidc-provider checks the expiry itself) rather than that the code is unknown.
+    const grace = this.model === 'DeviceCode' ? 60 : 0;
+    const expiresAt = expiresIn ? Date.now() + (expiresIn + grace) * 1000 : undefined;
     store.set(this.key(id), { payload, expiresAt });
     if (this.model === 'Session') store.set(`sessionUid:${payload.uid}`, { payload: id, expiresAt });
+    if (this.model === 'DeviceCode') store.set(`userCode:${payload.userCode}`, { payload: id, expiresAt });
   }
   async find(id) { return get(this.key(id)); }
   async findByUid(uid) { const id = get(`sessionUid:${uid}`); return id && this.find(id); }
-  async findByUserCode() { return undefined; } // device flow is not enabled
+  async findByUserCode(userCode) { const id = get(`userCode:${userCode}`); return id && this.find(id); }
   async consume(id) { const payload = get(this.key(id)); if (payload) payload.consumed = Math.floor(Date.now() / 1000); }
   async destroy(id) { store.delete(this.key(id)); }
   async revokeByGrantId(grantId) { deleteWhere((p) => p.grantId === grantId); }
@@ -168,7 +174,8 @@ function providerConfig(redirectUris, introspectionSecret) {
     adapter: MapAdapter,
     clients: [{
       client_id: 'latchkey', application_type: 'native', token_endpoint_auth_method: 'none',
-      grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], redirect_uris: redirectUris,
+      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: ['code'], redirect_uris: redirectUris,
     }, {
       client_id: 'resource-server', client_secret: introspectionSecret,
       token_endpoint_auth_method: 'client_secret_basic', grant_types: [], response_types: [], redirect_uris: [],
@@ -182,6 +189,26 @@ function providerConfig(redirectUris, introspectionSecret) {
     responseTypes: ['code'], // authorization code flow only (no implicit/hybrid)
     features: {
       devInteractions: { enabled: false },
+      // RFC 8628 at /device/auth; the user enters the code at /device (or a test control decides).
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          const wrong = err && (err.userCode || err.name === 'NoCodeError');
+          const note = !err ? '<p>Enter the code your device shows.</p>'
+            : `<p role="alert" id="${err.name === 'AbortedError' ? 'device-aborted' : 'device-error'}">${
+              wrong ? 'That code is not right (or no longer valid). Try again.' : 'The sign-in was stopped.'}</p>`;
+          renderHtml(ctx, 'Latchkey demo provider — connect a device',
+            `${note}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
+        },
+        userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => renderHtml(ctx,
+          'Latchkey demo provider — confirm the device',
+          `<p><strong>${esc(client.clientId)}</strong> asks to sign in on a device that shows this code:</p>
+<p><code>${esc(userCode)}</code></p>${form}
+<button type="submit" form="op.deviceConfirmForm">Continue</button>
+<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Abort</button>`),
+        successSource: async (ctx) => renderHtml(ctx, 'Latchkey demo provider — device connected',
+          '<p id="device-done">The device is connected. You can close this page.</p>'),
+      },
       userinfo: { enabled: true },
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       introspection: {
@@ -205,7 +232,7 @@ function providerConfig(redirectUris, introspectionSecret) {
     rotateRefreshToken: true,
     ttl: {
       AccessToken: () => ttl.access_token, RefreshToken: () => ttl.refresh_token, AuthorizationCode: 60,
-      IdToken: HOUR, Interaction: HOUR, Session: 14 * DAY, Grant: 14 * DAY,
+      IdToken: HOUR, Interaction: HOUR, Session: 14 * DAY, Grant: 14 * DAY, DeviceCode: () => ttl.device_code,
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     renderError: async (ctx, out) => renderHtml(ctx, 'Latchkey demo provider — error',
@@ -276,7 +303,7 @@ async function control(req, res, path) {
     case 'GET /__test/requests': return json(200, requests);
     case 'POST /__test/requests/clear': requests.length = 0; return json(200, { ok: true });
     case 'POST /__test/ttl':
-      for (const k of ['access_token', 'refresh_token']) {
+      for (const k of ['access_token', 'refresh_token', 'device_code']) {
         if (body[k] === undefined) continue;
         if (!Number.isInteger(body[k]) || body[k] < 1) return json(400, { error: `${k} must be a positive integer` });
         ttl[k] = body[k];
@@ -305,11 +332,48 @@ async function control(req, res, path) {
         && get(k)?.accountId === body.account).length;
       return json(200, { access_tokens: count('AccessToken'), refresh_tokens: count('RefreshToken') });
     }
+    case 'POST /__test/device/interval':
+      if (body.seconds !== null && !(Number.isInteger(body.seconds) && body.seconds >= 0)) {
+        return json(400, { error: 'seconds must be a non-negative integer or null' });
+      }
+      deviceInterval = body.seconds;
+      return json(200, { seconds: deviceInterval });
+    case 'POST /__test/device/approve':
+    case 'POST /__test/device/deny': {
+      const [status, answer] = await deviceDecision(body, route.endsWith('approve'));
+      return json(status, answer);
+    }
     case 'POST /__test/offline-access':
       strictOfflineAccess = body.strict === true;
       return json(200, { strict: strictOfflineAccess });
     default: return json(404, { error: `no such control: ${route}` });
   }
+}
+
+// Plays the user at /device: approves the pending user code as `login` (default alice), granting
+// the requested scopes or those of `scopes` among them, or denies it.
+async function deviceDecision(body, approve) {
+  if (typeof body.user_code !== 'string') return [400, { error: 'user_code required' }];
+  const userCode = body.user_code.replace(/[a-z]/g, (c) => c.toUpperCase()).replace(/\W/g, '');
+  const code = await provider.DeviceCode.findByUserCode(userCode);
+  if (!code || code.isExpired) return [404, { error: 'no pending device code with that user code' }];
+  if (code.accountId || code.error || code.inFlight) return [409, { error: 'that device code was already decided' }];
+  if (!approve) {
+    Object.assign(code, { error: 'access_denied', errorDescription: 'End-User denied the device' });
+    await code.save();
+    return [200, { ok: true }];
+  }
+  const login = body.login ?? 'alice';
+  const requested = String(code.params.scope ?? '').split(' ').filter(Boolean);
+  const granted = Array.isArray(body.scopes) ? requested.filter((s) => body.scopes.includes(s)) : requested;
+  const grant = new provider.Grant({ accountId: login, clientId: code.clientId });
+  if (granted.length) grant.addOIDCScope(granted.join(' '));
+  const grantId = await grant.save();
+  Object.assign(code, {
+    accountId: login, grantId, scope: granted.join(' '), authTime: Math.floor(Date.now() / 1000),
+  });
+  await code.save();
+  return [200, { ok: true, scope: code.scope }];
 }
 
 // Returns true when the fault answered (or dropped) the request itself.
@@ -398,6 +462,10 @@ server.listen(Number(opts.port), '127.0.0.1', () => {
       console.error(`provider ${event}: ${err.error ?? err.name}: ${why}`);
     });
   }
+  // RFC 8628 §3.2's optional `interval`, as /__test/device/interval sets it.
+  provider.on('device_authorization.success', (ctx) => {
+    if (deviceInterval !== null) ctx.body.interval = deviceInterval;
+  });
   callback = provider.callback();
   process.stdout.write(`${JSON.stringify({
     ready: true, issuer, port, ca_file: tls?.caFile ?? null, client_id: 'latchkey',

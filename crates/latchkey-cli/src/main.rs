@@ -33,7 +33,8 @@ Exit codes:
   1  anything else
   2  usage (unknown command or flag, bad value)
   3  no such connection or account
-  4  the account needs you: re-authorize it, or resume it
+  4  the account needs you: re-authorize it, or resume it (also: a device sign-in was
+     declined or its code expired)
   5  the keychain is unavailable or locked
   6  the provider or the network is unreachable
   130  interrupted (Ctrl-C)
@@ -73,7 +74,8 @@ enum Command {
     /// Which apps and agents may call an account's API through Latchkey (consent and accounting).
     #[command(subcommand)]
     Grants(grants::GrantsCmd),
-    /// Connect an account: sign in in the browser, come back through a loopback redirect.
+    /// Connect an account: sign in in the browser, come back through a loopback redirect; or with
+    /// --device, approve a code on any other device (RFC 8628).
     Connect {
         connection: String,
         /// The account's name (default: the identity the provider reports, such as the email).
@@ -82,6 +84,10 @@ enum Command {
         /// Print the authorization URL instead of opening the browser.
         #[arg(long)]
         no_browser: bool,
+        /// Sign in without a browser here: print a code to enter at the provider's page on any
+        /// device (GitHub, Microsoft, Google for a few scopes, OpenID providers that offer it).
+        #[arg(long, conflicts_with = "no_browser")]
+        device: bool,
         #[arg(long)]
         json: bool,
     },
@@ -538,9 +544,12 @@ async fn run(cli: Cli) -> Outcome {
             let identity = core.test_account(&account.id, &actor).await?;
             render::identity(&identity, json)
         }
-        Command::Connect { connection, identifier, no_browser, json } => {
-            let account =
-                connect(&core, &connection, identifier.as_deref(), no_browser, json, &actor).await?;
+        Command::Connect { connection, identifier, no_browser, device, json } => {
+            let account = if device {
+                connect_device(&core, &connection, identifier.as_deref(), json, &actor).await?
+            } else {
+                connect(&core, &connection, identifier.as_deref(), no_browser, json, &actor).await?
+            };
             // A successful sign-in with a note (no refresh token was issued): said where a script
             // and a person both see it.
             if let Some(note) = &account.last_error {
@@ -671,11 +680,19 @@ async fn connect(
     };
     let Some(wait) = link.loopback else {
         let name = core.connection(connection).map(|c| c.name).unwrap_or_default();
+        // Not switched to the device flow by itself: a script's first JSON line would change
+        // shape, and the provider may need it enabled for the client (GitHub's "Enable Device Flow").
+        let instead = if core.device_flow_supported(connection).await.is_ok() {
+            format!("Connect it from the app, or here with a code: latchkey connect {connection} --device")
+        } else {
+            "Connect it from the app.".into()
+        };
         return Err(give_up(Failure::Core(Error::ConnectionNotReady(
             name,
-            "its provider sends the browser back to the Latchkey app (a deep link), not to this \
-             command. Connect it from the app."
-                .into(),
+            format!(
+                "its provider sends the browser back to the Latchkey app (a deep link), not to this \
+                 command. {instead}"
+            ),
         ))));
     };
     // Ctrl-C, SIGTERM or SIGHUP while waiting: the sign-in is cancelled and its placeholder removed
@@ -702,5 +719,59 @@ async fn connect(
     tokio::select! {
         done = core.finish_loopback(wait) => done.map_err(|e| give_up(Failure::Core(e.error))),
         signal = latchkey_core::signals::termination_requested() => Err(give_up(Failure::Interrupted(signal))),
+    }
+}
+
+/// `latchkey connect --device`: prints where to go and the code to enter (with `--json`, one JSON
+/// line), then waits for the approval. Ctrl-C, a denial or the code's end leave no unnamed account.
+async fn connect_device(
+    core: &Latchkey,
+    connection: &str,
+    identifier: Option<&str>,
+    json: bool,
+    actor: &Actor,
+) -> Outcome<Account> {
+    let sign_in = core.start_device_authorization(connection, identifier, actor).await?;
+    // Ctrl-C, SIGTERM or SIGHUP while waiting: the placeholder goes before the process ends.
+    let _cleanup_first = latchkey_core::signals::critical();
+    let complete = sign_in.verification_uri_complete.as_ref().map(url::Url::as_str);
+    let mut out = std::io::stdout();
+    let shown = if json {
+        // In the documented order (serde_json's objects sort their keys).
+        let text = |v: &str| serde_json::Value::from(v).to_string();
+        let first = format!(
+            "{{\"verification_uri\":{},\"verification_uri_complete\":{},\"user_code\":{},\"expires_in\":{}}}",
+            text(sign_in.verification_uri.as_str()),
+            complete.map_or("null".into(), text),
+            text(&sign_in.user_code),
+            sign_in.expires_in.as_secs(),
+        );
+        writeln!(out, "{first}")
+    } else {
+        writeln!(out, "Open {} on any device", sign_in.verification_uri)
+            .and_then(|()| writeln!(out, "and enter the code {}", sign_in.user_code))
+            .and_then(|()| match complete {
+                Some(url) => writeln!(out, "(or open {url}, which has the code in it)"),
+                None => Ok(()),
+            })
+    }
+    .and_then(|()| out.flush());
+    if let Err(e) = shown {
+        core.abandon_device_authorization(sign_in, actor);
+        return Err(Failure::Output(e));
+    }
+    let minutes = sign_in.expires_in.as_secs().div_ceil(60);
+    let _ = writeln!(std::io::stderr(), "Waiting for the approval (the code expires in {minutes} min)…");
+    let signal = std::sync::atomic::AtomicI32::new(0);
+    let stop = async {
+        signal
+            .store(latchkey_core::signals::termination_requested().await, std::sync::atomic::Ordering::SeqCst)
+    };
+    match core.finish_device_authorization(sign_in, stop).await {
+        Ok(account) => Ok(account),
+        Err(e) => match signal.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => Err(Failure::Core(e.error)),
+            number => Err(Failure::Interrupted(number)),
+        },
     }
 }

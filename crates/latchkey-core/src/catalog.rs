@@ -36,6 +36,9 @@
 //! extra_params = [["access_type", "offline"]]
 //! scope_aliases = [["https://…/userinfo.email", "email"]]   # granted name → requested name
 //! api_headers = [["Accept", "…"]]    # sent with identity and revocation calls
+//! device_authorization_url = "https://…"   # RFC 8628: `latchkey connect --device` works
+//! device_scopes = ["openid", "…"]     # the only scopes its device flow allows (default: any)
+//! device_client_secret = "optional"   # the device flow's need of the secret (default: client_secret)
 //! [oauth2.identity]                  # where the account's identity is read
 //! url = "https://…"
 //! method = "GET"                     # GET | POST
@@ -232,6 +235,9 @@ struct RawOAuth {
     api_headers: Vec<(String, String)>,
     identity: Option<RawIdentity>,
     revocation: Option<RawRevocation>,
+    device_authorization_url: Option<String>,
+    device_scopes: Option<Vec<String>>,
+    device_client_secret: Option<SecretNeed>,
 }
 
 #[derive(Deserialize)]
@@ -362,6 +368,11 @@ fn parse_oauth(
             userinfo_endpoint: None,
             iss_parameter_supported: o.iss_required,
             prompt_values_supported: None,
+            device_authorization_endpoint: o
+                .device_authorization_url
+                .as_deref()
+                .map(|u| url("device_authorization_url", u))
+                .transpose()?,
         }),
         (None, None, true) => None,
         _ => return Err(bad("an entry needs authorize_url and token_url (a template neither)".into())),
@@ -401,6 +412,8 @@ fn parse_oauth(
             }
             Some(RawRevocation::None {}) => RevocationMethod::None,
         },
+        device_scopes: o.device_scopes,
+        device_client_secret: o.device_client_secret,
     };
     if protocol.dialect == Dialect::Slack && protocol.scope_param != "user_scope" {
         return Err(bad("a Slack entry asks for user scopes (scope_param = \"user_scope\")".into()));

@@ -18,7 +18,7 @@
 //! name = "Demo provider"
 //! type = "oauth2"                  # oauth2 | api-key | basic-auth
 //! issuer = "https://127.0.0.1:8443"  # discovery (RFC 8414 / OIDC), or the endpoints below
-//! # authorize_url / token_url / revocation_url / userinfo_url
+//! # authorize_url / token_url / revocation_url / userinfo_url / device_authorization_url
 //! client_id = "latchkey"
 //! scopes = ["openid", "email", "profile"]
 //! redirect = "loopback"            # deep-link (default) | loopback | loopback-localhost
@@ -57,6 +57,8 @@ pub struct ProviderMetadata {
     pub iss_parameter_supported: bool,
     /// OpenID Connect Discovery's `prompt_values_supported`; `None` when not listed.
     pub prompt_values_supported: Option<Vec<String>>,
+    /// RFC 8628's device authorization endpoint: the provider offers the device flow.
+    pub device_authorization_endpoint: Option<Url>,
 }
 
 /// A configured provider: how accounts of it authenticate.
@@ -189,6 +191,7 @@ struct RawConnection {
     token_url: Option<String>,
     revocation_url: Option<String>,
     userinfo_url: Option<String>,
+    device_authorization_url: Option<String>,
     client_id: Option<String>,
     scopes: Option<Vec<String>>,
     redirect: Option<String>,
@@ -207,7 +210,7 @@ fn default_true() -> bool {
 impl RawConnection {
     /// The fields that define a custom connection's provider, which a catalog connection takes
     /// from its entry.
-    fn provider_fields(&self) -> [(&'static str, bool); 6] {
+    fn provider_fields(&self) -> [(&'static str, bool); 7] {
         [
             ("type", self.kind.is_some()),
             ("issuer", self.issuer.is_some()),
@@ -215,6 +218,7 @@ impl RawConnection {
             ("token_url", self.token_url.is_some()),
             ("revocation_url", self.revocation_url.is_some()),
             ("userinfo_url", self.userinfo_url.is_some()),
+            ("device_authorization_url", self.device_authorization_url.is_some()),
         ]
     }
 }
@@ -391,6 +395,12 @@ pub(crate) fn check_git_hosts(hosts: Vec<String>) -> std::result::Result<Vec<Str
 fn oauth_settings(id: &ConnectionId, raw: &RawConnection) -> Result<OAuth2Settings> {
     let field = |name: &str, value: &str| endpoint_url(id, name, value);
     let endpoints = match (&raw.issuer, &raw.authorize_url, &raw.token_url) {
+        (Some(_), None, None) if raw.device_authorization_url.is_some() => {
+            return Err(Error::InvalidInput(format!(
+                "Connection “{id}”: `device_authorization_url` goes with `authorize_url` and `token_url`; \
+                 with `issuer` it comes from the discovery document."
+            )));
+        }
         (Some(issuer), None, None) => Endpoints::Discover { issuer: field("issuer", issuer)? },
         (issuer, Some(auth), Some(token)) => Endpoints::Explicit(Box::new(ProviderMetadata {
             issuer: issuer.clone(),
@@ -404,6 +414,11 @@ fn oauth_settings(id: &ConnectionId, raw: &RawConnection) -> Result<OAuth2Settin
             userinfo_endpoint: raw.userinfo_url.as_deref().map(|u| field("userinfo_url", u)).transpose()?,
             iss_parameter_supported: false,
             prompt_values_supported: None,
+            device_authorization_endpoint: raw
+                .device_authorization_url
+                .as_deref()
+                .map(|u| field("device_authorization_url", u))
+                .transpose()?,
         })),
         _ => {
             return Err(Error::InvalidInput(format!(

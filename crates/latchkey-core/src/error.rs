@@ -78,6 +78,11 @@ pub enum Error {
     SignInTimedOut(String),
     #[error("You declined access at {provider}. Nothing was stored; connect again when you are ready.")]
     Denied { provider: String },
+    #[error(
+        "The sign-in code for {provider} expired before it was approved. Nothing was stored; start the \
+         connection again."
+    )]
+    DeviceCodeExpired { provider: String },
     #[error("{provider} refused the request: {detail}")]
     Provider { provider: String, detail: String },
     #[error("Latchkey could not reach {provider} ({detail}). Check your network and try again.")]
@@ -111,7 +116,7 @@ impl Error {
             Error::UnknownState | Error::IssuerMismatch { .. } | Error::IdentityMismatch { .. } => {
                 ErrorCode::InvalidInput
             }
-            Error::Denied { .. } => ErrorCode::ReauthNeeded,
+            Error::Denied { .. } | Error::DeviceCodeExpired { .. } => ErrorCode::ReauthNeeded,
             Error::Cancelled | Error::SignInTimedOut(_) => ErrorCode::InvalidInput,
             Error::Provider { .. } => ErrorCode::ProviderError,
             Error::Network { .. } => ErrorCode::Network,

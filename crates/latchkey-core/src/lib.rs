@@ -29,6 +29,6 @@ pub mod vault;
 pub use error::{Error, ErrorCode, Result};
 pub use service::{
     AccessToken, AuthorizationLink, Background, CallbackError, Change, ConnectionChange, ConnectionView,
-    Hooks, Latchkey, LoopbackWait, NewConnection, Options, RevokeOutcome, StartReport, open_standard,
-    run_refresher, watch_outside_changes,
+    DeviceSignIn, Hooks, Latchkey, LoopbackWait, NewConnection, Options, RevokeOutcome, StartReport,
+    open_standard, run_refresher, watch_outside_changes,
 };

@@ -34,6 +34,10 @@ pub struct Protocol {
     /// Where the account's identity comes from; `None`: the OIDC userinfo endpoint, if any.
     pub identity: Option<IdentitySpec>,
     pub revocation: RevocationMethod,
+    /// The only scopes the provider allows in its device flow (RFC 8628); `None`: any.
+    pub device_scopes: Option<Vec<String>>,
+    /// Whether the device flow needs the client secret, where it differs from `client_secret`.
+    pub device_client_secret: Option<SecretNeed>,
 }
 
 impl Default for Protocol {
@@ -51,6 +55,8 @@ impl Default for Protocol {
             api_headers: Vec::new(),
             identity: None,
             revocation: RevocationMethod::Rfc7009,
+            device_scopes: None,
+            device_client_secret: None,
         }
     }
 }

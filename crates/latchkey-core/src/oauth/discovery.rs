@@ -18,6 +18,7 @@ struct Document {
     #[serde(default)]
     authorization_response_iss_parameter_supported: bool,
     prompt_values_supported: Option<Vec<String>>,
+    device_authorization_endpoint: Option<String>,
 }
 
 pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<ProviderMetadata> {
@@ -63,6 +64,11 @@ pub async fn discover(http: &Http, provider: &str, issuer: &Url) -> Result<Provi
             .transpose()?,
         iss_parameter_supported: doc.authorization_response_iss_parameter_supported,
         prompt_values_supported: doc.prompt_values_supported,
+        device_authorization_endpoint: doc
+            .device_authorization_endpoint
+            .as_deref()
+            .map(|u| endpoint("device_authorization_endpoint", u))
+            .transpose()?,
         issuer: Some(doc.issuer),
     })
 }

@@ -130,6 +130,7 @@ mod tests {
                 userinfo_endpoint: None,
                 iss_parameter_supported: false,
                 prompt_values_supported: None,
+                device_authorization_endpoint: None,
             },
             redirect_uri: "x:/oauth/demo/callback".into(),
             url: url("https://a.example/auth?state=s"),

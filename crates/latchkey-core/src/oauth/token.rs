@@ -98,6 +98,86 @@ impl TokenClient<'_> {
         result.map(|r| self.tokens(&r)).map_err(|e| classify(e, seen))
     }
 
+    /// One poll of the token endpoint with a device code (RFC 8628 §3.4–3.5).
+    pub async fn poll_device(&self, device_code: &Secret) -> DevicePoll {
+        let params = vec![
+            ("grant_type", DEVICE_CODE_GRANT.to_owned()),
+            ("device_code", device_code.expose().to_owned()),
+        ];
+        let (params, auth) =
+            super::device::client_authentication(params, self.protocol, self.client_id, self.client_secret);
+        let mut request = self
+            .http
+            .client()
+            .post(self.metadata.token_endpoint.clone())
+            .header(http::header::ACCEPT, "application/json");
+        if let Some((user, password)) = auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let request = super::device::with_body(request, self.protocol.request_format, &params);
+        let unreachable = || TokenFailure::Transient {
+            reason: "the provider could not be reached".into(),
+            retry_after: None,
+        };
+        // Polls are seconds apart, about as long as servers keep an idle connection (Node's 5 s):
+        // a pooled connection the server just closed fails the send, so that is tried once more.
+        let retry = request.try_clone();
+        let sent = match request.send().await {
+            Err(e) if !e.is_timeout() && retry.is_some() => {
+                tracing::debug!("a device-code poll's connection failed; trying a new one");
+                match retry {
+                    Some(retry) => retry.send().await,
+                    None => Err(e),
+                }
+            }
+            other => other,
+        };
+        let Ok(response) = sent else { return DevicePoll::Failed(unreachable()) };
+        let header = |name: http::header::HeaderName| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        };
+        let retry_after = header(http::header::RETRY_AFTER)
+            .and_then(|v| v.trim().parse().ok())
+            .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+        let html = header(http::header::CONTENT_TYPE).is_some_and(|v| v.contains("html"));
+        let status = response.status().as_u16();
+        let max = if status >= 400 { sanitize::ERROR_BODY_MAX } else { sanitize::BODY_MAX };
+        let body = match sanitize::read_body(response, max).await {
+            Ok(body) | Err((body, None)) => body,
+            Err((_, Some(_))) => return DevicePoll::Failed(unreachable()),
+        };
+        let (status, body) = normalize(self.protocol.dialect, status, body);
+        let seen = Seen { status, retry_after, html };
+        let unreadable = || {
+            classify(
+                RequestTokenError::<std::io::Error, oauth2::basic::BasicErrorResponse>::Other(
+                    "not a token response".into(),
+                ),
+                seen,
+            )
+        };
+        if (200..300).contains(&status) {
+            return match serde_json::from_slice::<oauth2::basic::BasicTokenResponse>(&body) {
+                Ok(r) => DevicePoll::Tokens(self.tokens(&r)),
+                Err(_) => DevicePoll::Failed(unreadable()),
+            };
+        }
+        let Ok(error) = serde_json::from_slice::<oauth2::basic::BasicErrorResponse>(&body) else {
+            return DevicePoll::Failed(unreadable());
+        };
+        match error.error().as_ref() {
+            "authorization_pending" => DevicePoll::Pending,
+            "slow_down" => DevicePoll::SlowDown,
+            // Microsoft says `authorization_declined`.
+            "access_denied" | "authorization_declined" => DevicePoll::Denied,
+            "expired_token" => DevicePoll::Expired,
+            _ => DevicePoll::Failed(classify(
+                RequestTokenError::<std::io::Error, _>::ServerResponse(error),
+                seen,
+            )),
+        }
+    }
+
     fn tokens(&self, r: &oauth2::basic::BasicTokenResponse) -> Tokens {
         let alias = |s: String| {
             let known = self.protocol.scope_aliases.iter().find(|(granted, _)| *granted == s);
@@ -131,6 +211,24 @@ impl TokenClient<'_> {
         }
         client
     }
+}
+
+/// RFC 8628 §3.4's grant type.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// The token endpoint's answer to one device-code poll (RFC 8628 §3.5).
+#[derive(Debug)]
+pub enum DevicePoll {
+    Tokens(Tokens),
+    /// `authorization_pending`: ask again after the interval.
+    Pending,
+    /// `slow_down`: ask again, 5 s later than before.
+    SlowDown,
+    /// `access_denied`: the user declined.
+    Denied,
+    /// `expired_token`: the device code is no longer valid.
+    Expired,
+    Failed(TokenFailure),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

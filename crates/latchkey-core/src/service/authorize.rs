@@ -8,18 +8,18 @@ use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope
 use url::Url;
 
 use super::Latchkey;
-use crate::config::{Endpoints, ProviderMetadata};
+use crate::config::{Connection, Endpoints, ProviderMetadata};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, Actor, ConnectionId, ConnectionStatus, Identity, check_identifier};
 use crate::oauth::callback::{self, Outcome};
 use crate::oauth::loopback::{Expected, Loopback};
 use crate::oauth::pending::{FLOW_TTL, SignInFlow};
 use crate::oauth::revoke::{ClientCredentials as RevokeClient, Revocation, revoke as oauth_revoke};
-use crate::oauth::token::{TokenClient, TokenFailure};
+use crate::oauth::token::{TokenClient, TokenFailure, Tokens};
 use crate::oauth::userinfo;
 use crate::protocol::{Protocol, Redirect};
 use crate::sanitize::{self, NAME_MAX};
-use crate::secret::{Credential, TokenSet};
+use crate::secret::{Credential, Secret, TokenSet};
 use crate::store::{AuditAction, AuditOutcome, Operation, now};
 
 /// A sign-in that was started: the account (Pending until the callback arrives, or in its current
@@ -203,23 +203,7 @@ impl Latchkey {
         }
         let client_id = oauth.client_id.clone().unwrap_or_default();
         let metadata = self.metadata(&conn).await?;
-        let account = {
-            let mut store = self.store();
-            match identifier {
-                Some(name) => store.get_or_create_account(
-                    &conn.id,
-                    check_identifier(name)?,
-                    conn.scopes(),
-                    false,
-                    actor,
-                )?,
-                None => {
-                    let placeholder = format!("new-{}", &AccountId::random().as_str()[..8]);
-                    store.get_or_create_account(&conn.id, &placeholder, conn.scopes(), true, actor)?
-                }
-            }
-            .0
-        };
+        let account = self.account_to_sign_in(&conn, identifier, actor)?;
         let protocol = &oauth.protocol;
         let client = authorization_url_client(&client_id, &metadata, &redirect_uri)?;
         let mut request = client.authorize_url(CsrfToken::new_random);
@@ -269,6 +253,27 @@ impl Latchkey {
         );
         self.audit(&account.id, &conn.id, AuditAction::AuthorizationStarted, actor, AuditOutcome::Ok, "")?;
         Ok(Started { account, url, state: state.secret().clone(), created })
+    }
+
+    /// The account a sign-in is for: the named one (made Pending if new), or an unnamed Pending
+    /// placeholder that takes its name from the identity.
+    pub(super) fn account_to_sign_in(
+        &self,
+        conn: &Connection,
+        identifier: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Account> {
+        let mut store = self.store();
+        Ok(match identifier {
+            Some(name) => {
+                store.get_or_create_account(&conn.id, check_identifier(name)?, conn.scopes(), false, actor)?
+            }
+            None => {
+                let placeholder = format!("new-{}", &AccountId::random().as_str()[..8]);
+                store.get_or_create_account(&conn.id, &placeholder, conn.scopes(), true, actor)?
+            }
+        }
+        .0)
     }
 
     /// Forgets a sign-in the user gave up on; a late callback for it is then refused.
@@ -358,17 +363,46 @@ impl Latchkey {
         };
         let response = match token_client.exchange_code(&code, &flow.redirect_uri, flow.verifier).await {
             Ok(r) => r,
-            Err(failure) => {
-                if let TokenFailure::ClientRejected { detail } = &failure {
-                    // The connection's configuration is wrong, not the user's account.
-                    let sentence = format!("{provider} refused Latchkey's client: {detail}");
-                    let _ = self.store().set_connection_error(&conn.id, Some(&sentence), &Actor::Provider);
-                }
-                return Err(err(failure.into_error(&provider)));
-            }
+            Err(failure) => return Err(err(self.token_failure(&conn, failure))),
         };
+        self.store_sign_in(
+            &conn,
+            &flow.metadata,
+            &id,
+            secret.as_ref(),
+            response,
+            "authorization code redeemed",
+        )
+        .await
+        .map_err(err)
+    }
+
+    /// A token request that failed, as the sign-in reports it; a rejected client puts the
+    /// connection in error (its configuration is wrong, not the user's account).
+    pub(super) fn token_failure(&self, conn: &Connection, failure: TokenFailure) -> Error {
+        if let TokenFailure::ClientRejected { detail } = &failure {
+            let sentence = format!("{} refused Latchkey's client: {detail}", conn.name);
+            let _ = self.store().set_connection_error(&conn.id, Some(&sentence), &Actor::Provider);
+        }
+        failure.into_error(&conn.name)
+    }
+
+    /// Stores the tokens a sign-in got (a redeemed code, a device code): the identity checked
+    /// against the account's, the tokens in the keychain, the account Active, with its audit rows.
+    pub(super) async fn store_sign_in(
+        &self,
+        conn: &Connection,
+        metadata: &ProviderMetadata,
+        id: &AccountId,
+        secret: Option<&Secret>,
+        response: Tokens,
+        how: &str,
+    ) -> Result<Account> {
+        let provider = conn.name.clone();
+        let oauth = conn.oauth().ok_or(Error::UnknownState)?;
+        let client_id = oauth.client_id.clone().unwrap_or_default();
         let received = now();
-        self.store().set_connection_error(&conn.id, None, &Actor::Provider).map_err(err)?;
+        self.store().set_connection_error(&conn.id, None, &Actor::Provider)?;
 
         // What the provider says was granted; no `scope` in the answer means as requested
         // (RFC 6749 §5.1).
@@ -378,7 +412,7 @@ impl Latchkey {
         let no_refresh = refresh_token.is_none();
         let asked_offline = asks_offline(conn.scopes(), &oauth.protocol);
 
-        let identity = match userinfo::spec(&oauth.protocol, &flow.metadata) {
+        let identity = match userinfo::spec(&oauth.protocol, metadata) {
             Some(spec) => {
                 match userinfo::fetch(&self.http, &provider, &oauth.protocol, &spec, &access_token).await {
                     Ok(identity) => identity,
@@ -392,11 +426,11 @@ impl Latchkey {
         };
         // Re-authorizing must not swap the person behind an account: the tokens of someone else
         // are dropped (not revoked: they may serve that person's own account here).
-        let before = self.store().account(&id).map_err(err)?;
+        let before = self.store().account(id)?;
         if let Some(known) = before.identity.as_ref()
             && let Some(mismatch) = identity_mismatch(known, &identity)
         {
-            return Err(err(Error::IdentityMismatch { provider, expected: mismatch.0, got: mismatch.1 }));
+            return Err(Error::IdentityMismatch { provider, expected: mismatch.0, got: mismatch.1 });
         }
         // An account named by an email address is that person's: anyone who saw the authorization
         // URL could finish it with their own sign-in, and their tokens must not land under this
@@ -406,48 +440,45 @@ impl Latchkey {
             && !got.eq_ignore_ascii_case(expected)
         {
             let tokens = TokenSet { access_token, refresh_token };
-            let client = RevokeClient { id: &client_id, secret: secret.as_ref() };
-            let revoked = oauth_revoke(&self.http, &oauth.protocol, &flow.metadata, &client, &tokens).await;
+            let client = RevokeClient { id: &client_id, secret };
+            let revoked = oauth_revoke(&self.http, &oauth.protocol, metadata, &client, &tokens).await;
             let outcome = match &revoked {
                 Revocation::Confirmed => "revoked",
                 Revocation::NotConfirmed(_) | Revocation::Unsupported(_) => "not revoked",
             };
             tracing::warn!(connection = %conn.id, "a sign-in as another person was refused; its tokens: {outcome}");
-            return Err(err(Error::IdentityMismatch {
+            return Err(Error::IdentityMismatch {
                 provider,
                 expected: expected.to_owned(),
                 got: got.to_owned(),
-            }));
+            });
         }
 
         // Crash-safe order: mark, write the secret, then record it (see reconcile.rs); under the
         // account's locks, so a refresh of the grant being replaced cannot write over it.
-        let _lock = self.exclusive(&id).await.map_err(err)?;
-        self.store().begin_op(&id, Operation::Store, self.instance.id()).map_err(err)?;
+        let _lock = self.exclusive(id).await?;
+        self.store().begin_op(id, Operation::Store, self.instance.id())?;
         self.checkpoint("store.marked");
-        let stored = self.vault.put(&id, Credential::OAuth(TokenSet { access_token, refresh_token })).await;
+        let stored = self.vault.put(id, Credential::OAuth(TokenSet { access_token, refresh_token })).await;
         if let Err(e) = stored {
-            let _ = self.store().end_op(&id);
-            return Err(err(e));
+            let _ = self.store().end_op(id);
+            return Err(e);
         }
         self.checkpoint("store.after_vault");
         let mut store = self.store();
-        store
-            .audit(&crate::store::Audit {
-                account: Some(&id),
-                connection: Some(&conn.id),
-                action: AuditAction::TokenStored,
-                actor: &Actor::Provider,
-                outcome: AuditOutcome::Ok,
-                detail: "authorization code redeemed",
-            })
-            .map_err(err)?;
+        store.audit(&crate::store::Audit {
+            account: Some(id),
+            connection: Some(&conn.id),
+            action: AuditAction::TokenStored,
+            actor: &Actor::Provider,
+            outcome: AuditOutcome::Ok,
+            detail: how,
+        })?;
         if let Some(name) = name_for(&identity) {
-            store.name_after_identity(&id, name).map_err(err)?;
+            store.name_after_identity(id, name)?;
         }
-        let account = store
-            .record_authorized(&id, &identity, conn.scopes(), &granted, expires_at, &Actor::User)
-            .map_err(err)?;
+        let account =
+            store.record_authorized(id, &identity, conn.scopes(), &granted, expires_at, &Actor::User)?;
         if no_refresh && asked_offline {
             let minutes = expires_at.map(|at| ((at - received).max(0) + 59) / 60);
             let note = format!(
@@ -455,8 +486,8 @@ impl Latchkey {
                  Reconnect then, and allow offline access if the provider asks.",
                 minutes.map_or(String::new(), |m| format!(" (in {m} min)")),
             );
-            store.set_last_error(&id, Some(&note)).map_err(err)?;
-            return store.account(&id).map_err(err);
+            store.set_last_error(id, Some(&note))?;
+            return store.account(id);
         }
         Ok(account)
     }

@@ -17,6 +17,7 @@ mod fake_https;
 mod account_model;
 mod api_calls;
 mod crash_recovery;
+mod device_flow;
 mod grants;
 mod loopback_listener;
 mod oauth_flow;
