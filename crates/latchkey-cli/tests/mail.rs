@@ -31,12 +31,9 @@ fn require_programs() {
         ("script", &["--version"]),
         ("timeout", &["--version"]),
     ];
-    for (program, args) in checks {
-        let ok = Command::new(program).args(args).output().is_ok_and(|o| o.status.success());
-        assert!(
-            ok,
-            "{program} is missing or does not run: install the test packages with scripts/setup --test"
-        );
+    for (name, args) in checks {
+        let ok = Command::new(program(name)).args(args).output().is_ok_and(|o| o.status.success());
+        assert!(ok, "{name} is missing or does not run: install the test packages with scripts/setup --test");
     }
     let plugin = std::fs::read_dir("/usr/lib").into_iter().flatten().flatten().any(|d| {
         std::fs::read_dir(d.path().join("sasl2"))
@@ -49,6 +46,16 @@ fn require_programs() {
         plugin,
         "mbsync's XOAUTH2 SASL plugin (libsasl2-modules-kdexoauth2) is missing: run scripts/setup --test"
     );
+}
+
+/// A program by name: on PATH, else in /usr/sbin (where Debian puts `dovecot`, off a user's PATH).
+fn program(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 fn free_port() -> u16 {
@@ -218,9 +225,10 @@ submission_relay_trusted = yes
             ),
         )
         .expect("write");
-        let check = Command::new("doveconf").arg("-c").arg(&conf).arg("-n").output().expect("doveconf");
+        let check =
+            Command::new(program("doveconf")).arg("-c").arg(&conf).arg("-n").output().expect("doveconf");
         assert!(check.status.success(), "doveconf -n: {}", text(&check));
-        let child = Command::new("dovecot")
+        let child = Command::new(program("dovecot"))
             .arg("-c")
             .arg(&conf)
             .arg("-F")
