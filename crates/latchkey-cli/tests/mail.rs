@@ -460,11 +460,15 @@ struct Round<'a> {
 }
 
 impl Round<'_> {
-    fn curl(&self) -> Output {
+    fn curl_command(&self) -> Command {
         let script = self.flavor.recipe(self.doc, "curl", self.dovecot);
         let mut c = self.env.cmd("sh");
         c.arg("-c").arg(script.trim());
-        self.env.run(c, "")
+        c
+    }
+
+    fn curl(&self) -> Output {
+        self.env.run(self.curl_command(), "")
     }
 
     fn msmtp(&self, subject: &str) -> Output {
@@ -627,6 +631,23 @@ impl Round<'_> {
     }
 }
 
+/// Every process's command line, as any local user can read it.
+fn all_command_lines() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        if entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())
+            && let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
+        {
+            out.push(cmdline);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 fn last_line(log: &str, needle: &str) -> String {
     log.lines().rfind(|l| l.contains(needle)).unwrap_or_default().to_owned()
 }
@@ -692,8 +713,31 @@ async fn the_mail_recipes_log_in_with_latchkeys_token_and_fail_after_revoke() {
         round(flavor, "live").works();
     }
 
-    // Revoked: Latchkey refuses the token, so every recipe fails before a login.
+    // The curl recipe hands the token over a pipe: while curl waits for its login (Dovecot's
+    // introspection is held up 1.5 s at the provider), no command line holds the token.
     let token = String::from_utf8(env.latchkey(&["token", REF]).stdout).expect("utf-8").trim().to_owned();
+    provider
+        .control("fault", serde_json::json!({"path": "/token/introspection", "delay_ms": 1500, "times": 1}))
+        .await;
+    let mut child = round(&FLAVORS[0], "argv")
+        .curl_command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let (mut scans, mut saw_curl) = (0, false);
+    while child.try_wait().expect("wait").is_none() {
+        for line in all_command_lines() {
+            assert!(!contains(&line, token.as_bytes()), "the token on a command line during the curl recipe");
+            saw_curl |= contains(&line, b"curl\0--config\0-\0");
+        }
+        scans += 1;
+    }
+    assert!(child.wait().expect("wait").success(), "the curl recipe");
+    assert!(saw_curl, "the scan saw curl running ({scans} scans)");
+    eprintln!("curl recipe: the token on no command line in {scans} scans of /proc/*/cmdline");
+
+    // Revoked: Latchkey refuses the token, so every recipe fails before a login.
     assert!(provider.is_active(&token).await);
     let out = env.latchkey(&["revoke", REF]);
     assert!(out.status.success(), "revoke: {}", text(&out));
