@@ -183,6 +183,9 @@ function providerConfig(redirectUris, introspectionSecret) {
     jwks: { keys: [{ ...jwk, kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' }] },
     cookies: { keys: [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')] },
     findAccount: async (_ctx, sub) => account(sub),
+    // Mail servers (Dovecot's oauth2 passdb) know the user by the email in the introspection answer.
+    extraTokenClaims: async (_ctx, token) => (token.kind === 'AccessToken' && token.scope?.split(' ').includes('email')
+      ? { email: (await account(token.accountId).claims()).email } : undefined),
     scopes: ['openid', 'email', 'profile', 'offline_access', 'demo.read', 'demo.write'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
     clockTolerance: 0,
