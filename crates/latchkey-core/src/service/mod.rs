@@ -17,6 +17,7 @@ pub(crate) mod changes;
 mod clients;
 mod credentials;
 mod lifecycle;
+mod policy;
 mod reconcile;
 mod refresher;
 mod revoke;

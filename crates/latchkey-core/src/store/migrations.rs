@@ -97,6 +97,10 @@ CREATE TABLE grants (
     PRIMARY KEY (consumer, account_id)
 );
 "#,
+    r#"
+-- Who may take the account's raw token or credential: 'open', 'ask' or 'closed' (HandoutPolicy).
+ALTER TABLE accounts ADD COLUMN handout TEXT NOT NULL DEFAULT 'open';
+"#,
 ];
 
 /// Applies the migrations the file has not had yet, under a write lock, so the app and the CLI

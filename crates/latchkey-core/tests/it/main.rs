@@ -18,6 +18,7 @@ mod account_model;
 mod api_calls;
 mod crash_recovery;
 mod grants;
+mod handout_policy;
 mod loopback_listener;
 mod oauth_flow;
 mod provider_text;
