@@ -295,7 +295,9 @@ type Outcome<T = ()> = Result<T, Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // One thread: a command is one sequence of steps, and a hand-out should not pay for starting
+    // and waking workers. Keychain calls still go to a blocking thread.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(Failure::Core(Error::Storage(e.to_string()))),
     };

@@ -467,19 +467,26 @@ impl Latchkey {
     /// An exclusive lock on `locks/<account>.lock`, held until the returned file is dropped; the
     /// OS releases it if the process dies.
     async fn cross_process_lock(&self, id: &AccountId) -> Result<File> {
+        let failed = |e: &dyn std::fmt::Display| Error::Storage(format!("the refresh lock failed: {e}"));
         let dir = self.data_dir.join("locks");
         let path = dir.join(format!("{id}.lock"));
-        tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+        let open = move || -> std::io::Result<File> {
             if !dir.is_dir() {
                 crate::paths::private_dir(&dir)?;
             }
-            let file = crate::paths::private_file().create(true).truncate(false).write(true).open(&path)?;
-            file.lock()?;
-            Ok(file)
-        })
-        .await
-        .map_err(|e| Error::Storage(format!("the refresh lock failed: {e}")))?
-        .map_err(|e| Error::Storage(format!("the refresh lock failed: {e}")))
+            crate::paths::private_file().create(true).truncate(false).write(true).open(&path)
+        };
+        // Uncontended, the usual case, it is taken here; only a wait goes to a blocking thread.
+        let file = open().map_err(|e| failed(&e))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(&e)),
+        }
+        tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(&e))
     }
 }
 
