@@ -7,7 +7,7 @@
 //! with `LATCHKEY_BLESS_BINDINGS=1` to rewrite them).
 
 use latchkey_core::config::ConnectionType;
-use latchkey_core::model::{Account, AccountStatus, rfc3339};
+use latchkey_core::model::{Account, AccountStatus, HandoutPolicy, rfc3339};
 use latchkey_core::store::{AuditAction, AuditEntry, AuditOutcome};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -76,6 +76,37 @@ impl From<AccountStatus> for AccountStatusDto {
     }
 }
 
+/// Who may take an account's raw token or credential (the CLI's `token`, `exec`,
+/// `git-credential`): any program (`open`), programs with a grant or that the person allows
+/// (`ask`), or none (`closed`; agents still call its API through Latchkey).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum HandoutPolicyDto {
+    Open,
+    Ask,
+    Closed,
+}
+
+impl From<HandoutPolicy> for HandoutPolicyDto {
+    fn from(p: HandoutPolicy) -> Self {
+        match p {
+            HandoutPolicy::Open => HandoutPolicyDto::Open,
+            HandoutPolicy::Ask => HandoutPolicyDto::Ask,
+            HandoutPolicy::Closed => HandoutPolicyDto::Closed,
+        }
+    }
+}
+
+impl From<HandoutPolicyDto> for HandoutPolicy {
+    fn from(p: HandoutPolicyDto) -> Self {
+        match p {
+            HandoutPolicyDto::Open => HandoutPolicy::Open,
+            HandoutPolicyDto::Ask => HandoutPolicy::Ask,
+            HandoutPolicyDto::Closed => HandoutPolicy::Closed,
+        }
+    }
+}
+
 #[derive(Serialize, Clone, Debug, TS)]
 pub struct IdentityDto {
     pub subject: Option<String>,
@@ -114,6 +145,8 @@ pub struct AccountDto {
     pub last_refresh: Option<String>,
     /// Revoked here, but the provider has not confirmed yet; Latchkey keeps asking.
     pub revocation_pending: bool,
+    /// Who may take its raw token or credential.
+    pub handout: HandoutPolicyDto,
 }
 
 impl AccountDto {
@@ -143,6 +176,7 @@ impl AccountDto {
             retry_at: a.retry_at.map(rfc3339),
             last_refresh: a.token_issued_at.map(rfc3339),
             revocation_pending: a.revocation_pending,
+            handout: a.handout.into(),
         }
     }
 }

@@ -193,8 +193,11 @@ pub async fn git_credential(core: &Latchkey, account: Option<&str>, action: &str
     let conn = core.connection(account.connection.as_str())?;
     if action == "erase" {
         // git sends this after the server refused the credential: the next `get` gets a new token.
+        // An API key or password cannot be renewed here; the refusal is recorded for the person.
         if conn.oauth().is_some() {
             core.refresh_now(&account.id, actor).await?;
+        } else {
+            core.record_credential_refused(&account.id, "git", actor)?;
         }
         return Ok(());
     }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use latchkey_core::config::ConnectionType;
-use latchkey_core::model::{Account, AccountFilter, AccountStatus, Actor};
+use latchkey_core::model::{Account, AccountFilter, AccountStatus, Actor, HandoutPolicy};
 use latchkey_core::protocol::RedirectStrategy;
 use latchkey_core::store::AuditQuery;
 use latchkey_core::{Error, ErrorCode, Latchkey, Options, paths};
@@ -34,7 +34,8 @@ Exit codes:
   2  usage (unknown command or flag, bad value)
   3  no such connection or account
   4  the account needs you: re-authorize it, or resume it (also: a device sign-in was
-     declined or its code expired)
+     declined or its code expired), or its hand-out policy refuses this program (the
+     line on standard error says which command allows it)
   5  the keychain is unavailable or locked
   6  the provider or the network is unreachable
   130  interrupted (Ctrl-C)
@@ -262,6 +263,14 @@ enum AccountsCmd {
         #[arg(long)]
         username: Option<String>,
     },
+    /// Who may take the account's raw token: open, ask or closed (without a value: print it).
+    Policy {
+        /// CONNECTION:IDENTIFIER
+        account: String,
+        /// open (any local program, audited), ask (programs with a full-access grant, or allowed
+        /// in the running app) or closed (none; agents call its API through Latchkey).
+        policy: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -300,7 +309,9 @@ type Outcome<T = ()> = Result<T, Failure>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // One thread: a command is one sequence of steps, and a hand-out should not pay for starting
+    // and waking workers. Keychain calls still go to a blocking thread.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return fail(Failure::Core(Error::Storage(e.to_string()))),
     };
@@ -337,7 +348,7 @@ fn fail(failure: Failure) -> ExitCode {
 
 fn exit_code(e: &Error) -> u8 {
     match (e, e.code()) {
-        (Error::Suspended, _) => 4,
+        (Error::Suspended | Error::HandoutRefused(_), _) => 4,
         (_, ErrorCode::NotFound) => 3,
         (_, ErrorCode::ReauthNeeded) => 4,
         (_, ErrorCode::KeychainUnavailable) => 5,
@@ -469,12 +480,19 @@ fn read_secret() -> Result<latchkey_core::secret::Secret, Error> {
     Ok(latchkey_core::secret::Secret::new(secret))
 }
 
-/// The caller, for the audit trail: the parent process's name and pid.
+/// The caller, for the audit trail and hand-out policies: the parent process's executable path
+/// (its name where the path cannot be read) and pid.
 fn caller() -> Actor {
     #[cfg(unix)]
     {
         let ppid = std::os::unix::process::parent_id();
-        let name = std::fs::read_to_string(format!("/proc/{ppid}/comm")).map(|s| s.trim().to_owned()).ok();
+        let path = std::fs::read_link(format!("/proc/{ppid}/exe"))
+            .ok()
+            .and_then(|p| p.to_str().map(str::to_owned))
+            .filter(|p| !p.is_empty() && !p.chars().any(char::is_control));
+        let name = path.or_else(|| {
+            std::fs::read_to_string(format!("/proc/{ppid}/comm")).map(|s| s.trim().to_owned()).ok()
+        });
         Actor::Cli { caller: format!("{} (pid {ppid})", name.as_deref().unwrap_or("unknown")) }
     }
     #[cfg(not(unix))]
@@ -556,6 +574,20 @@ async fn run(cli: Cli) -> Outcome {
                 let _ = writeln!(std::io::stderr(), "latchkey: warning: {}", render::printable(note));
             }
             render::account(&core, &account, json)
+        }
+        Command::Accounts(AccountsCmd::Policy { account, policy }) => {
+            let account = resolve(&core, &account)?;
+            let reference = format!("{}:{}", account.connection, render::printable(&account.identifier));
+            match policy {
+                None => outln!("{}", render::handout_words(account.handout)),
+                Some(p) => {
+                    let p: HandoutPolicy =
+                        p.parse().map_err(|why: String| Failure::Usage(format!("{why}.")))?;
+                    let a = core.set_handout_policy(&account.id, p, &actor)?;
+                    outln!("{reference}'s hand-out policy is {}.", render::handout_words(a.handout));
+                }
+            }
+            Ok(())
         }
         Command::Accounts(AccountsCmd::Add { account, secret_stdin, username }) => {
             consumers::add_account(&core, &account, secret_stdin, username, &actor).await

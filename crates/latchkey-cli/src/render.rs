@@ -1,8 +1,8 @@
 //! Output: aligned tables for people, stable JSON for scripts (documented in the README's "Use from
 //! scripts"). Nothing here prints a token except `token`, whose whole job that is.
 
-use latchkey_core::model::AccountStatus;
 use latchkey_core::model::{Account, Identity, rfc3339};
+use latchkey_core::model::{AccountStatus, HandoutPolicy};
 use latchkey_core::store::{AuditEntry, Grant};
 use latchkey_core::{AccessToken, Latchkey};
 use serde_json::{Value, json};
@@ -70,6 +70,7 @@ pub fn account_json(core: &Latchkey, a: &Account) -> Value {
         "reauth_needed": a.reauth_needed,
         "labels": a.labels,
         "note": a.note,
+        "handout": a.handout.as_str(),
     })
 }
 
@@ -88,12 +89,13 @@ pub fn accounts(core: &Latchkey, list: &[Account], as_json: bool) -> Result {
             vec![
                 format!("{}:{}", a.connection, a.identifier),
                 status_words(a),
+                a.handout.as_str().to_owned(),
                 a.identity.as_ref().and_then(|i| i.email.clone().or(i.name.clone())).unwrap_or_default(),
                 a.granted_scopes.join(" "),
             ]
         })
         .collect();
-    table(&["ACCOUNT", "STATUS", "IDENTITY", "GRANTED SCOPES"], &rows)
+    table(&["ACCOUNT", "STATUS", "HAND-OUT", "IDENTITY", "GRANTED SCOPES"], &rows)
 }
 
 /// The grants, each with its account's reference (`?` when its account is gone).
@@ -167,6 +169,7 @@ pub fn account(core: &Latchkey, a: &Account, as_json: bool) -> Result {
         ("Granted", a.granted_scopes.join(" ")),
         ("Requested", a.requested_scopes.join(" ")),
         ("Expires", live_expiry(a).map(rfc3339).unwrap_or_else(|| "—".into())),
+        ("Hand-out", handout_words(a.handout).into()),
     ];
     if let Some(e) = &a.last_error {
         lines.push(("Problem", e.clone()));
@@ -181,6 +184,15 @@ pub fn account(core: &Latchkey, a: &Account, as_json: bool) -> Result {
         outln!("{k:<10} {}", printable(&v));
     }
     Ok(())
+}
+
+/// The policy with what it means, for `accounts show` and `accounts policy`.
+pub fn handout_words(policy: HandoutPolicy) -> &'static str {
+    match policy {
+        HandoutPolicy::Open => "open (any local program may take its token; every hand-out is audited)",
+        HandoutPolicy::Ask => "ask (only programs with a full-access grant, or that you allow in the app)",
+        HandoutPolicy::Closed => "closed (its token never leaves Latchkey; agents use it through Latchkey)",
+    }
 }
 
 /// The access token's expiry, unless the account's tokens are gone (revoked): a dead token's time

@@ -103,6 +103,7 @@ mod tests {
             failure_count: 0,
             revocation_pending: false,
             token_version: 0,
+            handout: Default::default(),
             created_at: 0,
             updated_at: 0,
         }

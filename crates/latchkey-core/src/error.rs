@@ -99,6 +99,10 @@ pub enum Error {
         "“{consumer}” is not allowed to use {account}. To allow it: latchkey grants add '{consumer}' {account} --access read|full"
     )]
     NoGrant { consumer: String, account: String },
+    /// The account's hand-out policy keeps its raw token from this caller; the sentence says why
+    /// and the command that allows it.
+    #[error("{0}")]
+    HandoutRefused(String),
 }
 
 impl Error {
@@ -122,7 +126,7 @@ impl Error {
             Error::Network { .. } => ErrorCode::Network,
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::Storage(_) => ErrorCode::Internal,
-            Error::NoGrant { .. } => ErrorCode::InvalidInput,
+            Error::NoGrant { .. } | Error::HandoutRefused(_) => ErrorCode::InvalidInput,
         }
     }
 }

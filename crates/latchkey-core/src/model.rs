@@ -251,9 +251,27 @@ pub struct Account {
     pub revocation_pending: bool,
     /// Bumped with every new token set (authorization or refresh).
     pub token_version: i64,
+    /// Who may take its raw token or credential.
+    pub handout: HandoutPolicy,
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+crate::names::named_enum!(
+    "hand-out policy",
+    /// Who may take an account's raw token or credential (`latchkey token`, `exec`,
+    /// `git-credential`). Calls through Latchkey (`call_api`) are governed by grants alone.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+    pub enum HandoutPolicy {
+        /// Any local program, audited.
+        #[default]
+        Open = "open",
+        /// A program with a live grant on the account, or one the person allows in the running app.
+        Ask = "ask",
+        /// None: the token is used only inside Latchkey.
+        Closed = "closed",
+    }
+);
 
 /// A connection's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

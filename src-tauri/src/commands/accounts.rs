@@ -6,7 +6,7 @@ use latchkey_core::store::AuditQuery;
 use tauri::State;
 
 use super::{CmdResult, account_dtos, to_dto};
-use crate::dto::{AccountDetailDto, AccountDto, IdentityDto, RevokeDto};
+use crate::dto::{AccountDetailDto, AccountDto, HandoutPolicyDto, IdentityDto, RevokeDto};
 use crate::setup::AppState;
 
 /// From local metadata only: no keychain, no network.
@@ -82,6 +82,18 @@ pub fn set_note(
 ) -> CmdResult<AccountDto> {
     let id = AccountId::parse(&account_id)?;
     let account = state.core.set_note(&id, note.as_deref(), &Actor::User)?;
+    Ok(to_dto(&state, &account))
+}
+
+/// Who may take the account's raw token or credential (audited when it changes).
+#[tauri::command]
+pub fn set_handout_policy(
+    state: State<'_, AppState>,
+    account_id: String,
+    policy: HandoutPolicyDto,
+) -> CmdResult<AccountDto> {
+    let id = AccountId::parse(&account_id)?;
+    let account = state.core.set_handout_policy(&id, policy.into(), &Actor::User)?;
     Ok(to_dto(&state, &account))
 }
 

@@ -27,7 +27,8 @@ pub use sign_in::*;
 #[cfg(test)]
 use crate::dto::{
     AboutDto, AccountDetailDto, AuditEntryDto, AuditFilterDto, ConnectionChangeDto, ConnectionDto, ExportDto,
-    ExportFormatDto, IdentityDto, KeychainDto, NewConnectionDto, PreferencesDto, ProviderPageDto, RevokeDto,
+    ExportFormatDto, HandoutPolicyDto, IdentityDto, KeychainDto, NewConnectionDto, PreferencesDto,
+    ProviderPageDto, RevokeDto,
 };
 use crate::dto::{AccountDto, ErrorDto};
 use crate::setup::AppState;
@@ -98,6 +99,7 @@ commands! {
     test_account(account_id: String) -> IdentityDto;
     set_labels(account_id: String, labels: Vec<String>) -> AccountDto;
     set_note(account_id: String, note: Option<String>) -> AccountDto;
+    set_handout_policy(account_id: String, policy: HandoutPolicyDto) -> AccountDto;
     delete_account(account_id: String) -> ();
     audit_trail(filter: AuditFilterDto) -> Vec<AuditEntryDto>;
     export_audit(filter: AuditFilterDto, format: ExportFormatDto) -> ExportDto;

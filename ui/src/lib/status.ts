@@ -191,6 +191,8 @@ const ACTIONS: Record<AuditAction, string> = {
   'grant.added': 'App or agent allowed',
   'grant.removed': 'App or agent no longer allowed',
   'api.call': 'API called for an app or agent',
+  'policy.changed': 'Token hand-out policy changed',
+  'credential.refused': 'Credential refused by a server',
 };
 
 export function actionWords(action: AuditAction): string {

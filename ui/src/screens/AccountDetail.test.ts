@@ -298,3 +298,43 @@ describe('Account detail of a revoked account', () => {
     expect(await screen.findByTestId('action-message')).toHaveTextContent('cannot be reached right now');
   });
 });
+
+describe('Token hand-out policy on the account', () => {
+  it('shows the token hand-out policy and changes it, saying why when it cannot', async () => {
+    let current = alice;
+    let refuse = false;
+    const { backend } = open(alice, {
+      list_accounts: () => [current],
+      get_account: () => ({ account: current, history }),
+      set_handout_policy: ({ policy }) => {
+        if (refuse) fail('internal', 'Latchkey’s local database failed: locked');
+        return (current = { ...current, handout: policy as AccountDto['handout'], updated_at: new Date().toISOString() });
+      },
+    });
+    const group = await screen.findByRole('group', { name: /Who may take this account’s token/ });
+    expect(within(group).getByRole('radio', { name: 'Open' })).toBeChecked();
+    expect(within(group).getByRole('radio', { name: 'Ask' })).toHaveAccessibleDescription(/Only programs you allowed/);
+    expect(within(group).getByRole('radio', { name: 'Closed' })).toHaveAccessibleDescription(/never leaves Latchkey/);
+
+    await userEvent.click(within(group).getByRole('radio', { name: 'Closed' }));
+    await waitFor(() => expect(backend.callsOf('set_handout_policy')).toEqual([{ accountId: alice.id, policy: 'closed' }]));
+    await waitFor(() => expect(within(group).getByRole('radio', { name: 'Closed' })).toBeChecked());
+    expect(within(group).getByRole('radio', { name: 'Open' })).not.toBeChecked();
+
+    refuse = true;
+    await userEvent.click(within(group).getByRole('radio', { name: 'Ask' }));
+    expect(await screen.findByTestId('handout-error')).toHaveTextContent('locked');
+    await waitFor(() => expect(within(group).getByRole('radio', { name: 'Closed' })).toBeChecked());
+  });
+
+  it('names policy changes and refused credentials in the history', async () => {
+    open(alice, {}, [
+      { id: 7, at: at(3), account_id: alice.id, connection_id: 'test', action: 'policy.changed', actor: 'user', caller: null, outcome: 'ok', detail: 'hand-out policy open -> ask' },
+      { id: 8, at: at(2), account_id: alice.id, connection_id: 'test', action: 'credential.refused', actor: 'cli', caller: '/usr/bin/git (pid 7)', outcome: 'failed', detail: 'git reported that the server refused the credential' },
+    ]);
+    const entries = await screen.findAllByTestId('history-entry');
+    expect(entries[0]).toHaveTextContent('Credential refused by a server');
+    expect(entries[1]).toHaveTextContent('Token hand-out policy changed');
+    expect(entries[1]).toHaveTextContent('hand-out policy open -> ask');
+  });
+});

@@ -41,6 +41,7 @@ export function account(overrides: Partial<AccountDto> = {}): AccountDto {
     retry_at: null,
     last_refresh: minutesAgo(3),
     revocation_pending: false,
+    handout: 'open',
     ...overrides,
   };
 }

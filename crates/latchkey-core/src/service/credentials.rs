@@ -68,10 +68,12 @@ impl Latchkey {
         self.store().record_credential_stored(id, actor, "credential replaced")
     }
 
-    /// Hands out an Active account's credential, and records who asked. A Suspended account (and
-    /// any other state) refuses. If the keychain lost the credential, the account goes to Error.
+    /// Hands out an Active account's credential, and records who asked. The account's hand-out
+    /// policy decides first whether this caller may take it; a Suspended account (and any other
+    /// state) refuses. If the keychain lost the credential, the account goes to Error.
     pub async fn read_credential(&self, id: &AccountId, actor: &Actor) -> Result<Credential> {
         let account = self.get_account(id)?;
+        self.check_handout(&account, actor).await?;
         let conn = self.connection(account.connection.as_str())?;
         if account.status != AccountStatus::Active {
             return Err(self.refuse_read(&account, actor)?);

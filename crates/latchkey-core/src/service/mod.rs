@@ -18,6 +18,7 @@ mod clients;
 mod credentials;
 mod device;
 mod lifecycle;
+mod policy;
 mod reconcile;
 mod refresher;
 mod revoke;

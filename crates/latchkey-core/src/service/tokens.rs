@@ -72,7 +72,8 @@ impl Latchkey {
     }
 
     /// As [`Latchkey::access_token`], but refused (and audited as refused, naming the missing
-    /// scopes) unless the account was granted every scope in `required`.
+    /// scopes) unless the account was granted every scope in `required`. Both hand the raw token
+    /// out, so the account's hand-out policy decides first whether this caller may take it.
     pub async fn access_token_with_scopes(
         &self,
         id: &AccountId,
@@ -80,6 +81,8 @@ impl Latchkey {
         required: &[String],
         actor: &Actor,
     ) -> Result<AccessToken> {
+        let account = self.get_account(id)?;
+        self.check_handout(&account, actor).await?;
         self.token_for(id, min_valid, required, actor, true).await
     }
 
@@ -436,11 +439,12 @@ impl Latchkey {
                 provider: conn.name.clone(),
                 detail: "it has no identity endpoint to test with".into(),
             })?;
-        let token = self.access_token(id, Duration::from_secs(30), actor).await?;
+        // The token stays inside Latchkey: no hand-out policy applies.
+        let token = self.token_for(id, Duration::from_secs(30), &[], actor, true).await?;
         match userinfo::fetch(&self.http, &conn.name, &protocol, &spec, &token.token).await {
             Err(Error::TokenRejected { .. }) => {
                 self.refresh_now(id, actor).await?;
-                let token = self.access_token(id, Duration::ZERO, actor).await?;
+                let token = self.token_for(id, Duration::ZERO, &[], actor, true).await?;
                 userinfo::fetch(&self.http, &conn.name, &protocol, &spec, &token.token).await
             }
             other => other,
@@ -463,19 +467,26 @@ impl Latchkey {
     /// An exclusive lock on `locks/<account>.lock`, held until the returned file is dropped; the
     /// OS releases it if the process dies.
     async fn cross_process_lock(&self, id: &AccountId) -> Result<File> {
+        let failed = |e: &dyn std::fmt::Display| Error::Storage(format!("the refresh lock failed: {e}"));
         let dir = self.data_dir.join("locks");
         let path = dir.join(format!("{id}.lock"));
-        tokio::task::spawn_blocking(move || -> std::io::Result<File> {
+        let open = move || -> std::io::Result<File> {
             if !dir.is_dir() {
                 crate::paths::private_dir(&dir)?;
             }
-            let file = crate::paths::private_file().create(true).truncate(false).write(true).open(&path)?;
-            file.lock()?;
-            Ok(file)
-        })
-        .await
-        .map_err(|e| Error::Storage(format!("the refresh lock failed: {e}")))?
-        .map_err(|e| Error::Storage(format!("the refresh lock failed: {e}")))
+            crate::paths::private_file().create(true).truncate(false).write(true).open(&path)
+        };
+        // Uncontended, the usual case, it is taken here; only a wait goes to a blocking thread.
+        let file = open().map_err(|e| failed(&e))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(&e)),
+        }
+        tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(&e))
     }
 }
 

@@ -6,7 +6,9 @@ use rusqlite::{Connection as Db, OptionalExtension, Row, params};
 use super::audit::{Audit, AuditAction, AuditOutcome, audit_ok, insert_audit};
 use super::{Store, now};
 use crate::error::{Error, Result};
-use crate::model::{Account, AccountFilter, AccountId, AccountStatus, Actor, ConnectionId, Identity};
+use crate::model::{
+    Account, AccountFilter, AccountId, AccountStatus, Actor, ConnectionId, HandoutPolicy, Identity,
+};
 
 /// A multi-step operation recorded on the account (its `pending_op` column) before its first step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,6 +397,31 @@ impl Store {
         Ok(())
     }
 
+    /// Sets who may take the account's raw token or credential, audited with the change; a policy
+    /// that is already set changes nothing and writes no row.
+    pub fn set_handout_policy(
+        &mut self,
+        id: &AccountId,
+        policy: HandoutPolicy,
+        actor: &Actor,
+    ) -> Result<Account> {
+        let tx = self.write()?;
+        let before = select_one(&tx, "id = ?1 AND coalesce(pending_op, '') != 'delete'", [id.as_str()])?
+            .ok_or(Error::UnknownAccount)?;
+        if before.handout == policy {
+            return Ok(before);
+        }
+        tx.execute(
+            "UPDATE accounts SET handout = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.as_str(), policy.as_str(), now()],
+        )?;
+        let detail = format!("hand-out policy {} -> {}", before.handout.as_str(), policy.as_str());
+        audit_ok(&tx, id, &before.connection, AuditAction::PolicyChanged, actor, &detail)?;
+        let account = by_id(&tx, id)?;
+        tx.commit()?;
+        Ok(account)
+    }
+
     /// Sets or clears the sentence shown for the account's last failure.
     pub fn set_last_error(&mut self, id: &AccountId, error: Option<&str>) -> Result<()> {
         self.db.execute(
@@ -409,7 +436,7 @@ const SELECT_ACCOUNT: &str = "SELECT id, connection_id, identifier, status, iden
     identity_name, requested_scopes, granted_scopes, expires_at, last_error, created_at, updated_at,
     reauth_needed, note, pending_op,
     (SELECT group_concat(label, char(31)) FROM (SELECT label FROM account_labels l WHERE l.account_id = accounts.id ORDER BY label)) AS labels,
-    op_owner, token_issued_at, offline_reason, retry_at, failure_count, revocation_pending, token_version
+    op_owner, token_issued_at, offline_reason, retry_at, failure_count, revocation_pending, token_version, handout
     FROM accounts";
 
 /// A sign-in's unnamed Pending account with nothing under way (see `Store::delete_placeholder`).
@@ -471,6 +498,7 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         failure_count: r.get("failure_count")?,
         revocation_pending: r.get("revocation_pending")?,
         token_version: r.get("token_version")?,
+        handout: text("handout")?.parse().map_err(|e: String| invalid("handout", Error::Storage(e)))?,
     })
 }
 
@@ -522,6 +550,7 @@ mod tests {
             "failure_count",
             "revocation_pending",
             "token_version",
+            "handout",
         ];
         columns.reverse();
         let reordered = format!("SELECT {} FROM ({SELECT_ACCOUNT} WHERE id = ?1)", columns.join(", "));

@@ -112,6 +112,12 @@ vocabulary! {
         /// A call to the account's API on a consumer's behalf (the caller): method, host and path,
         /// the response's status and size; never a query value, a body or a token.
         ApiCall = "api.call",
+        /// Who may take the account's raw token changed (`open`, `ask`, `closed`); the detail says
+        /// from what to what.
+        PolicyChanged = "policy.changed",
+        /// A program reported that the server refused the credential it was handed (git's
+        /// `erase`); an API key or password cannot be renewed by Latchkey, so it is only recorded.
+        CredentialRefused = "credential.refused",
     }
 }
 
@@ -249,7 +255,7 @@ mod tests {
             assert_eq!(serde_json::to_value(o).expect("json"), serde_json::Value::from(o.as_str()));
             assert_eq!(o.as_str().parse::<AuditOutcome>().expect("parse"), o);
         }
-        assert_eq!(AuditAction::ALL.len(), 25);
+        assert_eq!(AuditAction::ALL.len(), 27);
         assert_eq!(AuditAction::TokenRefreshFailed.as_str(), "token.refresh_failed");
         assert_eq!(AuditOutcome::Unconfirmed.as_str(), "unconfirmed");
         assert!("token.secret".parse::<AuditAction>().is_err());

@@ -97,11 +97,19 @@ CREATE TABLE grants (
     PRIMARY KEY (consumer, account_id)
 );
 "#,
+    r#"
+-- Who may take the account's raw token or credential: 'open', 'ask' or 'closed' (HandoutPolicy).
+ALTER TABLE accounts ADD COLUMN handout TEXT NOT NULL DEFAULT 'open';
+"#,
 ];
 
 /// Applies the migrations the file has not had yet, under a write lock, so the app and the CLI
-/// starting together migrate once.
+/// starting together migrate once. A file that has them all is not locked.
 pub(super) fn migrate(db: &mut Db) -> Result<()> {
+    let done: usize = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if done >= MIGRATIONS.len() {
+        return Ok(());
+    }
     let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {

@@ -29,10 +29,6 @@ pub struct Store {
 
 const DB_FILE: &str = "latchkey.sqlite3";
 
-fn has_content(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
-}
-
 /// Creates the database under a temporary name with mode 0600 (SQLite gives its `-wal` and `-shm`
 /// the database's mode), migrates it, and links it into place: `latchkey.sqlite3` never exists
 /// empty, so an empty one is always damage. A process that loses a race to create it uses the
@@ -70,7 +66,9 @@ impl Store {
         let path = dir.join(DB_FILE);
         let io = |e: std::io::Error| Error::Storage(format!("cannot use {}: {e}", path.display()));
         match std::fs::metadata(&path) {
-            Ok(m) if m.len() == 0 && !has_content(&dir.join(format!("{DB_FILE}-wal"))) => {
+            // Whatever the WAL holds: it is kept between runs, so it may hold the last changes
+            // of a database that has since been emptied.
+            Ok(m) if m.len() == 0 => {
                 return Err(Error::Storage(format!(
                     "{} is empty (0 bytes): the list of accounts is gone, while their tokens may still be \
                      in the keychain. Latchkey does not start over on it. Restore the file from a backup, \
@@ -85,7 +83,15 @@ impl Store {
         for suffix in ["", "-wal", "-shm", "-journal"] {
             crate::paths::restrict(&dir.join(format!("{DB_FILE}{suffix}"))).map_err(io)?;
         }
-        Store::init(Db::open(&path)?)
+        let store = Store::init(Db::open(&path)?)?;
+        // The last connection to close would otherwise checkpoint the WAL into the database and
+        // delete it, with four syncs: a cost every short-lived CLI run paid at exit. The WAL is
+        // checkpointed as it grows instead, kept short because a process that opens the file
+        // alone reads all of it to rebuild its index. (`create_database` still checkpoints on
+        // close, so the file is never born empty.)
+        store.db.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        store.db.pragma_update(None, "wal_autocheckpoint", 64)?;
+        Ok(store)
     }
 
     pub fn open_in_memory() -> Result<Store> {

@@ -19,6 +19,7 @@ mod api_calls;
 mod crash_recovery;
 mod device_flow;
 mod grants;
+mod handout_policy;
 mod loopback_listener;
 mod oauth_flow;
 mod provider_text;

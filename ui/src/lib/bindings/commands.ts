@@ -10,6 +10,7 @@ import type { ConnectionChangeDto } from "./ConnectionChangeDto";
 import type { ConnectionDto } from "./ConnectionDto";
 import type { ExportDto } from "./ExportDto";
 import type { ExportFormatDto } from "./ExportFormatDto";
+import type { HandoutPolicyDto } from "./HandoutPolicyDto";
 import type { IdentityDto } from "./IdentityDto";
 import type { KeychainDto } from "./KeychainDto";
 import type { NewConnectionDto } from "./NewConnectionDto";
@@ -35,6 +36,7 @@ export type Commands = {
   test_account: { args: { accountId: string }; result: IdentityDto };
   set_labels: { args: { accountId: string; labels: Array<string> }; result: AccountDto };
   set_note: { args: { accountId: string; note: string | null }; result: AccountDto };
+  set_handout_policy: { args: { accountId: string; policy: HandoutPolicyDto }; result: AccountDto };
   delete_account: { args: { accountId: string }; result: null };
   audit_trail: { args: { filter: AuditFilterDto }; result: Array<AuditEntryDto> };
   export_audit: { args: { filter: AuditFilterDto; format: ExportFormatDto }; result: ExportDto };

@@ -2,6 +2,7 @@
 // that changes one account.
 import type { AccountDetailDto } from '../bindings/AccountDetailDto';
 import type { AccountDto } from '../bindings/AccountDto';
+import type { HandoutPolicyDto } from '../bindings/HandoutPolicyDto';
 import type { IdentityDto } from '../bindings/IdentityDto';
 import type { RevokeDto } from '../bindings/RevokeDto';
 import { invoke, messageOf } from '../ipc';
@@ -91,6 +92,11 @@ export class AccountsStore {
   /** The account with its history; rejects with a `CommandError` (`not_found` once it is gone). */
   detail(accountId: string): Promise<AccountDetailDto> {
     return invoke('get_account', { accountId });
+  }
+
+  /** Who may take the account's raw token; rejects with a `CommandError`. */
+  setHandoutPolicy(accountId: string, policy: HandoutPolicyDto): Promise<AccountDto> {
+    return invoke('set_handout_policy', { accountId, policy });
   }
 
   /** Rejects with a `CommandError`. */
