@@ -94,6 +94,8 @@ pub enum Error {
         "“{consumer}” is not allowed to use {account}. To allow it: latchkey grants add '{consumer}' {account} --access read|full"
     )]
     NoGrant { consumer: String, account: String },
+    #[error("Latchkey's app could not be asked ({0}).")]
+    AppUnreachable(String),
 }
 
 impl Error {
@@ -118,6 +120,7 @@ impl Error {
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::Storage(_) => ErrorCode::Internal,
             Error::NoGrant { .. } => ErrorCode::InvalidInput,
+            Error::AppUnreachable(_) => ErrorCode::Internal,
         }
     }
 }

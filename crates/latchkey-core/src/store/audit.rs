@@ -112,6 +112,9 @@ vocabulary! {
         /// A call to the account's API on a consumer's behalf (the caller): method, host and path,
         /// the response's status and size; never a query value, a body or a token.
         ApiCall = "api.call",
+        /// A consumer without a grant was asked about in the desktop app (consent.rs); the detail
+        /// says which consumer, what access for what, and the answer.
+        ConsentAsked = "consent.asked",
     }
 }
 
