@@ -191,6 +191,7 @@ const ACTIONS: Record<AuditAction, string> = {
   'grant.added': 'App or agent allowed',
   'grant.removed': 'App or agent no longer allowed',
   'api.call': 'API called for an app or agent',
+  'consent.asked': 'App or agent asked to use the account',
 };
 
 export function actionWords(action: AuditAction): string {

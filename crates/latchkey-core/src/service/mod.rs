@@ -282,7 +282,7 @@ impl Latchkey {
     }
 
     /// The data folder (the consent desk's address file is there).
-    pub(crate) fn data_dir(&self) -> &std::path::Path {
+    pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir
     }
 

@@ -3,4 +3,4 @@
 /**
  * What an audit row records.
  */
-export type AuditAction = "account.created" | "account.reauthorized" | "account.deleted" | "authorization.started" | "authorization.failed" | "state.changed" | "token.stored" | "token.read" | "token.refreshed" | "token.refresh_failed" | "token.revoked" | "token.deleted" | "credential.rotated" | "metadata.labels" | "metadata.note" | "config.scopes_changed" | "connection.added" | "connection.configured" | "connection.removed" | "connection.error" | "connection.recovered" | "reconciled" | "grant.added" | "grant.removed" | "api.call";
+export type AuditAction = "account.created" | "account.reauthorized" | "account.deleted" | "authorization.started" | "authorization.failed" | "state.changed" | "token.stored" | "token.read" | "token.refreshed" | "token.refresh_failed" | "token.revoked" | "token.deleted" | "credential.rotated" | "metadata.labels" | "metadata.note" | "config.scopes_changed" | "connection.added" | "connection.configured" | "connection.removed" | "connection.error" | "connection.recovered" | "reconciled" | "grant.added" | "grant.removed" | "api.call" | "consent.asked";
