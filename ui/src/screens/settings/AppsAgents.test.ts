@@ -42,11 +42,13 @@ describe('Settings → Apps & agents', () => {
     expect(rows).toHaveLength(2);
     expect(rows[0]).toHaveTextContent('Test provider · alice@example.test');
     expect(within(rows[0]!).getByTestId('grant-access')).toHaveTextContent('Read only (GET)');
-    expect(within(rows[0]!).getByTestId('grant-until')).toHaveTextContent('Until removed');
+    expect(within(rows[0]!).getByTestId('grant-until')).toHaveTextContent('removed');
     expect(within(rows[0]!).getByTestId('grant-last-used')).toHaveTextContent('2 hours ago');
-    expect(within(rows[1]!).getByTestId('grant-access')).toHaveTextContent('Full');
-    expect(within(rows[1]!).getByTestId('grant-until')).toHaveTextContent('in 3 days');
-    expect(within(rows[1]!).getByTestId('grant-last-used')).toHaveTextContent('Never');
+    expect(within(rows[1]!).getByTestId('grant-access')).toHaveTextContent(/^Full$/);
+    expect(within(rows[1]!).getByTestId('grant-access')).toHaveAttribute('title', 'Full (any request, changes too)');
+    const until = new Intl.DateTimeFormat('en', { dateStyle: 'medium' }).format(Date.parse(inDays(3)));
+    expect(within(rows[1]!).getByTestId('grant-until')).toHaveTextContent(until);
+    expect(within(rows[1]!).getByTestId('grant-last-used')).toHaveTextContent('never');
     expect(screen.getByTestId('settings-apps')).toHaveAttribute('aria-current', 'page');
   });
 
