@@ -818,6 +818,10 @@ test('closing the window rests Latchkey in latchkey-tray (no WebKit, no GTK); it
     assert.doesNotMatch(maps(), /libwebkit2gtk|libjavascriptcoregtk|libgtk-3|libLLVM|_dri\.so/,
       'the resting process loaded WebKit, GTK or a GL driver');
     assert.match(driverLog, /Latchkey rests in latchkey-tray/);
+    // The tray has no window to ask in: the consent desk went with the window's process, so a
+    // program asking hears that the app is not running.
+    const desk = join(work, 'data', 'consent-desk.json');
+    assert.equal(existsSync(desk), false, 'the consent desk outlived the window');
     // The tray's summary is the core's: the accounts needing the user, as the CLI lists them.
     const summary = () => {
       const all = JSON.parse(execFileSync(CLI, ['accounts', 'list', '--json'], { env, encoding: 'utf8' }));
@@ -843,6 +847,7 @@ test('closing the window rests Latchkey in latchkey-tray (no WebKit, no GTK); it
     execFileSync(APP, [], { env, timeout: 10000 });
     await until('a new window and page exist', () => windows() === 1 && pages() === 1);
     assert.ok(!resting(), 'the window runs in latchkey-desktop');
+    await until('the consent desk is back', () => existsSync(desk));
 
     // Resting again; the tray menu's Open brings the window back.
     await rests(2);
