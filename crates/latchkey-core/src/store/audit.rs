@@ -252,7 +252,7 @@ mod tests {
             assert_eq!(serde_json::to_value(o).expect("json"), serde_json::Value::from(o.as_str()));
             assert_eq!(o.as_str().parse::<AuditOutcome>().expect("parse"), o);
         }
-        assert_eq!(AuditAction::ALL.len(), 25);
+        assert_eq!(AuditAction::ALL.len(), 26);
         assert_eq!(AuditAction::TokenRefreshFailed.as_str(), "token.refresh_failed");
         assert_eq!(AuditOutcome::Unconfirmed.as_str(), "unconfirmed");
         assert!("token.secret".parse::<AuditAction>().is_err());
