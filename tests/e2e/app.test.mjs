@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, existsSync, mkdtempSync, openSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
 import { join, dirname, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -601,26 +602,35 @@ test('an account the provider drops: a notification, the banner, reconnect from 
   }
 });
 
+/** The desk's proof of its cookie (the core's consent.rs `proof`): hex SHA-256 of the cookie and
+ * each part after a newline. */
+const deskProof = (cookie, ...parts) => createHash('sha256').update([cookie, ...parts].join('\n')).digest('hex');
+
 /**
  * Asks the app's consent desk as `latchkey mcp` and the `ask` hand-out policy do (the core's
- * consent.rs protocol): reads `consent-desk.json` from the data folder, sends one JSON line with its
- * cookie, and resolves with the desk's reply lines once the answer (or an error) came.
+ * consent.rs protocol): reads `consent-desk.json` from the data folder, sends one JSON line with a
+ * fresh nonce and its proof of the cookie, and resolves with the desk's replies once the answer
+ * (or an error) came: `asking`, then the answer, whose proof is checked, or `error: …`.
  */
-function askDesk(request) {
+function askDesk(request, cookie) {
   const address = JSON.parse(readFileSync(join(work, 'data', 'consent-desk.json'), 'utf8'));
+  cookie ??= address.cookie;
+  const nonce = randomBytes(32).toString('hex');
   return new Promise((resolve, reject) => {
     const socket = connect(address.port, '127.0.0.1');
     const replies = [];
     let buffer = '';
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify({ cookie: address.cookie, ...request })}\n`));
+    socket.on('connect', () => socket.write(`${JSON.stringify({ nonce, auth: deskProof(cookie, nonce), ...request })}\n`));
     socket.on('data', (chunk) => {
       buffer += chunk;
       for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
-        replies.push(JSON.parse(buffer.slice(0, i)));
+        const reply = JSON.parse(buffer.slice(0, i));
         buffer = buffer.slice(i + 1);
+        const unproven = reply.answer && reply.auth !== deskProof(cookie, nonce, reply.answer);
+        replies.push(unproven ? 'an answer without a proof of the cookie' : reply.status ?? reply.answer ?? `error: ${reply.error}`);
+        if (reply.answer || reply.error) socket.end();
       }
-      if (replies.some((r) => r.answer || r.error)) socket.end();
     });
     socket.on('error', reject);
     socket.on('close', () => resolve(replies));
@@ -693,7 +703,7 @@ test('Apps & agents shows a grant from the CLI with its access and last use, and
   assert.ok(await activeMatches('[data-testid="consent-deny"]'), 'Deny has the focus');
   console.log('screenshot:', await shot('13-consent-dialog'));
   await clickId('consent-once');
-  assert.deepEqual(await once, [{ status: 'asking' }, { answer: 'once' }]);
+  assert.deepEqual(await once, ['asking', 'once']);
   await dialog.waitForExist({ reverse: true, timeout: 10000 });
   assert.deepEqual(grants(), [], '"Allow once" stores nothing');
 
@@ -701,7 +711,7 @@ test('Apps & agents shows a grant from the CLI with its access and last use, and
   await dialogFor('e2e-agent-always');
   assert.equal(await (await $id('consent-access')).getText(), 'Full (any request, changes too)');
   await clickId('consent-always');
-  assert.deepEqual(await always, [{ status: 'asking' }, { answer: 'always' }]);
+  assert.deepEqual(await always, ['asking', 'always']);
   const stored = grants();
   assert.equal(stored.length, 1);
   assert.deepEqual([stored[0].consumer, stored[0].account, stored[0].access, stored[0].until],
@@ -717,21 +727,15 @@ test('Apps & agents shows a grant from the CLI with its access and last use, and
   const second = ask('e2e-agent-second', 'read');
   await (await $id('consent-waiting')).waitForDisplayed({ timeout: 10000 });
   await clickId('consent-deny');
-  assert.deepEqual(await denied, [{ status: 'asking' }, { answer: 'deny' }]);
+  assert.deepEqual(await denied, ['asking', 'deny']);
   await dialogFor('e2e-agent-second');
   await browser.keys(Key.Escape);
-  assert.deepEqual(await second, [{ status: 'asking' }, { answer: 'deny' }]);
+  assert.deepEqual(await second, ['asking', 'deny']);
   assert.deepEqual(grants().map((g) => g.consumer), ['e2e-agent-always']);
 
   // A wrong cookie never reaches the window.
-  const address = JSON.parse(readFileSync(join(work, 'data', 'consent-desk.json'), 'utf8'));
-  const forged = await new Promise((resolve, reject) => {
-    const socket = connect(address.port, '127.0.0.1', () => socket.write(`${JSON.stringify({
-      cookie: '0'.repeat(64), consumer: 'forger', account: alice.id, access: 'full', purpose: 'token' })}\n`));
-    let text = '';
-    socket.setEncoding('utf8').on('data', (d) => { text += d; }).on('close', () => resolve(text)).on('error', reject);
-  });
-  assert.match(forged, /wrong cookie/);
+  const forged = await askDesk({ consumer: 'forger', account: alice.id, access: 'full', purpose: 'token' }, '0'.repeat(64));
+  assert.deepEqual(forged, ['error: not authenticated']);
   assert.equal(await (await $id('consent-dialog')).isExisting(), false);
 
   cli('grants', 'remove', 'e2e-agent-always', 'test:alice@example.test');

@@ -4,9 +4,14 @@
 //!
 //! The app ([`Desk::start`]) listens on 127.0.0.1 and writes `consent-desk.json` (`{port, cookie,
 //! pid}`, 0600, in the 0700 data folder); the asker ([`Latchkey::ask_app`]) reads it, connects and
-//! sends one JSON line with the cookie and the request. The desk answers `{"status":"asking"}` at
-//! once, then `{"answer":"once"|"always"|"deny"}` when the person has answered (or the deadline
-//! passed: deny), or `{"error":…}`. "Always" is stored as a grant by the app before it answers.
+//! sends one JSON line: the request, a fresh `nonce` and `auth` = [`proof`]`(cookie, [nonce])`. The
+//! desk answers `{"status":"asking"}` at once, then `{"answer":"once"|"always"|"deny", "auth":
+//! proof(cookie, [nonce, answer])}` when the person has answered (or the deadline passed: deny),
+//! or `{"error":…}`. "Always" is stored as a grant by the app before it answers.
+//!
+//! The cookie itself never goes on the wire, and each side proves it knows it: a program of
+//! another user that took the port of an app that is gone (its file left behind) learns nothing
+//! and cannot answer for it.
 //!
 //! A process running as the same user can read the cookie and answer for the app: this is consent
 //! and accounting for cooperating programs, not a wall (ARCHITECTURE.md, threat model).
@@ -82,7 +87,8 @@ struct Address {
 /// A request line on the wire.
 #[derive(Serialize, Deserialize)]
 struct Wire {
-    cookie: String,
+    nonce: String,
+    auth: String,
     consumer: String,
     account: String,
     access: Access,
@@ -101,13 +107,15 @@ impl Wire {
     }
 }
 
-/// A reply line on the wire: `status`, then `answer`, or `error`.
+/// A reply line on the wire: `status`, then `answer` with its `auth`, or `error`.
 #[derive(Serialize, Deserialize, Default)]
 struct Reply {
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     answer: Option<ConsentAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -218,6 +226,19 @@ fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, file)
 }
 
+/// Hex SHA-256 of the cookie and `parts`, each after a newline: shows the cookie is known without
+/// giving it away.
+pub fn proof(cookie: &str, parts: &[&str]) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(cookie.as_bytes());
+    for part in parts {
+        hash.update(b"\n");
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// 256 random bits, as hex.
 fn fresh_cookie() -> String {
     use rand::RngCore;
@@ -292,9 +313,10 @@ async fn answer(
     let Ok(wire) = serde_json::from_slice::<Wire>(&line) else {
         return write.write_all(&Reply::error("the request is not valid")).await;
     };
-    if !same(&wire.cookie, cookie) {
-        return write.write_all(&Reply::error("wrong cookie")).await;
+    if wire.nonce.len() < 32 || wire.nonce.len() > 128 || !same(&wire.auth, &proof(cookie, &[&wire.nonce])) {
+        return write.write_all(&Reply::error("not authenticated")).await;
     }
+    let nonce = wire.nonce.clone();
     let request = match wire.request() {
         Ok(r) => r,
         Err(e) => return write.write_all(&Reply::error(&e.to_string())).await,
@@ -307,7 +329,8 @@ async fn answer(
         // The asker went away (or sent more): the question is withdrawn.
         _ = rest.read(&mut scratch) => return Ok(()),
     };
-    write.write_all(&Reply { answer: Some(answer), ..Default::default() }.line()).await?;
+    let auth = proof(cookie, &[&nonce, answer.as_str()]);
+    write.write_all(&Reply { answer: Some(answer), auth: Some(auth), ..Default::default() }.line()).await?;
     write.shutdown().await
 }
 
@@ -327,8 +350,10 @@ pub async fn ask(data_dir: &Path, request: &ConsentRequest, wait: Duration) -> R
         Ok(Err(_)) | Err(_) => return Ok(None),
     };
     let (read, mut write) = stream.into_split();
+    let nonce = fresh_cookie();
     let wire = Wire {
-        cookie: address.cookie,
+        auth: proof(&address.cookie, &[&nonce]),
+        nonce: nonce.clone(),
         consumer: request.consumer.clone(),
         account: request.account.to_string(),
         access: request.access,
@@ -348,7 +373,10 @@ pub async fn ask(data_dir: &Path, request: &ConsentRequest, wait: Duration) -> R
         .await
         .map_err(|_| unreachable("no answer in time".into()))??;
     match second.answer {
-        Some(a) => Ok(Some(a)),
+        Some(a) if second.auth.is_some_and(|p| same(&p, &proof(&address.cookie, &[&nonce, a.as_str()]))) => {
+            Ok(Some(a))
+        }
+        Some(_) => Err(unreachable("its answer does not prove it is Latchkey's app".into())),
         None => Err(unreachable(second.error.unwrap_or_else(|| "it replied with nothing usable".into()))),
     }
 }
@@ -415,12 +443,27 @@ mod tests {
 
     #[test]
     fn wire_lines_read_as_documented() {
-        let line = r#"{"cookie":"c","consumer":"claude","account":"0b0c3f5e-1f2a-4c4f-9a53-35f0f5b6a001","access":"read","purpose":"token"}"#;
+        let line = r#"{"nonce":"n","auth":"a","consumer":"claude","account":"0b0c3f5e-1f2a-4c4f-9a53-35f0f5b6a001","access":"read","purpose":"token"}"#;
         let request = serde_json::from_str::<Wire>(line).expect("parse").request().expect("valid");
         assert_eq!(request.consumer, "claude");
         assert_eq!(request.access, Access::Read);
         assert_eq!(request.purpose, ConsentPurpose::Token);
-        let answer = Reply { answer: Some(ConsentAnswer::Always), ..Default::default() }.line();
-        assert_eq!(answer, b"{\"answer\":\"always\"}\n");
+        let answer =
+            Reply { answer: Some(ConsentAnswer::Always), auth: Some("p".into()), ..Default::default() };
+        assert_eq!(answer.line(), b"{\"answer\":\"always\",\"auth\":\"p\"}\n");
+    }
+
+    #[test]
+    fn proofs_bind_the_cookie_and_every_part() {
+        let p = proof("cookie", &["nonce", "once"]);
+        assert_eq!(p.len(), 64);
+        assert_eq!(p, proof("cookie", &["nonce", "once"]));
+        for other in [
+            proof("cookie2", &["nonce", "once"]),
+            proof("cookie", &["nonce", "always"]),
+            proof("cookie", &["nonceonce"]),
+        ] {
+            assert_ne!(p, other);
+        }
     }
 }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use latchkey_core::api::Access;
-use latchkey_core::consent::{ConsentAnswer, ConsentPurpose, ConsentRequest, DESK_FILE, Desk, LINE_MAX};
+use latchkey_core::consent::{
+    ConsentAnswer, ConsentPurpose, ConsentRequest, DESK_FILE, Desk, LINE_MAX, proof,
+};
 use latchkey_core::http::Http;
 use latchkey_core::model::{AccountId, Actor};
 use latchkey_core::secret::{Credential, Secret};
@@ -117,6 +119,16 @@ async fn raw(port: u16, bytes: &[u8]) -> String {
     line
 }
 
+/// A request line as an asker who knows `cookie` writes it.
+fn line_with(cookie: &str, consumer: &str, account: &str, access: &str) -> String {
+    let nonce = "n".repeat(64);
+    let line = serde_json::json!({
+        "nonce": nonce, "auth": proof(cookie, &[&nonce]), "consumer": consumer, "account": account,
+        "access": access, "purpose": "token"
+    });
+    format!("{line}\n")
+}
+
 fn cookie_of(dir: &Path) -> String {
     let address: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join(DESK_FILE)).expect("address file")).expect("json");
@@ -163,7 +175,7 @@ async fn once_always_and_deny_reach_the_asker_and_only_always_stores_a_grant() {
 }
 
 #[tokio::test]
-async fn a_wrong_cookie_is_refused_and_never_reaches_the_person() {
+async fn an_asker_without_the_cookie_is_refused_and_never_reaches_the_person() {
     let dir = tempfile::tempdir().expect("tmp");
     let core = open(dir.path()).await;
     let acc = account(&core, "work").await;
@@ -172,19 +184,76 @@ async fn a_wrong_cookie_is_refused_and_never_reaches_the_person() {
     let mut wrong = cookie.clone().into_bytes();
     wrong[63] = if wrong[63] == b'0' { b'1' } else { b'0' };
     for c in [String::from_utf8(wrong).expect("hex"), String::new(), cookie[..32].to_owned()] {
-        let line = format!(
-            "{{\"cookie\":\"{c}\",\"consumer\":\"once-x\",\"account\":\"{acc}\",\"access\":\"read\",\"purpose\":\"token\"}}\n"
-        );
-        let reply = raw(desk.port(), line.as_bytes()).await;
-        assert!(reply.contains("\"error\":\"wrong cookie\""), "{reply}");
+        let reply = raw(desk.port(), line_with(&c, "once-x", acc.as_str(), "read").as_bytes()).await;
+        assert!(reply.contains("\"error\":\"not authenticated\""), "{reply}");
     }
+    // The cookie itself is not a proof of it; neither is a short nonce.
+    let bare = serde_json::json!({
+        "nonce": "n".repeat(64), "auth": cookie, "consumer": "once-x", "account": acc.as_str(),
+        "access": "read", "purpose": "token"
+    });
+    assert!(raw(desk.port(), format!("{bare}\n").as_bytes()).await.contains("not authenticated"));
+    let short = serde_json::json!({
+        "nonce": "n", "auth": proof(&cookie, &["n"]), "consumer": "once-x", "account": acc.as_str(),
+        "access": "read", "purpose": "token"
+    });
+    assert!(raw(desk.port(), format!("{short}\n").as_bytes()).await.contains("not authenticated"));
     assert_eq!(asked.load(Ordering::SeqCst), 0, "the handler was never called");
 
-    // The same line with the right cookie is asked.
-    let line = format!(
-        "{{\"cookie\":\"{cookie}\",\"consumer\":\"once-x\",\"account\":\"{acc}\",\"access\":\"read\",\"purpose\":\"token\"}}\n"
-    );
-    assert_eq!(raw(desk.port(), line.as_bytes()).await.trim(), r#"{"status":"asking"}"#);
+    // The same line with the right proof is asked.
+    let reply = raw(desk.port(), line_with(&cookie, "once-x", acc.as_str(), "read").as_bytes()).await;
+    assert_eq!(reply.trim(), r#"{"status":"asking"}"#);
+}
+
+/// A listener that took the port of an app that is gone, behind its left-over address file: it
+/// never learns the cookie, and its answers, without a proof of it, are not believed.
+#[tokio::test]
+async fn an_impostor_on_the_desks_port_learns_nothing_and_cannot_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let cookie = "c".repeat(64);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::fs::write(
+        dir.path().join(DESK_FILE),
+        format!("{{\"port\":{port},\"cookie\":\"{cookie}\",\"pid\":1}}"),
+    )
+    .expect("write");
+    let forged_answers = [
+        r#"{"answer":"once"}"#.to_owned(),
+        r#"{"answer":"always","auth":"00"}"#.to_owned(),
+        // A proof with a guessed cookie.
+        format!(r#"{{"answer":"once","auth":"{}"}}"#, proof(&"d".repeat(64), &[&"n".repeat(64), "once"])),
+    ];
+    let impostor = tokio::spawn(async move {
+        let mut heard = Vec::new();
+        for answer in forged_answers {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            reader.read_line(&mut line).await.expect("read");
+            heard.push(line);
+            reader
+                .get_mut()
+                .write_all(format!("{{\"status\":\"asking\"}}\n{answer}\n").as_bytes())
+                .await
+                .expect("write");
+        }
+        heard
+    });
+    for _ in 0..3 {
+        let e = core.ask_app(&request("once-x", &acc)).await.expect_err("an impostor's answer");
+        assert!(e.to_string().contains("does not prove it is Latchkey's app"), "{e}");
+    }
+    for line in impostor.await.expect("impostor") {
+        assert!(!line.contains(&cookie), "the cookie went on the wire: {line}");
+        assert!(line.contains("\"auth\""), "{line}");
+    }
+    assert!(core.grant_for("once-x", &acc).expect("grant").is_none());
+    let rows = asks(&core);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.iter().all(|(o, _)| *o == AuditOutcome::Failed));
 }
 
 #[tokio::test]
@@ -216,26 +285,28 @@ async fn oversize_garbage_and_silent_connections_are_refused_and_the_desk_goes_o
     let (desk, asked) = desk(&core, dir.path(), Duration::from_secs(30)).await;
     let cookie = cookie_of(dir.path());
 
-    let long = format!("{{\"cookie\":\"{cookie}\",\"consumer\":\"{}\"}}\n", "x".repeat(LINE_MAX));
+    let long = line_with(&cookie, &"x".repeat(LINE_MAX), acc.as_str(), "read");
     assert!(raw(desk.port(), long.as_bytes()).await.contains("too long"));
     let cases: [&[u8]; 6] = [
         b"not json\n",
         b"\xff\xfe\x00\n",
         b"{}\n",
         b"[1,2,3]\n",
-        b"{\"cookie\":1}\n",
+        b"{\"nonce\":1}\n",
         b"no newline: the writer then says nothing",
     ];
     for bytes in cases {
         let reply = raw(desk.port(), bytes).await;
         assert!(reply.contains("\"error\""), "{bytes:?} → {reply}");
     }
-    // Valid JSON with the right cookie, but a consumer with control characters or a bad account.
-    for (consumer, account) in [("evil\u{1b}[31m", acc.to_string()), ("once-x", "not-an-id".into())] {
-        let line = serde_json::json!({
-            "cookie": cookie, "consumer": consumer, "account": account, "access": "read", "purpose": "token"
-        });
-        let reply = raw(desk.port(), format!("{line}\n").as_bytes()).await;
+    // Valid JSON with the right proof, but a consumer with control characters, a bad account or
+    // an unknown access.
+    for (consumer, account, access) in [
+        ("evil\u{1b}[31m", acc.to_string(), "read"),
+        ("once-x", "not-an-id".into(), "read"),
+        ("once-x", acc.to_string(), "admin"),
+    ] {
+        let reply = raw(desk.port(), line_with(&cookie, consumer, &account, access).as_bytes()).await;
         assert!(reply.contains("\"error\""), "{reply}");
     }
     assert_eq!(asked.load(Ordering::SeqCst), 0);
@@ -257,12 +328,9 @@ async fn no_answer_by_the_deadline_is_deny_and_an_asker_that_leaves_withdraws_th
     assert!(!dir.path().join(DESK_FILE).exists(), "dropping the desk removes its file too");
 
     let (desk, asked, ended) = desk_ending(&core, dir.path(), Duration::from_secs(60)).await;
-    let line = serde_json::json!({
-        "cookie": cookie_of(dir.path()), "consumer": "slow-leaver", "account": acc.to_string(),
-        "access": "full", "purpose": "token"
-    });
+    let line = line_with(&cookie_of(dir.path()), "slow-leaver", acc.as_str(), "full");
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", desk.port())).await.expect("connect");
-    stream.write_all(format!("{line}\n").as_bytes()).await.expect("write");
+    stream.write_all(line.as_bytes()).await.expect("write");
     let mut reader = BufReader::new(stream);
     let mut first = String::new();
     reader.read_line(&mut first).await.expect("read");
@@ -282,11 +350,7 @@ async fn questions_past_the_connection_bound_are_refused_as_busy() {
     let core = open(dir.path()).await;
     let acc = account(&core, "work").await;
     let (desk, asked) = desk(&core, dir.path(), Duration::from_secs(60)).await;
-    let line = serde_json::json!({
-        "cookie": cookie_of(dir.path()), "consumer": "slow-x", "account": acc.to_string(),
-        "access": "read", "purpose": "api_call"
-    });
-    let line = format!("{line}\n");
+    let line = line_with(&cookie_of(dir.path()), "slow-x", acc.as_str(), "read");
     let mut open = Vec::new();
     for _ in 0..latchkey_core::consent::CONNECTIONS_MAX {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", desk.port())).await.expect("connect");
