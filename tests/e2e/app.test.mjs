@@ -277,6 +277,16 @@ async function screenshots(scheme) {
   await clickId('settings-connections');
   await (await $id('settings-connection')).waitForDisplayed({ timeout: 10000 });
   shots.push(await shot(`${scheme}-settings-connections`));
+  await clickId('settings-apps');
+  await (await $id('grants-empty')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-settings-apps`));
+  // A program asking to use an account: the consent dialog over the window.
+  const [first] = JSON.parse(execFileSync(CLI, ['accounts', 'list', '--json'], { encoding: 'utf8', env: { ...process.env, ...appEnv() } }));
+  const asked = askDesk({ consumer: 'Claude Desktop', account: first.id, access: 'read', purpose: 'api_call' });
+  await (await $id('consent-dialog')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-consent-dialog`));
+  await clickId('consent-deny');
+  assert.deepEqual(await asked, ['asking', 'deny']);
   for (const s of shots) console.log('screenshot:', s);
   return shots;
 }
