@@ -87,11 +87,8 @@ pub fn start<R: Runtime>(app: &AppHandle<R>, show: fn(&AppHandle<R>)) {
         let core = app.state::<AppState>().core.clone();
         let asker = app.clone();
         match Desk::start(core.data_dir(), move |r| ask(asker.clone(), r, show)).await {
-            Ok(desk) => {
-                if let Some(old) = app.state::<Consents>().desk().replace(desk) {
-                    drop(old);
-                }
-            }
+            // One started before (a failed rest) stops; the address file is already the new one's.
+            Ok(desk) => drop(app.state::<Consents>().desk().replace(desk)),
             Err(e) => tracing::warn!("no consent desk: programs cannot ask here ({e})"),
         }
     });
