@@ -120,6 +120,9 @@ pub fn generate(dir: &Path) {
     ErrorDto::export_all(&cfg).expect("ErrorDto");
     ConnectFailedDto::export_all(&cfg).expect("ConnectFailedDto");
     FirstViewDto::export_all(&cfg).expect("FirstViewDto");
+    GrantDto::export_all(&cfg).expect("GrantDto");
+    ConsentRequestDto::export_all(&cfg).expect("ConsentRequestDto");
+    ConsentAnswerDto::export_all(&cfg).expect("ConsentAnswerDto");
     AuditAction::export_all(&cfg).expect("AuditAction");
     AuditOutcome::export_all(&cfg).expect("AuditOutcome");
     std::fs::write(dir.join("commands.ts"), commands_ts(&cfg)).expect("commands.ts");

@@ -81,3 +81,82 @@ fn the_app_boots_and_answers_its_commands_over_ipc() {
     let missing = invoke(&window, "get_account", json!({ "accountId": "not-an-id" })).expect_err("bad id");
     assert_eq!(missing["code"], "not_found", "{missing}");
 }
+
+/// Polls `check` every 20 ms for up to 10 s.
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{what}: not in time");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn consent_questions_reach_the_window_and_its_answers_the_asker() {
+    use latchkey_core::api::Access;
+    use latchkey_core::consent::{ConsentAnswer, ConsentPurpose, ConsentRequest, DESK_FILE};
+
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let (app, window, core) = boot(dir.path());
+    let account = core.get_or_create_connected_account("demo", "someone", &Actor::User).expect("account");
+    crate::consent::start(app.handle(), |_| {});
+    eventually("the desk's address file", || dir.path().join(DESK_FILE).exists().then_some(()));
+
+    for (answer, expected) in
+        [("once", ConsentAnswer::Once), ("always", ConsentAnswer::Always), ("deny", ConsentAnswer::Deny)]
+    {
+        let consumer = format!("agent-{answer}");
+        let request = ConsentRequest {
+            consumer: consumer.clone(),
+            account: account.id.clone(),
+            access: Access::Full,
+            purpose: ConsentPurpose::Token,
+        };
+        let asker = {
+            let core = core.clone();
+            tauri::async_runtime::spawn(async move { core.ask_app(&request).await })
+        };
+        let question = eventually("the question", || {
+            let list = invoke(&window, "pending_consents", json!({})).expect("pending_consents");
+            list.as_array().and_then(|l| l.first().cloned())
+        });
+        assert_eq!(question["consumer"], consumer.as_str());
+        assert_eq!(question["account_ref"], "demo:someone");
+        assert_eq!(question["connection_name"], "Demo");
+        assert_eq!(question["identity"], "someone");
+        assert_eq!(
+            (question["access"].as_str(), question["purpose"].as_str()),
+            (Some("full"), Some("token"))
+        );
+        invoke(&window, "answer_consent", json!({ "id": question["id"], "answer": answer })).expect("answer");
+        let heard = tauri::async_runtime::block_on(asker).expect("task").expect("ask");
+        assert_eq!(heard, Some(expected), "{answer}");
+        assert_eq!(core.grant_for(&consumer, &account.id).expect("grant").is_some(), answer == "always");
+        let again = invoke(&window, "answer_consent", json!({ "id": question["id"], "answer": "once" }))
+            .expect_err("answered already");
+        assert_eq!(again["code"], "invalid_input", "{again}");
+        eventually("the question to go", || {
+            let list = invoke(&window, "pending_consents", json!({})).expect("pending_consents");
+            list.as_array().is_some_and(Vec::is_empty).then_some(())
+        });
+    }
+
+    let grants = invoke(&window, "list_grants", json!({})).expect("list_grants");
+    let grants = grants.as_array().expect("a list");
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0]["consumer"], "agent-always");
+    assert_eq!(
+        (grants[0]["access"].as_str(), grants[0]["account_ref"].as_str()),
+        (Some("full"), Some("demo:someone"))
+    );
+    assert!(grants[0]["until"].is_null() && grants[0]["last_used"].is_null(), "{grants:?}");
+    invoke(&window, "remove_grant", json!({ "consumer": "agent-always", "accountId": account.id.as_str() }))
+        .expect("remove_grant");
+    assert_eq!(invoke(&window, "list_grants", json!({})).expect("list_grants"), json!([]));
+
+    crate::consent::stop(app.handle());
+    assert!(!dir.path().join(DESK_FILE).exists(), "stopping removes the address file");
+}

@@ -294,6 +294,81 @@ pub struct AboutDto {
     pub tauri_version: String,
 }
 
+/// What a consumer may do with an account's API: `read` (GET and HEAD) or `full`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessDto {
+    Read,
+    Full,
+}
+
+impl From<latchkey_core::api::Access> for AccessDto {
+    fn from(a: latchkey_core::api::Access) -> Self {
+        match a {
+            latchkey_core::api::Access::Read => AccessDto::Read,
+            latchkey_core::api::Access::Full => AccessDto::Full,
+        }
+    }
+}
+
+/// One consumer's grant on one account (Settings → Apps & agents).
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct GrantDto {
+    /// The agent's name (an MCP client's) or the program's path.
+    pub consumer: String,
+    pub account_id: String,
+    /// `connection:identifier`; `None` when the account is gone.
+    pub account_ref: Option<String>,
+    pub connection_name: Option<String>,
+    /// The account's email, else its name.
+    pub identity: Option<String>,
+    pub access: AccessDto,
+    /// RFC 3339; `None`: until removed.
+    pub until: Option<String>,
+    pub expired: bool,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339: the last call made under it.
+    pub last_used: Option<String>,
+}
+
+/// What the consumer wants the account for.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentPurposeDto {
+    /// To call its API through Latchkey (the token stays inside).
+    ApiCall,
+    /// To take its token or credential.
+    Token,
+}
+
+/// A question for the person from the consent desk (the `consent-requested` event): nothing secret.
+#[derive(Serialize, Clone, Debug, TS)]
+pub struct ConsentRequestDto {
+    /// This question's number, for `answer_consent`.
+    pub id: u32,
+    pub consumer: String,
+    pub account_id: String,
+    /// `connection:identifier`.
+    pub account_ref: String,
+    pub connection_name: String,
+    /// The account's email, else its name.
+    pub identity: String,
+    pub access: AccessDto,
+    pub purpose: ConsentPurposeDto,
+}
+
+/// The person's answer to a consent question.
+#[derive(Deserialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentAnswerDto {
+    /// This once; nothing stored.
+    Once,
+    /// From now on: a grant is stored (until removed).
+    Always,
+    Deny,
+}
+
 /// The closed set of error codes the UI branches on.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
 #[serde(rename_all = "snake_case")]

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Runtime};
 
-use crate::dto::{AccountDto, ConnectFailedDto};
+use crate::dto::{AccountDto, ConnectFailedDto, ConsentRequestDto};
 
 /// An event the window listens to, and the type of its payload.
 pub struct Event<P> {
@@ -59,4 +59,8 @@ events! {
     CONNECT_FAILED = "connect-failed": ConnectFailedDto;
     /// The connections changed (here or in another process): the window lists them again.
     CONNECTIONS_CHANGED = "connections-changed": ();
+    /// A program asks the person whether it may use an account (consent.rs).
+    CONSENT_REQUESTED = "consent-requested": ConsentRequestDto;
+    /// That question is over (answered, timed out, or its asker left): its id.
+    CONSENT_ENDED = "consent-ended": u32;
 }

@@ -8,6 +8,7 @@ mod bindings;
 mod boot_test;
 mod changes;
 mod commands;
+mod consent;
 mod deep_link;
 mod dto;
 mod events;
@@ -58,6 +59,7 @@ pub fn run() {
             let tray_ms = ms();
             deep_link::listen(app)?;
             background::start(app.handle());
+            consent::start(app.handle(), tray::open_window);
             // The tray's summary and the notifications' starting point.
             changes::track_accounts(app.handle(), &app.state::<setup::AppState>());
             // Where start-up's time goes (ms since the process started), for docs/performance.md.
@@ -79,7 +81,10 @@ pub fn run() {
             api.prevent_exit();
             resting::window_closed(app);
         }
-        RunEvent::Exit => background::stop_now(app),
+        RunEvent::Exit => {
+            consent::stop(app);
+            background::stop_now(app);
+        }
         // macOS: a click on the Dock icon with no window open.
         #[cfg(target_os = "macos")]
         RunEvent::Reopen { has_visible_windows: false, .. } => tray::open_window(app),

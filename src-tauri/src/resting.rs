@@ -80,7 +80,7 @@ mod imp {
                     SWITCHING.store(false, Ordering::SeqCst);
                     return;
                 }
-                if core.is_idle() {
+                if core.is_idle() && !crate::consent::waiting(&app) {
                     break;
                 }
                 tokio::time::sleep(POLL).await;
@@ -98,7 +98,7 @@ mod imp {
     /// the `exec`.
     fn replace(app: &AppHandle) {
         let core = app.state::<AppState>().core.clone();
-        let busy = !core.is_idle();
+        let busy = !core.is_idle() || crate::consent::waiting(app);
         if has_window(app) || busy {
             crate::background::start(app);
             SWITCHING.store(false, Ordering::SeqCst);
@@ -113,6 +113,8 @@ mod imp {
         };
         tracing::info!("Latchkey rests in {TRAY_BINARY}");
         core.release_instance();
+        // The tray has no window to ask in: askers hear the app is not running.
+        crate::consent::stop(app);
         // Only returns when the new image could not start.
         let e = std::process::Command::new(tray).exec();
         failed(app, &e);
@@ -121,6 +123,7 @@ mod imp {
     fn failed(app: &AppHandle, e: &std::io::Error) {
         tracing::warn!("Latchkey could not rest in {TRAY_BINARY} ({e}); it stays as it is");
         crate::background::start(app);
+        crate::consent::start(app, crate::tray::open_window);
         SWITCHING.store(false, Ordering::SeqCst);
     }
 }

@@ -6,7 +6,8 @@
 // hands the callback to the OS with `gio open`, which starts a second app process that
 // single-instance forwards to the running one: the same path a real browser takes.
 //
-// Also: revoking from Settings (selection + confirmation), connecting and revoking with the keyboard
+// Also: Settings → Apps & agents and the consent dialog (a program asking through the app's consent
+// desk), revoking from Settings (selection + confirmation), connecting and revoking with the keyboard
 // alone, the audit export, the keychain check, the page's IPC limited to Latchkey's own commands and
 // events, and screenshots of each screen in the light and the dark scheme (a second app session with
 // GTK_THEME=Adwaita:dark, which WebKitGTK maps to prefers-color-scheme: dark).
@@ -16,7 +17,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, existsSync, mkdtempSync, openSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect } from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
 import { join, dirname, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -275,6 +277,16 @@ async function screenshots(scheme) {
   await clickId('settings-connections');
   await (await $id('settings-connection')).waitForDisplayed({ timeout: 10000 });
   shots.push(await shot(`${scheme}-settings-connections`));
+  await clickId('settings-apps');
+  await (await $id('grants-empty')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-settings-apps`));
+  // A program asking to use an account: the consent dialog over the window.
+  const [first] = JSON.parse(execFileSync(CLI, ['accounts', 'list', '--json'], { encoding: 'utf8', env: { ...process.env, ...appEnv() } }));
+  const asked = askDesk({ consumer: 'Claude Desktop', account: first.id, access: 'read', purpose: 'api_call' });
+  await (await $id('consent-dialog')).waitForDisplayed({ timeout: 10000 });
+  shots.push(await shot(`${scheme}-consent-dialog`));
+  await clickId('consent-deny');
+  assert.deepEqual(await asked, ['asking', 'deny']);
   for (const s of shots) console.log('screenshot:', s);
   return shots;
 }
@@ -600,6 +612,146 @@ test('an account the provider drops: a notification, the banner, reconnect from 
   }
 });
 
+/** The desk's proof of its cookie (the core's consent.rs `proof`): hex SHA-256 of the cookie and
+ * each part after a newline. */
+const deskProof = (cookie, ...parts) => createHash('sha256').update([cookie, ...parts].join('\n')).digest('hex');
+
+/**
+ * Asks the app's consent desk as `latchkey mcp` and the `ask` hand-out policy do (the core's
+ * consent.rs protocol): reads `consent-desk.json` from the data folder, sends one JSON line with a
+ * fresh nonce and its proof of the cookie, and resolves with the desk's replies once the answer
+ * (or an error) came: `asking`, then the answer, whose proof is checked, or `error: …`.
+ */
+function askDesk(request, cookie) {
+  const address = JSON.parse(readFileSync(join(work, 'data', 'consent-desk.json'), 'utf8'));
+  cookie ??= address.cookie;
+  const nonce = randomBytes(32).toString('hex');
+  return new Promise((resolve, reject) => {
+    const socket = connect(address.port, '127.0.0.1');
+    const replies = [];
+    let buffer = '';
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`${JSON.stringify({ nonce, auth: deskProof(cookie, nonce), ...request })}\n`));
+    socket.on('data', (chunk) => {
+      buffer += chunk;
+      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+        const reply = JSON.parse(buffer.slice(0, i));
+        buffer = buffer.slice(i + 1);
+        const unproven = reply.answer && reply.auth !== deskProof(cookie, nonce, reply.answer);
+        replies.push(unproven ? 'an answer without a proof of the cookie' : reply.status ?? reply.answer ?? `error: ${reply.error}`);
+        if (reply.answer || reply.error) socket.end();
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(replies));
+  });
+}
+
+test('Apps & agents shows a grant from the CLI with its access and last use, and removes it; the consent dialog answers a program', async () => {
+  const cli = (...args) => execFileSync(CLI, args, { encoding: 'utf8', env: { ...process.env, ...appEnv() } });
+  const grants = () => JSON.parse(cli('grants', 'list', '--json'));
+  // An account to grant: one the earlier tests left, or a sign-in now when this test runs alone.
+  let alice = JSON.parse(cli('accounts', 'list', '--json')).find((a) => a.ref === 'test:alice@example.test');
+  if (!alice) {
+    await connectWithMouse();
+    alice = JSON.parse(cli('accounts', 'list', '--json')).find((a) => a.ref === 'test:alice@example.test');
+  }
+  assert.ok(alice, 'an account to grant');
+
+  // (a) A grant made in a terminal appears in the pane by itself, with its access.
+  await clickId('nav-settings');
+  await clickId('settings-apps');
+  await (await $id('grants-empty')).waitForDisplayed({ timeout: 10000 });
+  assert.match(await (await $id('grants-empty')).getText(), /latchkey grants add/);
+  cli('grants', 'add', 'e2e-script', 'test:alice@example.test', '--access', 'full', '--for', '7d');
+  const row = await browser.$(`[data-testid="grant-consumer"][data-consumer="e2e-script"] [data-testid="grant"][data-account-id="${alice.id}"]`);
+  await row.waitForExist({ timeout: 10000, timeoutMsg: 'the CLI\'s grant did not reach the pane' });
+  assert.equal(await row.$('[data-testid="grant-access"]').getText(), 'Full');
+  // The end as a date: a week from now.
+  const until = new Date(await row.$('[data-testid="grant-until"] time').getAttribute('datetime'));
+  assert.ok(Math.abs(until - Date.now() - 7 * 86_400_000) < 120_000, `${until}`);
+  assert.match(await row.$('[data-testid="grant-until"]').getText(), /^[A-Z][a-z]{2}\s\d{1,2},\s\d{4}$/);
+  assert.equal(await row.$('[data-testid="grant-last-used"]').getText(), 'never');
+  assert.match(await row.getText(), /Test provider · alice@example\.test/);
+  // A use of the grant, recorded by another process (a call through `latchkey mcp` sets it so; no
+  // command on this branch makes such a call), reaches the pane through the app's watch.
+  execFileSync('sqlite3', [join(work, 'data', 'latchkey.sqlite3'),
+    `UPDATE grants SET last_used = strftime('%s','now') - 7200 WHERE consumer = 'e2e-script'`]);
+  await browser.waitUntil(async () => (await row.$('[data-testid="grant-last-used"]').getText()) === '2 hours ago',
+    { timeout: 10000, timeoutMsg: 'the last use did not reach the pane' });
+  console.log('screenshot:', await shot('12-apps-and-agents'));
+
+  // Remove, after the confirmation: gone from the pane and from the CLI's list, audited as the user's.
+  await row.$('[data-testid="remove-grant"]').click();
+  const confirm = await $id('remove-grant-dialog');
+  await confirm.waitForDisplayed({ timeout: 5000 });
+  assert.match(await confirm.getText(), /e2e-script will no longer be able to use/);
+  await clickId('confirm-remove-grant');
+  await (await $id('grants-empty')).waitForDisplayed({ timeout: 10000 });
+  assert.deepEqual(grants(), []);
+  const removed = cli('audit', '--account', 'test:alice@example.test', '--json').trim().split('\n')
+    .map((line) => JSON.parse(line)).filter((e) => e.action === 'grant.removed').at(-1);
+  assert.equal(removed.actor, 'user');
+  assert.match(removed.detail, /e2e-script/);
+
+  // (b) A program asks through the desk: the window shows who, which account, what access; each
+  // answer reaches the program, and only "Always allow" stores a grant.
+  await clickId('nav-accounts');
+  const ask = (consumer, access) => askDesk({ consumer, account: alice.id, access, purpose: 'api_call' });
+  const dialogFor = async (consumer) => {
+    const dialog = await $id('consent-dialog');
+    await dialog.waitForDisplayed({ timeout: 10000, timeoutMsg: `no dialog for ${consumer}` });
+    await browser.waitUntil(async () => (await (await $id('consent-consumer')).getText()) === consumer, { timeout: 10000 });
+    return dialog;
+  };
+
+  const once = ask('e2e-agent-once', 'read');
+  const dialog = await dialogFor('e2e-agent-once');
+  assert.match(await (await $id('consent-account')).getText(), /Test provider · alice@example\.test/);
+  assert.equal(await (await $id('consent-access')).getText(), 'Read only (GET)');
+  assert.match(await (await $id('consent-purpose')).getText(), /Call its API through Latchkey/);
+  assert.ok(await activeMatches('[data-testid="consent-deny"]'), 'Deny has the focus');
+  console.log('screenshot:', await shot('13-consent-dialog'));
+  await clickId('consent-once');
+  assert.deepEqual(await once, ['asking', 'once']);
+  await dialog.waitForExist({ reverse: true, timeout: 10000 });
+  assert.deepEqual(grants(), [], '"Allow once" stores nothing');
+
+  const always = ask('e2e-agent-always', 'full');
+  await dialogFor('e2e-agent-always');
+  assert.equal(await (await $id('consent-access')).getText(), 'Full (any request, changes too)');
+  await clickId('consent-always');
+  assert.deepEqual(await always, ['asking', 'always']);
+  const stored = grants();
+  assert.equal(stored.length, 1);
+  assert.deepEqual([stored[0].consumer, stored[0].account, stored[0].access, stored[0].until],
+    ['e2e-agent-always', 'test:alice@example.test', 'full', null]);
+  await clickId('nav-settings');
+  await clickId('settings-apps');
+  await browser.$('[data-testid="grant-consumer"][data-consumer="e2e-agent-always"] [data-testid="grant"]')
+    .waitForExist({ timeout: 10000, timeoutMsg: 'the "always" grant is not in the pane' });
+
+  // Two at once: one dialog at a time, oldest first; Escape denies.
+  const denied = ask('e2e-agent-deny', 'read');
+  await dialogFor('e2e-agent-deny');
+  const second = ask('e2e-agent-second', 'read');
+  await (await $id('consent-waiting')).waitForDisplayed({ timeout: 10000 });
+  await clickId('consent-deny');
+  assert.deepEqual(await denied, ['asking', 'deny']);
+  await dialogFor('e2e-agent-second');
+  await browser.keys(Key.Escape);
+  assert.deepEqual(await second, ['asking', 'deny']);
+  assert.deepEqual(grants().map((g) => g.consumer), ['e2e-agent-always']);
+
+  // A wrong cookie never reaches the window.
+  const forged = await askDesk({ consumer: 'forger', account: alice.id, access: 'full', purpose: 'token' }, '0'.repeat(64));
+  assert.deepEqual(forged, ['error: not authenticated']);
+  assert.equal(await (await $id('consent-dialog')).isExisting(), false);
+
+  cli('grants', 'remove', 'e2e-agent-always', 'test:alice@example.test');
+  await (await $id('grants-empty')).waitForDisplayed({ timeout: 10000 });
+});
+
 test('closing the window rests Latchkey in latchkey-tray (no WebKit, no GTK); its icon, menu, notifications and a second launch bring the window back', async () => {
   await endSession();
   const env = { ...process.env, ...appEnv() };
@@ -680,6 +832,10 @@ test('closing the window rests Latchkey in latchkey-tray (no WebKit, no GTK); it
     assert.doesNotMatch(maps(), /libwebkit2gtk|libjavascriptcoregtk|libgtk-3|libLLVM|_dri\.so/,
       'the resting process loaded WebKit, GTK or a GL driver');
     assert.match(driverLog, /Latchkey rests in latchkey-tray/);
+    // The tray has no window to ask in: the consent desk went with the window's process, so a
+    // program asking hears that the app is not running.
+    const desk = join(work, 'data', 'consent-desk.json');
+    assert.equal(existsSync(desk), false, 'the consent desk outlived the window');
     // The tray's summary is the core's: the accounts needing the user, as the CLI lists them.
     const summary = () => {
       const all = JSON.parse(execFileSync(CLI, ['accounts', 'list', '--json'], { env, encoding: 'utf8' }));
@@ -705,6 +861,7 @@ test('closing the window rests Latchkey in latchkey-tray (no WebKit, no GTK); it
     execFileSync(APP, [], { env, timeout: 10000 });
     await until('a new window and page exist', () => windows() === 1 && pages() === 1);
     assert.ok(!resting(), 'the window runs in latchkey-desktop');
+    await until('the consent desk is back', () => existsSync(desk));
 
     // Resting again; the tray menu's Open brings the window back.
     await rests(2);

@@ -103,6 +103,8 @@ pub enum Error {
     /// and the command that allows it.
     #[error("{0}")]
     HandoutRefused(String),
+    #[error("Latchkey's app could not be asked ({0}).")]
+    AppUnreachable(String),
 }
 
 impl Error {
@@ -127,6 +129,7 @@ impl Error {
             Error::Keychain(_) => ErrorCode::KeychainUnavailable,
             Error::Storage(_) => ErrorCode::Internal,
             Error::NoGrant { .. } | Error::HandoutRefused(_) => ErrorCode::InvalidInput,
+            Error::AppUnreachable(_) => ErrorCode::Internal,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod browser;
 pub mod catalog;
 pub mod config;
+pub mod consent;
 pub mod error;
 pub mod http;
 pub mod logging;

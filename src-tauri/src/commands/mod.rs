@@ -10,6 +10,7 @@ mod activity;
 mod connections;
 mod export;
 mod first_view;
+mod grants;
 mod settings;
 mod sign_in;
 
@@ -21,14 +22,15 @@ pub use activity::*;
 pub use connections::*;
 pub use export::*;
 pub use first_view::*;
+pub use grants::*;
 pub use settings::*;
 pub use sign_in::*;
 
 #[cfg(test)]
 use crate::dto::{
-    AboutDto, AccountDetailDto, AuditEntryDto, AuditFilterDto, ConnectionChangeDto, ConnectionDto, ExportDto,
-    ExportFormatDto, HandoutPolicyDto, IdentityDto, KeychainDto, NewConnectionDto, PreferencesDto,
-    ProviderPageDto, RevokeDto,
+    AboutDto, AccountDetailDto, AuditEntryDto, AuditFilterDto, ConnectionChangeDto, ConnectionDto,
+    ConsentAnswerDto, ConsentRequestDto, ExportDto, ExportFormatDto, GrantDto, HandoutPolicyDto, IdentityDto,
+    KeychainDto, NewConnectionDto, PreferencesDto, ProviderPageDto, RevokeDto,
 };
 use crate::dto::{AccountDto, ErrorDto};
 use crate::setup::AppState;
@@ -108,4 +110,8 @@ commands! {
     set_preferences(preferences: PreferencesDto) -> PreferencesDto;
     about() -> AboutDto;
     window_painted(accounts: u32, render_ms: f64, loaded_ms: f64) -> ();
+    list_grants() -> Vec<GrantDto>;
+    remove_grant(consumer: String, account_id: String) -> ();
+    pending_consents() -> Vec<ConsentRequestDto>;
+    answer_consent(id: u32, answer: ConsentAnswerDto) -> ();
 }

@@ -9,6 +9,7 @@ import { delay } from './frames';
 import { EVENTS, invoke, isTauriAvailable, listen } from './ipc';
 import { AccountsStore } from './stores/accounts.svelte';
 import { ConnectionsStore } from './stores/connections.svelte';
+import { ConsentStore } from './stores/consent.svelte';
 import { NoticesStore } from './stores/notices.svelte';
 import { Router } from './stores/routing.svelte';
 import { SignInStore } from './stores/signIn.svelte';
@@ -38,6 +39,7 @@ export class AppState {
   readonly connections: ConnectionsStore;
   readonly accounts: AccountsStore;
   readonly signIn: SignInStore;
+  readonly consent: ConsentStore;
   /** Ticks every 30 s so relative times stay honest. */
   now = $state(Date.now());
   /** Live updates could not be subscribed to. */
@@ -50,6 +52,7 @@ export class AppState {
     this.connections = new ConnectionsStore(this.notices, first?.connections);
     this.accounts = new AccountsStore(this.notices, this.connections, first?.accounts);
     this.signIn = new SignInStore(this.accounts, this.connections, this.notices, this.router);
+    this.consent = new ConsentStore(this.notices);
   }
 
   /**
@@ -80,12 +83,18 @@ export class AppState {
         this.signIn.succeeded(account);
       }),
       listen(EVENTS.connectFailed, (failure) => this.signIn.failed(failure)),
+      listen(EVENTS.consentRequested, (question) => this.consent.requested(question)),
+      listen(EVENTS.consentEnded, (id) => this.consent.ended(id)),
     ]);
     for (const s of subscriptions) {
       if (s.status === 'fulfilled') this.#stops.push(s.value);
       else this.liveUpdatesOff = true;
     }
-    await Promise.all([firstView ? this.connections.refresh() : this.connections.load(), this.accounts.load()]);
+    await Promise.all([
+      firstView ? this.connections.refresh() : this.connections.load(),
+      this.accounts.load(),
+      this.consent.load(),
+    ]);
     if (!firstView) void this.#reportFirstPaint();
   }
 

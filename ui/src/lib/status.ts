@@ -1,5 +1,6 @@
 // Presentation tables: what each state is called, its colour, and what the person can do about it.
 // Words and colour always go together (colour is never the only signal).
+import type { AccessDto } from './bindings/AccessDto';
 import type { AccountDto } from './bindings/AccountDto';
 import type { AccountStatusDto } from './bindings/AccountStatusDto';
 import type { AuditAction } from './bindings/AuditAction';
@@ -7,6 +8,7 @@ import type { AuditOutcome } from './bindings/AuditOutcome';
 import type { ConnectionDto } from './bindings/ConnectionDto';
 import type { ConnectionKindDto } from './bindings/ConnectionKindDto';
 import type { ConnectionStatusDto } from './bindings/ConnectionStatusDto';
+import type { ConsentPurposeDto } from './bindings/ConsentPurposeDto';
 
 export type Tone = 'success' | 'pending' | 'warning' | 'neutral' | 'danger' | 'suspended' | 'offline';
 
@@ -193,6 +195,19 @@ const ACTIONS: Record<AuditAction, string> = {
   'api.call': 'API called for an app or agent',
   'policy.changed': 'Token hand-out policy changed',
   'credential.refused': 'Credential refused by a server',
+  'consent.asked': 'App or agent asked to use the account',
+};
+
+/** A grant's or a consent question's access, as the person reads it. */
+export const ACCESS_WORDS: Record<AccessDto, string> = {
+  read: 'Read only (GET)',
+  full: 'Full (any request, changes too)',
+};
+
+/** What a program asking for consent wants the account for. */
+export const PURPOSE_WORDS: Record<ConsentPurposeDto, string> = {
+  api_call: 'Call its API through Latchkey (the token stays in Latchkey)',
+  token: 'Take its access token or credential',
 };
 
 export function actionWords(action: AuditAction): string {

@@ -166,6 +166,7 @@ export class FakeConnections {
   handlers(): Handlers {
     return {
       window_painted: () => null,
+      pending_consents: () => [],
       list_connections: () => this.list.map((c) => ({ ...c })),
       configure_connection: ({ connectionId, change }) => {
         const c = this.list.find((x) => x.id === connectionId);

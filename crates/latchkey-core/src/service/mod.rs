@@ -284,6 +284,11 @@ impl Latchkey {
         self.working.load(Ordering::SeqCst) == 0 && !self.sign_ins.any()
     }
 
+    /// The data folder (the consent desk's address file is there).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     /// Marks an operation as under way until the returned guard is dropped.
     pub(crate) fn working(&self) -> Working<'_> {
         self.working.fetch_add(1, Ordering::SeqCst);
@@ -384,7 +389,7 @@ impl Latchkey {
         }
     }
 
-    fn audit(
+    pub(crate) fn audit(
         &self,
         id: &AccountId,
         conn: &ConnectionId,

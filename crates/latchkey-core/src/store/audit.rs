@@ -118,6 +118,9 @@ vocabulary! {
         /// A program reported that the server refused the credential it was handed (git's
         /// `erase`); an API key or password cannot be renewed by Latchkey, so it is only recorded.
         CredentialRefused = "credential.refused",
+        /// A consumer without a grant was asked about in the desktop app (consent.rs); the detail
+        /// says which consumer, what access for what, and the answer.
+        ConsentAsked = "consent.asked",
     }
 }
 
@@ -255,7 +258,7 @@ mod tests {
             assert_eq!(serde_json::to_value(o).expect("json"), serde_json::Value::from(o.as_str()));
             assert_eq!(o.as_str().parse::<AuditOutcome>().expect("parse"), o);
         }
-        assert_eq!(AuditAction::ALL.len(), 27);
+        assert_eq!(AuditAction::ALL.len(), 28);
         assert_eq!(AuditAction::TokenRefreshFailed.as_str(), "token.refresh_failed");
         assert_eq!(AuditOutcome::Unconfirmed.as_str(), "unconfirmed");
         assert!("token.secret".parse::<AuditAction>().is_err());

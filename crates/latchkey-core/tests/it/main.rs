@@ -16,6 +16,7 @@ mod fake_https;
 
 mod account_model;
 mod api_calls;
+mod consent;
 mod crash_recovery;
 mod device_flow;
 mod grants;

@@ -8,8 +8,11 @@ import type { AuditFilterDto } from "./AuditFilterDto";
 import type { ConnectFailedDto } from "./ConnectFailedDto";
 import type { ConnectionChangeDto } from "./ConnectionChangeDto";
 import type { ConnectionDto } from "./ConnectionDto";
+import type { ConsentAnswerDto } from "./ConsentAnswerDto";
+import type { ConsentRequestDto } from "./ConsentRequestDto";
 import type { ExportDto } from "./ExportDto";
 import type { ExportFormatDto } from "./ExportFormatDto";
+import type { GrantDto } from "./GrantDto";
 import type { HandoutPolicyDto } from "./HandoutPolicyDto";
 import type { IdentityDto } from "./IdentityDto";
 import type { KeychainDto } from "./KeychainDto";
@@ -45,6 +48,10 @@ export type Commands = {
   set_preferences: { args: { preferences: PreferencesDto }; result: PreferencesDto };
   about: { args: Record<string, never>; result: AboutDto };
   window_painted: { args: { accounts: number; renderMs: number; loadedMs: number }; result: null };
+  list_grants: { args: Record<string, never>; result: Array<GrantDto> };
+  remove_grant: { args: { consumer: string; accountId: string }; result: null };
+  pending_consents: { args: Record<string, never>; result: Array<ConsentRequestDto> };
+  answer_consent: { args: { id: number; answer: ConsentAnswerDto }; result: null };
 };
 
 /** Every event the backend emits, with its payload. */
@@ -53,6 +60,8 @@ export type Events = {
   "connect-succeeded": AccountDto;
   "connect-failed": ConnectFailedDto;
   "connections-changed": null;
+  "consent-requested": ConsentRequestDto;
+  "consent-ended": number;
 };
 
 /** Every event's name, for `listen`. */
@@ -61,4 +70,6 @@ export const EVENTS = {
   connectSucceeded: "connect-succeeded",
   connectFailed: "connect-failed",
   connectionsChanged: "connections-changed",
+  consentRequested: "consent-requested",
+  consentEnded: "consent-ended",
 } as const satisfies Record<string, keyof Events>;

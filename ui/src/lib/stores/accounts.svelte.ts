@@ -34,6 +34,8 @@ export class AccountsStore {
 
   /** Bumped by each `accounts-changed`, which is at least as fresh as a list request before it. */
   #version = 0;
+  /** Counts `accounts-changed`: the data changed (grants too), even when no account did. */
+  changes = $state(0);
   #notices: NoticesStore;
   #connections: ConnectionsStore;
 
@@ -69,6 +71,7 @@ export class AccountsStore {
   changed(list: AccountDto[]): void {
     if (!Array.isArray(list)) return;
     this.#version += 1;
+    this.changes += 1;
     this.#setAll(list);
   }
 

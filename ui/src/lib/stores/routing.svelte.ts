@@ -1,6 +1,6 @@
 // Which screen the window shows.
 
-export type SettingsSection = 'accounts' | 'connections' | 'activity' | 'keychain' | 'general' | 'about';
+export type SettingsSection = 'accounts' | 'connections' | 'apps' | 'activity' | 'keychain' | 'general' | 'about';
 
 export type Route =
   | { name: 'accounts' }

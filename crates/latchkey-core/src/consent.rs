@@ -1,0 +1,469 @@
+//! The consent desk: how a program without a grant (the MCP server whose client cannot prompt, a
+//! script under the `ask` hand-out policy) asks the person, in the running desktop app, whether a
+//! consumer may use an account.
+//!
+//! The app ([`Desk::start`]) listens on 127.0.0.1 and writes `consent-desk.json` (`{port, cookie,
+//! pid}`, 0600, in the 0700 data folder); the asker ([`Latchkey::ask_app`]) reads it, connects and
+//! sends one JSON line: the request, a fresh `nonce` and `auth` = [`proof`]`(cookie, [nonce])`. The
+//! desk answers `{"status":"asking"}` at once, then `{"answer":"once"|"always"|"deny", "auth":
+//! proof(cookie, [nonce, answer])}` when the person has answered (or the deadline passed: deny),
+//! or `{"error":…}`. "Always" is stored as a grant by the app before it answers.
+//!
+//! The cookie itself never goes on the wire, and each side proves it knows it: a program of
+//! another user that took the port of an app that is gone (its file left behind) learns nothing
+//! and cannot answer for it.
+//!
+//! A process running as the same user can read the cookie and answer for the app: this is consent
+//! and accounting for cooperating programs, not a wall (ARCHITECTURE.md, threat model).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::api::{Access, check_consumer};
+use crate::error::{Error, Result};
+use crate::model::{AccountId, Actor};
+use crate::service::Latchkey;
+use crate::store::{AuditAction, AuditOutcome};
+
+/// The desk's address file, in the data folder.
+pub const DESK_FILE: &str = "consent-desk.json";
+/// The longest request line a desk reads.
+pub const LINE_MAX: usize = 4096;
+/// How long a desk waits for a connection's request line, and an asker for the desk's first reply.
+pub const READ_LIMIT: Duration = Duration::from_secs(5);
+/// How long the person has to answer; then the answer is Deny.
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(120);
+/// Connections a desk serves at once; more are refused.
+pub const CONNECTIONS_MAX: usize = 16;
+
+crate::names::named_enum!(
+    "purpose",
+    /// What the consumer wants the account for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ConsentPurpose {
+        /// To call the account's API through Latchkey (`call_api`): the token stays inside.
+        ApiCall = "api_call",
+        /// To take the raw token or credential (`latchkey token`, `exec`, `git-credential`).
+        Token = "token",
+    }
+);
+
+crate::names::named_enum!(
+    "answer",
+    /// The person's answer.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    pub enum ConsentAnswer {
+        /// Allowed this one time; nothing stored.
+        Once = "once",
+        /// Allowed from now on: the app has stored the grant (actor: the user) before answering.
+        Always = "always",
+        /// Refused; nothing stored.
+        Deny = "deny",
+    }
+);
+
+/// A question for the person: may `consumer` use `account` with `access`, for `purpose`?
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentRequest {
+    pub consumer: String,
+    pub account: AccountId,
+    pub access: Access,
+    pub purpose: ConsentPurpose,
+}
+
+/// The address file's content.
+#[derive(Serialize, Deserialize)]
+struct Address {
+    port: u16,
+    cookie: String,
+    pid: u32,
+}
+
+/// A request line on the wire.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    nonce: String,
+    auth: String,
+    consumer: String,
+    account: String,
+    access: Access,
+    purpose: ConsentPurpose,
+}
+
+impl Wire {
+    fn request(self) -> Result<ConsentRequest> {
+        check_consumer(&self.consumer)?;
+        Ok(ConsentRequest {
+            consumer: self.consumer,
+            account: AccountId::parse(&self.account)?,
+            access: self.access,
+            purpose: self.purpose,
+        })
+    }
+}
+
+/// A reply line on the wire: `status`, then `answer` with its `auth`, or `error`.
+#[derive(Serialize, Deserialize, Default)]
+struct Reply {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answer: Option<ConsentAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Reply {
+    fn line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).unwrap_or_default();
+        line.push(b'\n');
+        line
+    }
+    fn error(text: &str) -> Vec<u8> {
+        Reply { error: Some(text.into()), ..Default::default() }.line()
+    }
+}
+
+/// The running desk; stopping it (or dropping it) removes its address file.
+pub struct Desk {
+    file: PathBuf,
+    cookie: String,
+    port: u16,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+type Handler = Arc<
+    dyn Fn(ConsentRequest) -> std::pin::Pin<Box<dyn Future<Output = ConsentAnswer> + Send>> + Send + Sync,
+>;
+
+impl Desk {
+    /// Listens on 127.0.0.1 (a free port), writes the address file into `data_dir` and answers each
+    /// request with `handler`'s answer, Deny after [`ANSWER_DEADLINE`].
+    pub async fn start<F, Fut>(data_dir: &Path, handler: F) -> Result<Desk>
+    where
+        F: Fn(ConsentRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ConsentAnswer> + Send + 'static,
+    {
+        Desk::start_with_deadline(data_dir, ANSWER_DEADLINE, handler).await
+    }
+
+    /// [`Desk::start`] with another deadline (tests).
+    pub async fn start_with_deadline<F, Fut>(data_dir: &Path, deadline: Duration, handler: F) -> Result<Desk>
+    where
+        F: Fn(ConsentRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ConsentAnswer> + Send + 'static,
+    {
+        let io =
+            |what: &str, e: std::io::Error| Error::Storage(format!("the consent desk cannot {what}: {e}"));
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| io("listen", e))?;
+        let port = listener.local_addr().map_err(|e| io("listen", e))?.port();
+        let cookie = fresh_cookie();
+        crate::paths::private_dir(data_dir).map_err(|e| io("use the data folder", e))?;
+        let file = data_dir.join(DESK_FILE);
+        let address = Address { port, cookie: cookie.clone(), pid: std::process::id() };
+        write_private(&file, &serde_json::to_vec(&address).unwrap_or_default())
+            .map_err(|e| io("write its address", e))?;
+        let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(serve(listener, cookie.clone(), deadline, handler, stopped));
+        tracing::debug!(port, "consent desk listening");
+        Ok(Desk { file, cookie, port, stop, task: Some(task) })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops listening, ends the connections (their askers hear nothing more) and removes the
+    /// address file.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.remove_file();
+    }
+
+    /// Removes the address file if it is still this desk's.
+    fn remove_file(&self) {
+        let ours = std::fs::read(&self.file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Address>(&b).ok())
+            .is_some_and(|a| a.cookie == self.cookie);
+        if ours {
+            let _ = std::fs::remove_file(&self.file);
+        }
+    }
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.remove_file();
+    }
+}
+
+/// Written whole under a temporary name, then renamed: a reader sees the old file or the new one.
+fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = crate::paths::private_file().write(true).create_new(true).open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, file)
+}
+
+/// Hex SHA-256 of the cookie and `parts`, each after a newline: shows the cookie is known without
+/// giving it away.
+pub fn proof(cookie: &str, parts: &[&str]) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(cookie.as_bytes());
+    for part in parts {
+        hash.update(b"\n");
+        hash.update(part.as_bytes());
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 256 random bits, as hex.
+fn fresh_cookie() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Equal, in a time that does not depend on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn serve(
+    listener: TcpListener,
+    cookie: String,
+    deadline: Duration,
+    handler: Handler,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stopped.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let mut stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::debug!("consent desk: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            connections.spawn(async move {
+                let _ = stream.write_all(&Reply::error("busy: too many questions at once")).await;
+            });
+            continue;
+        };
+        let (cookie, handler) = (cookie.clone(), handler.clone());
+        connections.spawn(async move {
+            let _slot = slot;
+            if let Err(e) = answer(stream, &cookie, deadline, &handler).await {
+                tracing::debug!("consent desk: {e}");
+            }
+        });
+    }
+    connections.shutdown().await;
+}
+
+/// One connection: its request line, checked; then the handler's answer, unless the asker leaves.
+async fn answer(
+    stream: TcpStream,
+    cookie: &str,
+    deadline: Duration,
+    handler: &Handler,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read.take(LINE_MAX as u64 + 1));
+    let mut line = Vec::new();
+    let n = match tokio::time::timeout(READ_LIMIT, reader.read_until(b'\n', &mut line)).await {
+        Ok(r) => r?,
+        Err(_) => return write.write_all(&Reply::error("no request in time")).await,
+    };
+    if n == 0 || line.last() != Some(&b'\n') {
+        let why = if line.len() > LINE_MAX { "the request is too long" } else { "the request has no end" };
+        return write.write_all(&Reply::error(why)).await;
+    }
+    let Ok(wire) = serde_json::from_slice::<Wire>(&line) else {
+        return write.write_all(&Reply::error("the request is not valid")).await;
+    };
+    if wire.nonce.len() < 32 || wire.nonce.len() > 128 || !same(&wire.auth, &proof(cookie, &[&wire.nonce])) {
+        return write.write_all(&Reply::error("not authenticated")).await;
+    }
+    let nonce = wire.nonce.clone();
+    let request = match wire.request() {
+        Ok(r) => r,
+        Err(e) => return write.write_all(&Reply::error(&e.to_string())).await,
+    };
+    write.write_all(&Reply { status: Some("asking".into()), ..Default::default() }.line()).await?;
+    let mut rest = reader.into_inner();
+    let mut scratch = [0u8; 64];
+    let answer = tokio::select! {
+        a = tokio::time::timeout(deadline, handler(request)) => a.unwrap_or(ConsentAnswer::Deny),
+        // The asker went away (or sent more): the question is withdrawn.
+        _ = rest.read(&mut scratch) => return Ok(()),
+    };
+    let auth = proof(cookie, &[&nonce, answer.as_str()]);
+    write.write_all(&Reply { answer: Some(answer), auth: Some(auth), ..Default::default() }.line()).await?;
+    write.shutdown().await
+}
+
+/// Asks the desk whose address file is in `data_dir`. `Ok(None)`: no desk there (no file, an
+/// unreadable file, or nothing listening on its port).
+pub async fn ask(data_dir: &Path, request: &ConsentRequest, wait: Duration) -> Result<Option<ConsentAnswer>> {
+    let Ok(bytes) = std::fs::read(data_dir.join(DESK_FILE)) else { return Ok(None) };
+    let Ok(address) = serde_json::from_slice::<Address>(&bytes) else {
+        tracing::debug!("the consent desk's address file is not readable; taking the app as not running");
+        return Ok(None);
+    };
+    let unreachable = |what: String| Error::AppUnreachable(what);
+    let connect = tokio::time::timeout(READ_LIMIT, TcpStream::connect(("127.0.0.1", address.port))).await;
+    let stream = match connect {
+        Ok(Ok(s)) => s,
+        // Refused (or nothing answers): the app that wrote the file is gone.
+        Ok(Err(_)) | Err(_) => return Ok(None),
+    };
+    let (read, mut write) = stream.into_split();
+    let nonce = fresh_cookie();
+    let wire = Wire {
+        auth: proof(&address.cookie, &[&nonce]),
+        nonce: nonce.clone(),
+        consumer: request.consumer.clone(),
+        account: request.account.to_string(),
+        access: request.access,
+        purpose: request.purpose,
+    };
+    let mut line = serde_json::to_vec(&wire).map_err(|e| unreachable(e.to_string()))?;
+    line.push(b'\n');
+    write.write_all(&line).await.map_err(|e| unreachable(e.to_string()))?;
+    let mut reader = BufReader::new(read.take(LINE_MAX as u64));
+    let first = tokio::time::timeout(READ_LIMIT, reply(&mut reader))
+        .await
+        .map_err(|_| unreachable("it did not reply in time".into()))??;
+    if first.status.as_deref() != Some("asking") {
+        return Err(unreachable(first.error.unwrap_or_else(|| "it replied with nothing usable".into())));
+    }
+    let second = tokio::time::timeout(wait, reply(&mut reader))
+        .await
+        .map_err(|_| unreachable("no answer in time".into()))??;
+    match second.answer {
+        Some(a) if second.auth.is_some_and(|p| same(&p, &proof(&address.cookie, &[&nonce, a.as_str()]))) => {
+            Ok(Some(a))
+        }
+        Some(_) => Err(unreachable("its answer does not prove it is Latchkey's app".into())),
+        None => Err(unreachable(second.error.unwrap_or_else(|| "it replied with nothing usable".into()))),
+    }
+}
+
+async fn reply<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Result<Reply> {
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line).await.map_err(|e| Error::AppUnreachable(e.to_string()))?;
+    if line.last() != Some(&b'\n') {
+        return Err(Error::AppUnreachable("it closed the connection without an answer".into()));
+    }
+    serde_json::from_slice(&line)
+        .map_err(|_| Error::AppUnreachable("its reply is not one Latchkey understands".into()))
+}
+
+impl Latchkey {
+    /// Asks the person, in the running desktop app, whether `req.consumer` may use the account.
+    /// `Ok(None)`: the app is not running. Waits for the answer (at most [`ANSWER_DEADLINE`], then
+    /// the app answers Deny). After `Always` the grant is stored. Each ask is audited
+    /// (`consent.asked`, with its answer).
+    pub async fn ask_app(&self, req: &ConsentRequest) -> Result<Option<ConsentAnswer>> {
+        check_consumer(&req.consumer)?;
+        let account = self.get_account(&req.account)?;
+        let result = ask(self.data_dir(), req, ANSWER_DEADLINE + READ_LIMIT).await;
+        let (outcome, what) = match &result {
+            Ok(Some(ConsentAnswer::Once)) => (AuditOutcome::Ok, "allowed once".to_owned()),
+            Ok(Some(ConsentAnswer::Always)) => (AuditOutcome::Ok, "always allowed".to_owned()),
+            Ok(Some(ConsentAnswer::Deny)) => (AuditOutcome::Refused, "denied".to_owned()),
+            Ok(None) => (AuditOutcome::Failed, "the app is not running".to_owned()),
+            Err(e) => (AuditOutcome::Failed, e.to_string()),
+        };
+        let purpose = match req.purpose {
+            ConsentPurpose::ApiCall => "to call its API",
+            ConsentPurpose::Token => "to take its token",
+        };
+        let detail =
+            format!("consumer “{}”: {} access {purpose} → {what}", req.consumer, req.access.as_str());
+        self.audit(
+            &account.id,
+            &account.connection,
+            AuditAction::ConsentAsked,
+            &Actor::Cli { caller: req.consumer.clone() },
+            outcome,
+            crate::sanitize::clean(&detail, 600).as_deref().unwrap_or(""),
+        )?;
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_fresh_256_bit_hex_and_compared_whole() {
+        let (a, b) = (fresh_cookie(), fresh_cookie());
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert!(same(&a, &a.clone()));
+        assert!(!same(&a, &b));
+        assert!(!same(&a, &a[..63]));
+        assert!(!same("", &a));
+    }
+
+    #[test]
+    fn wire_lines_read_as_documented() {
+        let line = r#"{"nonce":"n","auth":"a","consumer":"claude","account":"0b0c3f5e-1f2a-4c4f-9a53-35f0f5b6a001","access":"read","purpose":"token"}"#;
+        let request = serde_json::from_str::<Wire>(line).expect("parse").request().expect("valid");
+        assert_eq!(request.consumer, "claude");
+        assert_eq!(request.access, Access::Read);
+        assert_eq!(request.purpose, ConsentPurpose::Token);
+        let answer =
+            Reply { answer: Some(ConsentAnswer::Always), auth: Some("p".into()), ..Default::default() };
+        assert_eq!(answer.line(), b"{\"answer\":\"always\",\"auth\":\"p\"}\n");
+    }
+
+    #[test]
+    fn proofs_bind_the_cookie_and_every_part() {
+        let p = proof("cookie", &["nonce", "once"]);
+        assert_eq!(p.len(), 64);
+        assert_eq!(p, proof("cookie", &["nonce", "once"]));
+        for other in [
+            proof("cookie2", &["nonce", "once"]),
+            proof("cookie", &["nonce", "always"]),
+            proof("cookie", &["nonceonce"]),
+        ] {
+            assert_ne!(p, other);
+        }
+    }
+}

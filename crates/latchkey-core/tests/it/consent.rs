@@ -1,0 +1,432 @@
+//! The consent desk over loopback (no session): a desk started as the app starts it, asked as
+//! `latchkey mcp` and the `ask` policy ask it (`Latchkey::ask_app`), and hostile connections.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use latchkey_core::api::Access;
+use latchkey_core::consent::{
+    ConsentAnswer, ConsentPurpose, ConsentRequest, DESK_FILE, Desk, LINE_MAX, proof,
+};
+use latchkey_core::http::Http;
+use latchkey_core::model::{AccountId, Actor};
+use latchkey_core::secret::{Credential, Secret};
+use latchkey_core::store::{AuditAction, AuditOutcome, AuditQuery};
+use latchkey_core::vault::MemoryStore;
+use latchkey_core::{Hooks, Latchkey, Options};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+async fn open(dir: &Path) -> Arc<Latchkey> {
+    let file = dir.join("connections.toml");
+    std::fs::write(&file, "[[connection]]\nid = \"crm\"\ntype = \"api-key\"\n").expect("connections");
+    let (core, _) = Latchkey::open(Options {
+        data_dir: dir.to_owned(),
+        connections: latchkey_core::config::load_connections(&file).expect("parse"),
+        connections_file: Some(file),
+        secrets: Arc::new(MemoryStore::default()),
+        redirect_scheme: "io.latchkey.test".into(),
+        http: Http::new().expect("http"),
+        hooks: Hooks::default(),
+    })
+    .await
+    .expect("open");
+    Arc::new(core)
+}
+
+async fn account(core: &Latchkey, name: &str) -> AccountId {
+    core.add_credential_account("crm", name, Credential::ApiKey(Secret::new("key-value-1234")), &Actor::User)
+        .await
+        .expect("account")
+        .id
+}
+
+fn request(consumer: &str, account: &AccountId) -> ConsentRequest {
+    ConsentRequest {
+        consumer: consumer.into(),
+        account: account.clone(),
+        access: Access::Read,
+        purpose: ConsentPurpose::ApiCall,
+    }
+}
+
+/// Counts on drop: a question the desk gave up on (or that was answered).
+struct Ended(Arc<AtomicUsize>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A desk in `dir` whose person answers by the consumer's name ("once-…", "always-…", "slow-…"
+/// never, else deny), storing the grant for "always" first as the app does; the counts of the
+/// questions that reached it and of those that ended.
+async fn desk_ending(
+    core: &Arc<Latchkey>,
+    dir: &Path,
+    deadline: Duration,
+) -> (Desk, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let (asked, ended) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (core, count, end) = (core.clone(), asked.clone(), ended.clone());
+    let desk = Desk::start_with_deadline(dir, deadline, move |r: ConsentRequest| {
+        count.fetch_add(1, Ordering::SeqCst);
+        let (core, end) = (core.clone(), end.clone());
+        async move {
+            let _ended = Ended(end);
+            if r.consumer.starts_with("slow") {
+                std::future::pending::<()>().await;
+            }
+            if r.consumer.starts_with("once") {
+                ConsentAnswer::Once
+            } else if r.consumer.starts_with("always") {
+                core.add_grant(&r.consumer, &r.account, r.access, None, &Actor::User).expect("grant");
+                ConsentAnswer::Always
+            } else {
+                ConsentAnswer::Deny
+            }
+        }
+    })
+    .await
+    .expect("desk");
+    (desk, asked, ended)
+}
+
+async fn desk(core: &Arc<Latchkey>, dir: &Path, deadline: Duration) -> (Desk, Arc<AtomicUsize>) {
+    let (desk, asked, _) = desk_ending(core, dir, deadline).await;
+    (desk, asked)
+}
+
+fn asks(core: &Latchkey) -> Vec<(AuditOutcome, String)> {
+    core.audit_trail(&AuditQuery::default())
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.action == AuditAction::ConsentAsked)
+        .map(|e| (e.outcome, e.detail))
+        .collect()
+}
+
+/// Sends `bytes` to the desk as a raw client and returns its first reply line.
+async fn raw(port: u16, bytes: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    // The desk may stop reading (and answer) before all of an oversize line is written.
+    let _ = stream.write_all(bytes).await;
+    let mut line = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), BufReader::new(stream).read_line(&mut line))
+        .await
+        .expect("a reply in time");
+    line
+}
+
+/// A request line as an asker who knows `cookie` writes it.
+fn line_with(cookie: &str, consumer: &str, account: &str, access: &str) -> String {
+    let nonce = "n".repeat(64);
+    let line = serde_json::json!({
+        "nonce": nonce, "auth": proof(cookie, &[&nonce]), "consumer": consumer, "account": account,
+        "access": access, "purpose": "token"
+    });
+    format!("{line}\n")
+}
+
+fn cookie_of(dir: &Path) -> String {
+    let address: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(DESK_FILE)).expect("address file")).expect("json");
+    address["cookie"].as_str().expect("cookie").to_owned()
+}
+
+#[tokio::test]
+async fn once_always_and_deny_reach_the_asker_and_only_always_stores_a_grant() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (desk, asked) = desk(&core, dir.path(), Duration::from_secs(30)).await;
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(DESK_FILE)).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the address file is the user's only");
+        assert_eq!(cookie_of(dir.path()).len(), 64, "256 bits, hex");
+    }
+
+    assert_eq!(core.ask_app(&request("once-agent", &acc)).await.expect("ask"), Some(ConsentAnswer::Once));
+    assert!(core.grant_for("once-agent", &acc).expect("grant").is_none(), "once stores nothing");
+
+    assert_eq!(core.ask_app(&request("always-agent", &acc)).await.expect("ask"), Some(ConsentAnswer::Always));
+    let grant = core.grant_for("always-agent", &acc).expect("grant").expect("always stores a grant");
+    assert_eq!((grant.access, grant.until), (Access::Read, None));
+
+    assert_eq!(core.ask_app(&request("deny-agent", &acc)).await.expect("ask"), Some(ConsentAnswer::Deny));
+    assert!(core.grant_for("deny-agent", &acc).expect("grant").is_none());
+    assert_eq!(asked.load(Ordering::SeqCst), 3);
+
+    let rows = asks(&core);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0].0, AuditOutcome::Ok);
+    assert!(rows[0].1.contains("“once-agent”: read access to call its API → allowed once"), "{}", rows[0].1);
+    assert!(rows[1].1.ends_with("→ always allowed"), "{}", rows[1].1);
+    assert_eq!(rows[2].0, AuditOutcome::Refused);
+    assert!(rows[2].1.ends_with("→ denied"), "{}", rows[2].1);
+
+    desk.stop().await;
+    assert!(!dir.path().join(DESK_FILE).exists(), "stopping removes the address file");
+    assert_eq!(core.ask_app(&request("once-agent", &acc)).await.expect("ask"), None);
+}
+
+#[tokio::test]
+async fn an_asker_without_the_cookie_is_refused_and_never_reaches_the_person() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (desk, asked) = desk(&core, dir.path(), Duration::from_secs(30)).await;
+    let cookie = cookie_of(dir.path());
+    let mut wrong = cookie.clone().into_bytes();
+    wrong[63] = if wrong[63] == b'0' { b'1' } else { b'0' };
+    for c in [String::from_utf8(wrong).expect("hex"), String::new(), cookie[..32].to_owned()] {
+        let reply = raw(desk.port(), line_with(&c, "once-x", acc.as_str(), "read").as_bytes()).await;
+        assert!(reply.contains("\"error\":\"not authenticated\""), "{reply}");
+    }
+    // The cookie itself is not a proof of it; neither is a short nonce.
+    let bare = serde_json::json!({
+        "nonce": "n".repeat(64), "auth": cookie, "consumer": "once-x", "account": acc.as_str(),
+        "access": "read", "purpose": "token"
+    });
+    assert!(raw(desk.port(), format!("{bare}\n").as_bytes()).await.contains("not authenticated"));
+    let short = serde_json::json!({
+        "nonce": "n", "auth": proof(&cookie, &["n"]), "consumer": "once-x", "account": acc.as_str(),
+        "access": "read", "purpose": "token"
+    });
+    assert!(raw(desk.port(), format!("{short}\n").as_bytes()).await.contains("not authenticated"));
+    assert_eq!(asked.load(Ordering::SeqCst), 0, "the handler was never called");
+
+    // The same line with the right proof is asked.
+    let reply = raw(desk.port(), line_with(&cookie, "once-x", acc.as_str(), "read").as_bytes()).await;
+    assert_eq!(reply.trim(), r#"{"status":"asking"}"#);
+}
+
+/// A listener that took the port of an app that is gone, behind its left-over address file: it
+/// never learns the cookie, and its answers, without a proof of it, are not believed.
+#[tokio::test]
+async fn an_impostor_on_the_desks_port_learns_nothing_and_cannot_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let cookie = "c".repeat(64);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::fs::write(
+        dir.path().join(DESK_FILE),
+        format!("{{\"port\":{port},\"cookie\":\"{cookie}\",\"pid\":1}}"),
+    )
+    .expect("write");
+    let forged_answers = [
+        r#"{"answer":"once"}"#.to_owned(),
+        r#"{"answer":"always","auth":"00"}"#.to_owned(),
+        // A proof with a guessed cookie.
+        format!(r#"{{"answer":"once","auth":"{}"}}"#, proof(&"d".repeat(64), &[&"n".repeat(64), "once"])),
+    ];
+    let impostor = tokio::spawn(async move {
+        let mut heard = Vec::new();
+        for answer in forged_answers {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            reader.read_line(&mut line).await.expect("read");
+            heard.push(line);
+            reader
+                .get_mut()
+                .write_all(format!("{{\"status\":\"asking\"}}\n{answer}\n").as_bytes())
+                .await
+                .expect("write");
+        }
+        heard
+    });
+    for _ in 0..3 {
+        let e = core.ask_app(&request("once-x", &acc)).await.expect_err("an impostor's answer");
+        assert!(e.to_string().contains("does not prove it is Latchkey's app"), "{e}");
+    }
+    for line in impostor.await.expect("impostor") {
+        assert!(!line.contains(&cookie), "the cookie went on the wire: {line}");
+        assert!(line.contains("\"auth\""), "{line}");
+    }
+    assert!(core.grant_for("once-x", &acc).expect("grant").is_none());
+    let rows = asks(&core);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.iter().all(|(o, _)| *o == AuditOutcome::Failed));
+}
+
+#[tokio::test]
+async fn no_desk_or_a_stale_or_garbled_address_means_the_app_is_not_running() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    assert_eq!(core.ask_app(&request("once-x", &acc)).await.expect("no file"), None);
+
+    // A file left by an app that is gone: nothing listens on its port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let file = dir.path().join(DESK_FILE);
+    std::fs::write(&file, format!("{{\"port\":{port},\"cookie\":\"{}\",\"pid\":1}}", "a".repeat(64)))
+        .expect("write");
+    assert_eq!(core.ask_app(&request("once-x", &acc)).await.expect("stale file"), None);
+    std::fs::write(&file, b"\x00garbage{").expect("write");
+    assert_eq!(core.ask_app(&request("once-x", &acc)).await.expect("garbled file"), None);
+
+    let rows = asks(&core);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.iter().all(|(o, d)| *o == AuditOutcome::Failed && d.ends_with("the app is not running")));
+}
+
+#[tokio::test]
+async fn oversize_garbage_and_silent_connections_are_refused_and_the_desk_goes_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (desk, asked) = desk(&core, dir.path(), Duration::from_secs(30)).await;
+    let cookie = cookie_of(dir.path());
+
+    let long = line_with(&cookie, &"x".repeat(LINE_MAX), acc.as_str(), "read");
+    assert!(raw(desk.port(), long.as_bytes()).await.contains("too long"));
+    let cases: [&[u8]; 6] = [
+        b"not json\n",
+        b"\xff\xfe\x00\n",
+        b"{}\n",
+        b"[1,2,3]\n",
+        b"{\"nonce\":1}\n",
+        b"no newline: the writer then says nothing",
+    ];
+    for bytes in cases {
+        let reply = raw(desk.port(), bytes).await;
+        assert!(reply.contains("\"error\""), "{bytes:?} → {reply}");
+    }
+    // Valid JSON with the right proof, but a consumer with control characters, a bad account or
+    // an unknown access.
+    for (consumer, account, access) in [
+        ("evil\u{1b}[31m", acc.to_string(), "read"),
+        ("once-x", "not-an-id".into(), "read"),
+        ("once-x", acc.to_string(), "admin"),
+    ] {
+        let reply = raw(desk.port(), line_with(&cookie, consumer, &account, access).as_bytes()).await;
+        assert!(reply.contains("\"error\""), "{reply}");
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 0);
+    assert_eq!(core.ask_app(&request("once-x", &acc)).await.expect("ask"), Some(ConsentAnswer::Once));
+}
+
+#[tokio::test]
+async fn no_answer_by_the_deadline_is_deny_and_an_asker_that_leaves_withdraws_the_question() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (desk, asked) = desk(&core, dir.path(), Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(core.ask_app(&request("slow-agent", &acc)).await.expect("ask"), Some(ConsentAnswer::Deny));
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(core.grant_for("slow-agent", &acc).expect("grant").is_none());
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    drop(desk);
+    assert!(!dir.path().join(DESK_FILE).exists(), "dropping the desk removes its file too");
+
+    let (desk, asked, ended) = desk_ending(&core, dir.path(), Duration::from_secs(60)).await;
+    let line = line_with(&cookie_of(dir.path()), "slow-leaver", acc.as_str(), "full");
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", desk.port())).await.expect("connect");
+    stream.write_all(line.as_bytes()).await.expect("write");
+    let mut reader = BufReader::new(stream);
+    let mut first = String::new();
+    reader.read_line(&mut first).await.expect("read");
+    assert_eq!(first.trim(), r#"{"status":"asking"}"#);
+    assert_eq!((asked.load(Ordering::SeqCst), ended.load(Ordering::SeqCst)), (1, 0));
+    drop(reader);
+    let gone = std::time::Instant::now();
+    while ended.load(Ordering::SeqCst) == 0 {
+        assert!(gone.elapsed() < Duration::from_secs(5), "the question outlived its asker");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn questions_past_the_connection_bound_are_refused_as_busy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (desk, asked) = desk(&core, dir.path(), Duration::from_secs(60)).await;
+    let line = line_with(&cookie_of(dir.path()), "slow-x", acc.as_str(), "read");
+    let mut open = Vec::new();
+    for _ in 0..latchkey_core::consent::CONNECTIONS_MAX {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", desk.port())).await.expect("connect");
+        let mut reader = BufReader::new(stream);
+        reader.get_mut().write_all(line.as_bytes()).await.expect("write");
+        let mut first = String::new();
+        reader.read_line(&mut first).await.expect("read");
+        assert_eq!(first.trim(), r#"{"status":"asking"}"#);
+        open.push(reader);
+    }
+    assert!(raw(desk.port(), line.as_bytes()).await.contains("busy"));
+    assert_eq!(asked.load(Ordering::SeqCst), latchkey_core::consent::CONNECTIONS_MAX);
+    drop(open);
+    // Their slots come back once the desk sees them gone.
+    let freed = std::time::Instant::now();
+    loop {
+        let reply = raw(desk.port(), line.as_bytes()).await;
+        if reply.contains("asking") {
+            break;
+        }
+        assert!(freed.elapsed() < Duration::from_secs(5), "{reply}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_asks_each_get_their_own_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (_desk, asked) = desk(&core, dir.path(), Duration::from_secs(30)).await;
+    let names: Vec<String> = (0..12).map(|i| format!("{}-{i}", ["once", "always", "deny"][i % 3])).collect();
+    let answers = futures_join(names.iter().map(|n| {
+        let (core, r) = (core.clone(), request(n, &acc));
+        async move { core.ask_app(&r).await.expect("ask") }
+    }))
+    .await;
+    for (name, answer) in names.iter().zip(answers) {
+        let want = match &name[..2] {
+            "on" => ConsentAnswer::Once,
+            "al" => ConsentAnswer::Always,
+            _ => ConsentAnswer::Deny,
+        };
+        assert_eq!(answer, Some(want), "{name}");
+        assert_eq!(
+            core.grant_for(name, &acc).expect("grant").is_some(),
+            want == ConsentAnswer::Always,
+            "{name}"
+        );
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 12);
+    assert_eq!(asks(&core).len(), 12);
+}
+
+#[tokio::test]
+async fn asks_about_an_unknown_account_or_a_bad_consumer_fail_before_the_app() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (_desk, asked) = desk(&core, dir.path(), Duration::from_secs(30)).await;
+    let missing = AccountId::random();
+    assert!(core.ask_app(&request("once-x", &missing)).await.is_err());
+    assert!(core.ask_app(&request("bad\nname", &acc)).await.is_err());
+    assert!(core.ask_app(&request("", &acc)).await.is_err());
+    assert_eq!(asked.load(Ordering::SeqCst), 0);
+}
+
+/// Runs the futures concurrently, their outputs in order.
+async fn futures_join<F: Future + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
