@@ -13,6 +13,7 @@ use latchkey_core::api::{
     self, Access, ApiRequest, ApiResponse, Consent, REQUEST_BODY_MAX, RESPONSE_MAX, check_consumer,
     forbidden_header,
 };
+use latchkey_core::consent::{ConsentAnswer, ConsentPurpose, ConsentRequest};
 use latchkey_core::model::{
     Account, AccountFilter, AccountId, AccountStatus, Actor, ConnectionId, check_identifier, rfc3339,
 };
@@ -246,15 +247,15 @@ impl Server {
         let upgrade = grant.is_some();
         if context.peer.supported_elicitation_modes().contains(&ElicitationMode::Form) {
             match ask_client(context, consumer, &r, access, upgrade).await {
-                Asked::Answer(AppAnswer::Once) => return Ok(Decided::Consent(Consent::Once(access))),
-                Asked::Answer(AppAnswer::Always) => {
+                Asked::Answer(ConsentAnswer::Once) => return Ok(Decided::Consent(Consent::Once(access))),
+                Asked::Answer(ConsentAnswer::Always) => {
                     let actor = Actor::Cli { caller: format!("{consumer} (asked through MCP)") };
                     self.core
                         .add_grant(consumer, &account.id, access, None, &actor)
                         .map_err(|e| core_error(&e))?;
                     return Ok(Decided::Consent(Consent::Granted));
                 }
-                Asked::Answer(AppAnswer::Deny) => return Err(declined(consumer, &r)),
+                Asked::Answer(ConsentAnswer::Deny) => return Err(declined(consumer, &r)),
                 // The client could not ask: try the app, then say how to allow it.
                 Asked::Failed => {}
             }
@@ -273,16 +274,16 @@ enum Decided {
 
 /// What the app's answer leads to; no app (or one that could not ask): [`Decided::Unasked`].
 fn after_app(
-    answer: latchkey_core::Result<Option<AppAnswer>>,
+    answer: latchkey_core::Result<Option<ConsentAnswer>>,
     consumer: &str,
     r: &str,
     access: Access,
 ) -> Result<Decided, String> {
     match answer {
-        Ok(Some(AppAnswer::Once)) => Ok(Decided::Consent(Consent::Once(access))),
+        Ok(Some(ConsentAnswer::Once)) => Ok(Decided::Consent(Consent::Once(access))),
         // The app stored the grant before answering.
-        Ok(Some(AppAnswer::Always)) => Ok(Decided::Consent(Consent::Granted)),
-        Ok(Some(AppAnswer::Deny)) => Err(declined(consumer, r)),
+        Ok(Some(ConsentAnswer::Always)) => Ok(Decided::Consent(Consent::Granted)),
+        Ok(Some(ConsentAnswer::Deny)) => Err(declined(consumer, r)),
         Ok(None) | Err(_) => Ok(Decided::Unasked),
     }
 }
@@ -314,16 +315,8 @@ fn no_consent(consumer: &str, r: &str, access: Access) -> String {
     )
 }
 
-/// The person's answer to a consent prompt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AppAnswer {
-    Once,
-    Always,
-    Deny,
-}
-
 enum Asked {
-    Answer(AppAnswer),
+    Answer(ConsentAnswer),
     Failed,
 }
 
@@ -374,12 +367,12 @@ async fn ask_client(
         Ok(result) => Asked::Answer(match result.action {
             ElicitationAction::Accept => {
                 match result.content.as_ref().and_then(|c| c.get("decision")).and_then(Value::as_str) {
-                    Some(ALLOW_ONCE) => AppAnswer::Once,
-                    Some(ALLOW_ALWAYS) => AppAnswer::Always,
-                    _ => AppAnswer::Deny,
+                    Some(ALLOW_ONCE) => ConsentAnswer::Once,
+                    Some(ALLOW_ALWAYS) => ConsentAnswer::Always,
+                    _ => ConsentAnswer::Deny,
                 }
             }
-            _ => AppAnswer::Deny,
+            _ => ConsentAnswer::Deny,
         }),
         Err(_) => Asked::Failed,
     }
@@ -387,13 +380,18 @@ async fn ask_client(
 
 /// Asks the person in the running desktop app; `Ok(None)` when no app is running.
 async fn ask_desktop_app(
-    _core: &Latchkey,
-    _consumer: &str,
-    _account: &AccountId,
-    _access: Access,
-) -> latchkey_core::Result<Option<AppAnswer>> {
-    // Wired to latchkey_core::consent::ask_app at merge.
-    Ok(None)
+    core: &Latchkey,
+    consumer: &str,
+    account: &AccountId,
+    access: Access,
+) -> latchkey_core::Result<Option<ConsentAnswer>> {
+    let request = ConsentRequest {
+        consumer: consumer.to_owned(),
+        account: account.clone(),
+        access,
+        purpose: ConsentPurpose::ApiCall,
+    };
+    core.ask_app(&request).await
 }
 
 struct Call {
@@ -741,11 +739,11 @@ mod tests {
     #[test]
     fn the_apps_answer_decides_the_consent_and_no_app_leaves_it_to_the_grant() {
         let r = "test:a@b.c";
-        let once = after_app(Ok(Some(AppAnswer::Once)), "x", r, Access::Full);
+        let once = after_app(Ok(Some(ConsentAnswer::Once)), "x", r, Access::Full);
         assert_eq!(once, Ok(Decided::Consent(Consent::Once(Access::Full))));
-        let always = after_app(Ok(Some(AppAnswer::Always)), "x", r, Access::Read);
+        let always = after_app(Ok(Some(ConsentAnswer::Always)), "x", r, Access::Read);
         assert_eq!(always, Ok(Decided::Consent(Consent::Granted)));
-        let denied = after_app(Ok(Some(AppAnswer::Deny)), "x", r, Access::Read);
+        let denied = after_app(Ok(Some(ConsentAnswer::Deny)), "x", r, Access::Read);
         assert!(denied.is_err_and(|e| e.contains("declined") && e.contains("nothing was remembered")));
         for none in [Ok(None), Err(Error::Storage("no bus".into()))] {
             assert_eq!(after_app(none, "x", r, Access::Read), Ok(Decided::Unasked));

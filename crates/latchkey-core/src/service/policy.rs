@@ -5,39 +5,33 @@
 
 use super::Latchkey;
 use crate::api::Access;
+use crate::consent::{ConsentAnswer, ConsentPurpose, ConsentRequest};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, Actor, HandoutPolicy};
 use crate::store::{AuditAction, AuditOutcome};
 
-/// What the person answered in the running app.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-// Built from the app's answer once `ask_desktop_app` is wired to it.
-#[allow(dead_code)]
-enum AppAnswer {
-    /// This hand-out only.
-    Once,
-    /// This one and later ones: the app has stored a grant before answering.
-    Always,
-    Deny,
-}
-
 /// Asks the person in the running app whether `consumer` may take the account's raw token.
 /// `Ok(None)`: no app is running to ask.
 async fn ask_desktop_app(
-    _core: &Latchkey,
-    _consumer: &str,
-    _account: &AccountId,
-    _access: Access,
-) -> Result<Option<AppAnswer>> {
-    // Wired to latchkey_core::consent::ask_app at merge.
-    Ok(None)
+    core: &Latchkey,
+    consumer: &str,
+    account: &AccountId,
+    access: Access,
+) -> Result<Option<ConsentAnswer>> {
+    let request = ConsentRequest {
+        consumer: consumer.to_owned(),
+        account: account.clone(),
+        access,
+        purpose: ConsentPurpose::Token,
+    };
+    core.ask_app(&request).await
 }
 
 /// Why an `ask` account refuses a consumer, or `None` when it may go ahead.
-fn refusal(answer: Option<AppAnswer>) -> Option<&'static str> {
+fn refusal(answer: Option<ConsentAnswer>) -> Option<&'static str> {
     match answer {
-        Some(AppAnswer::Once | AppAnswer::Always) => None,
-        Some(AppAnswer::Deny) => Some("you declined it in Latchkey"),
+        Some(ConsentAnswer::Once | ConsentAnswer::Always) => None,
+        Some(ConsentAnswer::Deny) => Some("you declined it in Latchkey"),
         None => Some("it has no grant, and Latchkey's app is not running to ask you"),
     }
 }
@@ -172,9 +166,9 @@ mod tests {
 
     #[test]
     fn the_apps_answer_decides_an_ask() {
-        assert_eq!(refusal(Some(AppAnswer::Once)), None);
-        assert_eq!(refusal(Some(AppAnswer::Always)), None);
-        assert_eq!(refusal(Some(AppAnswer::Deny)), Some("you declined it in Latchkey"));
+        assert_eq!(refusal(Some(ConsentAnswer::Once)), None);
+        assert_eq!(refusal(Some(ConsentAnswer::Always)), None);
+        assert_eq!(refusal(Some(ConsentAnswer::Deny)), Some("you declined it in Latchkey"));
         assert!(refusal(None).is_some_and(|why| why.contains("not running")));
     }
 
