@@ -193,41 +193,66 @@ impl Server {
     ) -> Result<CallToolResult, String> {
         let call = parse_call(args)?;
         let account = self.account(&call.account)?;
-        let r = reference(&account);
+        let (method, path) = (call.request.method.clone(), call.request.path.clone());
+        match self.call_account(context, consumer, &account, call.request).await {
+            Ok(result) => Ok(result),
+            Err(Refused::Here(why)) => {
+                if let Err(e) = self.core.record_refused_call(&account.id, consumer, &method, &path, &why) {
+                    tracing::warn!(error = %e, "mcp: the refusal could not be recorded");
+                }
+                Err(why)
+            }
+            Err(Refused::ByCore(why)) => Err(why),
+        }
+    }
+
+    /// `call_api` on a known account. Refusals made here are recorded by the caller; the core
+    /// records its own.
+    async fn call_account(
+        &self,
+        context: &RequestContext<RoleServer>,
+        consumer: &str,
+        account: &Account,
+        request: ApiRequest,
+    ) -> Result<CallToolResult, Refused> {
+        let r = reference(account);
         match account.status {
             AccountStatus::Active => {}
             AccountStatus::Suspended => {
-                return Err(format!(
+                return Err(Refused::Here(format!(
                     "{r} is suspended: the person paused it, and Latchkey makes no calls with it until they resume it."
-                ));
+                )));
             }
             other => {
-                return Err(format!(
+                return Err(Refused::Here(format!(
                     "{r} is {other}: it cannot be used until the person reconnects it in the Latchkey app or with `latchkey connect`."
-                ));
+                )));
             }
         }
         // Refused before anyone is asked: a request that cannot be sent needs no consent.
-        let conn = self.core.connection(account.connection.as_str()).map_err(|e| core_error(&e))?;
+        let conn =
+            self.core.connection(account.connection.as_str()).map_err(|e| Refused::Here(core_error(&e)))?;
         let Some(base) = conn.api_base.as_ref() else {
-            return Err(format!("{r} has no API base: Latchkey cannot call its API."));
+            return Err(Refused::Here(format!("{r} has no API base: Latchkey cannot call its API.")));
         };
-        api::resolve(base, &call.request.path, &call.request.query).map_err(|e| e.to_string())?;
-        let access = if Access::Read.allows(&call.request.method) { Access::Read } else { Access::Full };
+        api::resolve(base, &request.path, &request.query).map_err(|e| Refused::Here(e.to_string()))?;
+        let access = if Access::Read.allows(&request.method) { Access::Read } else { Access::Full };
 
         // Nobody could be asked: the stored grant decides, and the core refuses (and audits) the call
         // when there is none or it does not allow the method, before anything is sent.
-        let (consent, unasked) = match self.consent(context, consumer, &account, access).await? {
-            Decided::Consent(c) => (c, false),
-            Decided::Unasked => (Consent::Granted, true),
-        };
-        tracing::info!(consumer, account = %r, method = %call.request.method, "mcp: call_api");
-        let response =
-            self.core.call_api(&account.id, consumer, consent, call.request).await.map_err(|e| match e {
+        let (consent, unasked) =
+            match self.consent(context, consumer, account, access).await.map_err(Refused::Here)? {
+                Decided::Consent(c) => (c, false),
+                Decided::Unasked => (Consent::Granted, true),
+            };
+        tracing::info!(consumer, account = %r, method = %request.method, "mcp: call_api");
+        let response = self.core.call_api(&account.id, consumer, consent, request).await.map_err(|e| {
+            Refused::ByCore(match e {
                 Error::NoGrant { .. } => no_consent(consumer, &r, access),
                 Error::InvalidInput(_) if unasked => no_consent(consumer, &r, access),
                 e => core_error(&e),
-            })?;
+            })
+        })?;
         Ok(answer(response))
     }
 
@@ -262,6 +287,13 @@ impl Server {
         }
         after_app(ask_desktop_app(&self.core, consumer, &account.id, access).await, consumer, &r, access)
     }
+}
+
+/// A refused `call_api`: refused here (recorded by [`Server::call_api`]), or by the core, which
+/// recorded it.
+enum Refused {
+    Here(String),
+    ByCore(String),
 }
 
 /// Where asking for consent ended.

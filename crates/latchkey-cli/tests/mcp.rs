@@ -358,6 +358,16 @@ async fn consent_is_asked_remembered_or_refused_and_read_access_allows_get_only(
     for who in ["agent one", "agent three"] {
         assert!(calls.iter().any(|c| c["caller"] == who && c["outcome"] == "refused"), "{who}: {calls:#?}");
     }
+    // So are calls the person declined, and calls on a suspended account, with the reason.
+    let refused = |who: &str, says: &str| {
+        calls.iter().any(|c| {
+            c["caller"] == who
+                && c["outcome"] == "refused"
+                && c["detail"].as_str().is_some_and(|d| d.starts_with("GET ") && d.contains(says))
+        })
+    };
+    assert!(refused("agent two", "The person declined"), "{calls:#?}");
+    assert!(refused("override", "suspended"), "{calls:#?}");
 
     tokens.extend(env.tokens(&id));
     env.assert_no_token_anywhere(&tokens);

@@ -20,7 +20,21 @@ struct Call<'a> {
     target: String,
 }
 
-impl Call<'_> {
+impl<'a> Call<'a> {
+    /// Until the path is resolved, the target is what the caller gave, without anything past a
+    /// `?` or `#`.
+    fn new(account: &'a Account, host: &str, consumer: &str, method: &str, path: &str) -> Self {
+        Call {
+            account,
+            actor: Actor::Cli { caller: consumer.to_owned() },
+            method: short(method),
+            target: format!(
+                "{host}/{}",
+                short(path.split(['?', '#']).next().unwrap_or("").trim_start_matches('/'))
+            ),
+        }
+    }
+
     fn record(&self, core: &Latchkey, outcome: AuditOutcome, what: &str) -> Result<()> {
         let detail = format!("{} {} {what}", self.method, self.target);
         core.store().audit(&Audit {
@@ -78,6 +92,28 @@ impl Latchkey {
         Ok(self.store().grant(consumer, account)?.filter(|g| g.is_live(now())))
     }
 
+    /// Records a call refused before it reached [`Latchkey::call_api`] (the person declined it, or
+    /// it could not be sent): one `api.call` row, outcome refused, `why` as its reason.
+    pub fn record_refused_call(
+        &self,
+        account: &AccountId,
+        consumer: &str,
+        method: &str,
+        path: &str,
+        why: &str,
+    ) -> Result<()> {
+        check_consumer(consumer)?;
+        let acc = self.get_account(account)?;
+        let conn = self.connection(acc.connection.as_str())?;
+        let host = conn.api_base.as_ref().and_then(|b| b.host_str().map(str::to_owned)).unwrap_or_default();
+        let method = method.trim().to_ascii_uppercase();
+        Call::new(&acc, &host, consumer, &method, path).record(
+            self,
+            AuditOutcome::Refused,
+            &format!("→ refused: {}", short(why)),
+        )
+    }
+
     /// Makes `request` to the account's API for `consumer`, with the account's access token (see
     /// the README on grants and API bases). Refused, before anything is sent, without the
     /// consent `consent` requires, for a method the access does not allow, a forbidden header, a
@@ -96,16 +132,7 @@ impl Latchkey {
         let conn = self.connection(acc.connection.as_str())?;
         let method = request.method.trim().to_ascii_uppercase();
         let host = conn.api_base.as_ref().and_then(|b| b.host_str().map(str::to_owned)).unwrap_or_default();
-        let call = Call {
-            account: &acc,
-            actor: Actor::Cli { caller: consumer.to_owned() },
-            method: short(&method),
-            // Until the path is resolved, what the caller gave, without anything past a `?` or `#`.
-            target: format!(
-                "{host}/{}",
-                short(request.path.split(['?', '#']).next().unwrap_or("").trim_start_matches('/'))
-            ),
-        };
+        let call = Call::new(&acc, &host, consumer, &method, &request.path);
         let reference = format!("{}:{}", acc.connection, acc.identifier);
 
         let access = match consent {
