@@ -516,3 +516,21 @@ async fn the_readme_mcp_configurations_start_a_server_the_client_uses() {
         assert_eq!(listed["accounts"][0]["access"], "none", "{client}: {listed}");
     }
 }
+
+/// The exit codes the README's list gives, and those `latchkey --help` lists.
+#[test]
+fn the_readme_and_the_help_list_the_same_exit_codes() {
+    let readme = readme();
+    let at = readme.find("- Exit codes: ").expect("the README lists the exit codes");
+    let list = &readme[at..at + readme[at..].find("\n\n").expect("the list's end")];
+    let in_readme: BTreeSet<u32> =
+        list.split([':', ';']).filter_map(|part| part.split_whitespace().next()?.parse().ok()).collect();
+    let help = help(&[]);
+    let in_help: BTreeSet<u32> = help
+        .lines()
+        .skip_while(|l| l.trim() != "Exit codes:")
+        .filter_map(|l| l.strip_prefix("  ")?.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert!(in_help.len() >= 9, "{help}");
+    assert_eq!(in_readme, in_help, "the README's exit codes, then the help's");
+}
