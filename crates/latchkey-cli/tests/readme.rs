@@ -534,3 +534,40 @@ fn the_readme_and_the_help_list_the_same_exit_codes() {
     assert!(in_help.len() >= 9, "{help}");
     assert_eq!(in_readme, in_help, "the README's exit codes, then the help's");
 }
+
+#[test]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
+fn the_readme_connections_toml_is_one_latchkey_reads() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("connections.toml");
+    std::fs::write(&file, recipe("connections-toml")).expect("write");
+    let out = Command::new(latchkey_bin())
+        .args(["connections", "list", "--json"])
+        .env("LATCHKEY_DATA_DIR", dir.path().join("data"))
+        .env("LATCHKEY_CONNECTIONS", &file)
+        .env("LATCHKEY_KEYCHAIN_SERVICE", format!("latchkey-test-readme-toml-{}", std::process::id()))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let by_id = |id: &str| -> Value {
+        listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id}"))
+    };
+    let gmail = by_id("gmail");
+    assert_eq!(gmail["client_id"], "1234.apps.googleusercontent.com", "{gmail}");
+    assert!(gmail.to_string().contains("https://www.googleapis.com/auth/gmail.send"), "{gmail}");
+    assert!(by_id("work-gmail").to_string().contains("gmail"), "a second Gmail connection");
+    let sso = by_id("work-sso");
+    assert_eq!(sso["name"], "Work SSO", "{sso}");
+    assert_eq!(sso["api_base"], "https://api.example.com/v1", "{sso}");
+    assert!(
+        sso["redirect_uri"].as_str().is_some_and(|u| u.contains("127.0.0.1/oauth/work-sso/callback")),
+        "{sso}"
+    );
+}
