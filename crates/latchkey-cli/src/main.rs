@@ -100,7 +100,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print an access token (only the token), refreshing it first if it is about to expire.
+    /// Print an access token (or an API key) alone, refreshing it first if it is about to expire.
     Token {
         /// CONNECTION:IDENTIFIER
         account: String,
