@@ -38,10 +38,10 @@ Exit codes:
      line on standard error says which command allows it)
   5  the keychain is unavailable or locked
   6  the provider or the network is unreachable
-  `exec` otherwise ends with its command's status (128 + N when signal N ended it)
   130  interrupted (Ctrl-C)
   141  standard output was closed before everything was written (as for git and coreutils,
-       which a closed pipe ends by SIGPIPE)";
+       which a closed pipe ends by SIGPIPE)
+Otherwise `exec` ends with its command's status (128 + N when signal N ended it).";
 
 /// The most `--min-valid` accepts: a year.
 const MAX_MIN_VALID: u64 = 365 * 86_400;
