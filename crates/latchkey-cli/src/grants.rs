@@ -14,15 +14,19 @@ const MAX_FOR: i64 = 10 * 365 * 86_400;
 pub enum GrantsCmd {
     /// List the grants: consumer, account, access, end, last use.
     List {
+        /// One JSON array.
         #[arg(long)]
         json: bool,
     },
-    /// Allow CONSUMER (an MCP client's name, a script's) to call the account's API.
+    /// Allow CONSUMER (an MCP client's name, a program's path) to call the account's API.
     Add {
+        /// An MCP client's name (its `clientInfo.name`, or `latchkey mcp --consumer`), or a program's
+        /// executable path.
         consumer: String,
         /// CONNECTION:IDENTIFIER
         account: String,
-        /// read (GET and HEAD only) or full (any method).
+        /// read (GET and HEAD only) or full (any method; under the `ask` hand-out policy, also the
+        /// raw token for the program CONSUMER names).
         #[arg(long, default_value = "read", value_parser = ["read", "full"])]
         access: String,
         /// How long the grant lasts, such as 30m, 12h, 7d (default: until removed).
@@ -31,6 +35,7 @@ pub enum GrantsCmd {
     },
     /// Remove CONSUMER's grant on the account.
     Remove {
+        /// As given to `grants add`.
         consumer: String,
         /// CONNECTION:IDENTIFIER
         account: String,

@@ -40,25 +40,29 @@ Exit codes:
   6  the provider or the network is unreachable
   130  interrupted (Ctrl-C)
   141  standard output was closed before everything was written (as for git and coreutils,
-       which a closed pipe ends by SIGPIPE)";
+       which a closed pipe ends by SIGPIPE)
+Otherwise `exec` ends with its command's status (128 + N when signal N ended it).";
 
 /// The most `--min-valid` accepts: a year.
 const MAX_MIN_VALID: u64 = 365 * 86_400;
 
 /// Fresh tokens for scripts and local agents, every use recorded.
 ///
-/// Accounts are named CONNECTION:IDENTIFIER, for example `demo:alice@example.test`.
+/// Accounts are named CONNECTION:IDENTIFIER, for example `demo:alice@example.test`. Programs take
+/// an account's token with `token`, `exec` and `git-credential`, as its hand-out policy (`accounts
+/// policy`) allows; AI agents call its API through `mcp`, under `grants`, and never see a token.
+/// `connect --device` signs in where no browser can open (SSH, a server).
 #[derive(Parser)]
 #[command(name = "latchkey", version, after_help = EXIT_CODES)]
 struct Cli {
     /// The data folder (metadata and audit trail).
-    #[arg(long, global = true, env = "LATCHKEY_DATA_DIR", value_name = "DIR")]
+    #[arg(long, global = true, env = "LATCHKEY_DATA_DIR", value_name = "DIR", display_order = 100)]
     data_dir: Option<std::path::PathBuf>,
     /// The connections file.
-    #[arg(long, global = true, env = "LATCHKEY_CONNECTIONS", value_name = "FILE")]
+    #[arg(long, global = true, env = "LATCHKEY_CONNECTIONS", value_name = "FILE", display_order = 100)]
     connections: Option<std::path::PathBuf>,
     /// The keychain namespace (service name), to keep profiles and tests apart.
-    #[arg(long, global = true, env = "LATCHKEY_KEYCHAIN_SERVICE", value_name = "NAME")]
+    #[arg(long, global = true, env = "LATCHKEY_KEYCHAIN_SERVICE", value_name = "NAME", display_order = 100)]
     keychain_service: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -78,6 +82,7 @@ enum Command {
     /// Connect an account: sign in in the browser, come back through a loopback redirect; or with
     /// --device, approve a code on any other device (RFC 8628).
     Connect {
+        /// The connection's name (`latchkey connections list`).
         connection: String,
         /// The account's name (default: the identity the provider reports, such as the email).
         #[arg(long)]
@@ -89,11 +94,15 @@ enum Command {
         /// device (GitHub, Microsoft, Google for a few scopes, OpenID providers that offer it).
         #[arg(long, conflicts_with = "no_browser")]
         device: bool,
+        /// JSON lines: first {"authorization_url"} (with --no-browser) or the device code's
+        /// {"verification_uri", "verification_uri_complete", "user_code", "expires_in"}, then the
+        /// account.
         #[arg(long)]
         json: bool,
     },
-    /// Print an access token (only the token), refreshing it first if it is about to expire.
+    /// Print an access token (or an API key) alone, refreshing it first if it is about to expire.
     Token {
+        /// CONNECTION:IDENTIFIER
         account: String,
         /// Refresh first when fewer seconds than this remain (at most a year, 31536000).
         #[arg(long, default_value_t = 60, value_name = "SECONDS",
@@ -110,11 +119,14 @@ enum Command {
         format: consumers::Format,
     },
     /// Run a command with fresh tokens in its environment (never on its command line).
+    ///
+    /// Every token is fetched before CMD runs: an account that needs you stops it with exit 4.
+    /// Otherwise `exec` ends with CMD's status, and passes SIGINT, SIGTERM and SIGHUP on to it.
     Exec {
         /// NAME=CONNECTION:IDENTIFIER: the variable NAME holds that account's token (repeatable).
         #[arg(long = "env", value_name = "NAME=REF", required = true)]
         envs: Vec<String>,
-        /// Refresh first when fewer seconds than this remain.
+        /// Refresh first when fewer seconds than this remain (at most a year, 31536000).
         #[arg(long, default_value_t = 60, value_name = "SECONDS",
               value_parser = clap::value_parser!(u64).range(..=MAX_MIN_VALID))]
         min_valid: u64,
@@ -122,7 +134,7 @@ enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
     },
-    /// git's credential helper: `git config credential.https://github.com.helper '!latchkey git-credential'`.
+    /// git's credential helper: `git config --global credential.https://github.com.helper '!latchkey git-credential'`.
     GitCredential {
         /// Answer with this account (default: the one whose connection serves the host).
         #[arg(long, value_name = "REF")]
@@ -147,11 +159,13 @@ enum Command {
     },
     /// The audit trail.
     Audit {
-        #[arg(long)]
+        /// Only this account's rows (CONNECTION:IDENTIFIER).
+        #[arg(long, value_name = "REF")]
         account: Option<String>,
         /// RFC 3339 time, or an age such as 30m, 24h, 7d.
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+        /// JSON lines, one row each.
         #[arg(long, conflicts_with = "csv")]
         json: bool,
         #[arg(long)]
@@ -165,11 +179,13 @@ enum Command {
 enum ConnectionsCmd {
     /// List the connections: the catalog's providers and your own.
     List {
+        /// One JSON array, with each connection's `redirect_uri` and `api_base`.
         #[arg(long)]
         json: bool,
     },
     /// Add a custom connection (OAuth 2.0 / OpenID Connect, API key or basic auth).
     Add {
+        /// Lowercase letters, digits and dashes; accounts are named NAME:IDENTIFIER.
         name: String,
         /// oauth2, api-key or basic-auth.
         #[arg(long = "type", value_name = "TYPE", default_value = "oauth2")]
@@ -180,15 +196,20 @@ enum ConnectionsCmd {
         /// The issuer: endpoints come from its discovery document, `issuer` checked.
         #[arg(long, conflicts_with_all = ["authorize_url", "token_url"])]
         issuer: Option<String>,
-        #[arg(long, requires = "token_url")]
+        /// The authorization endpoint, without discovery (with --token-url).
+        #[arg(long, requires = "token_url", value_name = "URL")]
         authorize_url: Option<String>,
-        #[arg(long, requires = "authorize_url")]
+        /// The token endpoint (with --authorize-url).
+        #[arg(long, requires = "authorize_url", value_name = "URL")]
         token_url: Option<String>,
-        #[arg(long)]
+        /// The RFC 7009 revocation endpoint, if the provider has one.
+        #[arg(long, value_name = "URL")]
         revoke_url: Option<String>,
-        #[arg(long)]
+        /// Where the account's identity (subject, email, name) comes from.
+        #[arg(long, value_name = "URL")]
         userinfo_url: Option<String>,
-        #[arg(long)]
+        /// Your OAuth client's ID, from the provider's developer page.
+        #[arg(long, value_name = "ID")]
         client_id: Option<String>,
         /// Read the client secret from standard input (it goes to the keychain).
         #[arg(long)]
@@ -207,8 +228,10 @@ enum ConnectionsCmd {
     },
     /// Configure a connection, for example a catalog entry: `latchkey connections set gmail --client-id …`.
     Set {
+        /// The connection's name (`latchkey connections list`).
         name: String,
-        #[arg(long)]
+        /// Your OAuth client's ID, from the provider's developer page.
+        #[arg(long, value_name = "ID")]
         client_id: Option<String>,
         /// Read the client secret from standard input (it goes to the keychain).
         #[arg(long)]
@@ -219,36 +242,47 @@ enum ConnectionsCmd {
         /// Space-separated scopes (accounts then need re-authorization).
         #[arg(long)]
         scopes: Option<String>,
+        /// Turn it on again.
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
+        /// Turn it off (Inactive): no sign-ins with it.
         #[arg(long)]
         disable: bool,
     },
     /// Remove a custom connection that has no accounts.
-    Remove { name: String },
+    Remove {
+        /// The connection's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum AccountsCmd {
     /// List accounts.
     List {
+        /// Only this connection's accounts.
         #[arg(long)]
         connection: Option<String>,
         /// pending, active, expired, revoked, error or suspended.
         #[arg(long)]
         status: Option<String>,
+        /// One JSON array of accounts.
         #[arg(long)]
         json: bool,
     },
     /// One account in detail.
     Show {
+        /// CONNECTION:IDENTIFIER
         account: String,
+        /// One JSON object.
         #[arg(long)]
         json: bool,
     },
     /// One harmless call to the provider's identity endpoint with the account's token.
     Test {
+        /// CONNECTION:IDENTIFIER
         account: String,
+        /// One JSON object.
         #[arg(long)]
         json: bool,
     },
