@@ -893,6 +893,9 @@ test('closing the window rests Latchkey in latchkey-tray (no WebKit, no GTK); it
 });
 
 test('resting in latchkey-tray, a program asking for consent brings the window back; its dialog answers the program', async () => {
+  // Run alone, the session `before` started may still be starting; a close then can be lost and
+  // the app outlive its session. Ready, its end ends it.
+  if (browser) await (await $id('nav-add')).waitForDisplayed({ timeout: 20000 });
   await endSession();
   const env = { ...process.env, ...appEnv() };
   const prefs = join(process.env.XDG_CONFIG_HOME, 'io.latchkey.desktop', 'preferences.json');
