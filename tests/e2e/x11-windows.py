@@ -3,15 +3,18 @@
 button does (a WM_DELETE_WINDOW message), for the end-to-end test of closing to the tray; or saves
 what the Latchkey window shows on the X screen as a PNG (the end-to-end test's screenshots: the
 pixels a person sees, and WebKitWebDriver's snapshot can hang when WebKit draws without GL
-compositing, as Latchkey does on a machine without a GPU).
+compositing, as Latchkey does on a machine without a GPU); or types keys into it, as a person at
+the keyboard does (the window out of WebDriver's reach, after latchkey-tray opened it).
 
-    x11-windows.py count | close | shot PATH
+    x11-windows.py count | close | shot PATH | keys KEYSYM...
 """
 import struct
 import sys
+import time
 import zlib
 
-from Xlib import X, display, protocol
+from Xlib import XK, X, display, protocol
+from Xlib.ext import xtest
 
 
 def windows(d):
@@ -52,14 +55,34 @@ def shot(w, path):
         f.write(png(g.width, g.height, rows))
 
 
+def keys(d, w, names):
+    """Gives `w` the keyboard focus (there is no window manager to do it), then presses and releases
+    each key through XTEST."""
+    w.set_input_focus(X.RevertToParent, X.CurrentTime)
+    d.sync()
+    time.sleep(0.3)
+    for name in names:
+        code = d.keysym_to_keycode(XK.string_to_keysym(name))
+        if not code:
+            sys.exit(f"no key {name}")
+        for kind in (X.KeyPress, X.KeyRelease):
+            xtest.fake_input(d, kind, code)
+            d.sync()
+        time.sleep(0.15)
+
+
 def main():
     d = display.Display()
     wins = windows(d)
-    if sys.argv[1:2] == ["shot"]:
+    if sys.argv[1:2] in (["shot"], ["keys"]):
         mapped = [w for w in wins if w.get_attributes().map_state == X.IsViewable]
         if not mapped:
             sys.exit("no Latchkey window is shown")
-        shot(max(mapped, key=lambda w: w.get_geometry().width * w.get_geometry().height), sys.argv[2])
+        w = max(mapped, key=lambda w: w.get_geometry().width * w.get_geometry().height)
+        if sys.argv[1] == "shot":
+            shot(w, sys.argv[2])
+        else:
+            keys(d, w, sys.argv[2:])
     elif sys.argv[1:] == ["close"]:
         protocols = d.intern_atom("WM_PROTOCOLS")
         delete = d.intern_atom("WM_DELETE_WINDOW")

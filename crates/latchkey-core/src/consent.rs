@@ -9,6 +9,13 @@
 //! proof(cookie, [nonce, answer])}` when the person has answered (or the deadline passed: deny),
 //! or `{"error":…}`. "Always" is stored as a grant by the app before it answers.
 //!
+//! While the app rests in the tray without its window (Linux: `latchkey-tray`), a resting desk
+//! ([`Desk::start_resting`]) writes the file with `"wakes": true`. It never answers: to a proven
+//! request it replies `{"status":"waking", "auth": proof(cookie, [nonce, "waking"])}` and opens
+//! the window, whose process starts the real desk and rewrites the file; the asker waits for that
+//! (at most [`WAKE_LIMIT`]) and asks it. A resting desk that is gone mid-question (its process
+//! became the window's) counts as waking too.
+//!
 //! The cookie itself never goes on the wire, and each side proves it knows it: a program of
 //! another user that took the port of an app that is gone (its file left behind) learns nothing
 //! and cannot answer for it.
@@ -40,6 +47,12 @@ pub const READ_LIMIT: Duration = Duration::from_secs(5);
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(120);
 /// Connections a desk serves at once; more are refused.
 pub const CONNECTIONS_MAX: usize = 16;
+/// How long an asker waits for a resting app's window to start its desk; then the app counts as
+/// not running.
+pub const WAKE_LIMIT: Duration = Duration::from_secs(15);
+/// How often an asker looks for the window's desk while it starts.
+const WAKE_POLL: Duration = Duration::from_millis(50);
+const WAKING: &str = "waking";
 
 crate::names::named_enum!(
     "purpose",
@@ -82,6 +95,9 @@ struct Address {
     port: u16,
     cookie: String,
     pid: u32,
+    /// A resting desk: it opens the window rather than answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    wakes: bool,
 }
 
 /// A request line on the wire.
@@ -144,6 +160,15 @@ type Handler = Arc<
     dyn Fn(ConsentRequest) -> std::pin::Pin<Box<dyn Future<Output = ConsentAnswer> + Send>> + Send + Sync,
 >;
 
+/// What a desk does with a proven request.
+#[derive(Clone)]
+enum Mode {
+    /// Asks the person (the handler) and answers.
+    Answers(Handler),
+    /// Opens the window (the callback) and replies `waking`.
+    Wakes(Arc<dyn Fn() + Send + Sync>),
+}
+
 impl Desk {
     /// Listens on 127.0.0.1 (a free port), writes the address file into `data_dir` and answers each
     /// request with `handler`'s answer, Deny after [`ANSWER_DEADLINE`].
@@ -161,6 +186,20 @@ impl Desk {
         F: Fn(ConsentRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ConsentAnswer> + Send + 'static,
     {
+        let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
+        Desk::start_mode(data_dir, deadline, Mode::Answers(handler)).await
+    }
+
+    /// A resting desk (the app without its window): each proven request calls `wake`, which opens
+    /// the window, and is told `waking`; nothing is answered here.
+    pub async fn start_resting<F>(data_dir: &Path, wake: F) -> Result<Desk>
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        Desk::start_mode(data_dir, ANSWER_DEADLINE, Mode::Wakes(Arc::new(wake))).await
+    }
+
+    async fn start_mode(data_dir: &Path, deadline: Duration, mode: Mode) -> Result<Desk> {
         let io =
             |what: &str, e: std::io::Error| Error::Storage(format!("the consent desk cannot {what}: {e}"));
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| io("listen", e))?;
@@ -168,13 +207,13 @@ impl Desk {
         let cookie = fresh_cookie();
         crate::paths::private_dir(data_dir).map_err(|e| io("use the data folder", e))?;
         let file = data_dir.join(DESK_FILE);
-        let address = Address { port, cookie: cookie.clone(), pid: std::process::id() };
+        let wakes = matches!(mode, Mode::Wakes(_));
+        let address = Address { port, cookie: cookie.clone(), pid: std::process::id(), wakes };
         write_private(&file, &serde_json::to_vec(&address).unwrap_or_default())
             .map_err(|e| io("write its address", e))?;
-        let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(serve(listener, cookie.clone(), deadline, handler, stopped));
-        tracing::debug!(port, "consent desk listening");
+        let task = tokio::spawn(serve(listener, cookie.clone(), deadline, mode, stopped));
+        tracing::debug!(port, wakes, "consent desk listening");
         Ok(Desk { file, cookie, port, stop, task: Some(task) })
     }
 
@@ -256,7 +295,7 @@ async fn serve(
     listener: TcpListener,
     cookie: String,
     deadline: Duration,
-    handler: Handler,
+    mode: Mode,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let slots = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
@@ -281,10 +320,10 @@ async fn serve(
             });
             continue;
         };
-        let (cookie, handler) = (cookie.clone(), handler.clone());
+        let (cookie, mode) = (cookie.clone(), mode.clone());
         connections.spawn(async move {
             let _slot = slot;
-            if let Err(e) = answer(stream, &cookie, deadline, &handler).await {
+            if let Err(e) = answer(stream, &cookie, deadline, &mode).await {
                 tracing::debug!("consent desk: {e}");
             }
         });
@@ -293,12 +332,7 @@ async fn serve(
 }
 
 /// One connection: its request line, checked; then the handler's answer, unless the asker leaves.
-async fn answer(
-    stream: TcpStream,
-    cookie: &str,
-    deadline: Duration,
-    handler: &Handler,
-) -> std::io::Result<()> {
+async fn answer(stream: TcpStream, cookie: &str, deadline: Duration, mode: &Mode) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read.take(LINE_MAX as u64 + 1));
     let mut line = Vec::new();
@@ -321,6 +355,16 @@ async fn answer(
         Ok(r) => r,
         Err(e) => return write.write_all(&Reply::error(&e.to_string())).await,
     };
+    let handler = match mode {
+        Mode::Answers(handler) => handler,
+        Mode::Wakes(wake) => {
+            wake();
+            let auth = proof(cookie, &[&nonce, WAKING]);
+            let reply = Reply { status: Some(WAKING.into()), auth: Some(auth), ..Default::default() };
+            write.write_all(&reply.line()).await?;
+            return write.shutdown().await;
+        }
+    };
     write.write_all(&Reply { status: Some("asking".into()), ..Default::default() }.line()).await?;
     let mut rest = reader.into_inner();
     let mut scratch = [0u8; 64];
@@ -334,20 +378,82 @@ async fn answer(
     write.shutdown().await
 }
 
-/// Asks the desk whose address file is in `data_dir`. `Ok(None)`: no desk there (no file, an
-/// unreadable file, or nothing listening on its port).
+/// Asks the desk whose address file is in `data_dir`; a resting one's window within [`WAKE_LIMIT`].
+/// `Ok(None)`: no desk there (no file, an unreadable file, nothing listening on its port), or a
+/// resting app whose window did not start its desk in time.
 pub async fn ask(data_dir: &Path, request: &ConsentRequest, wait: Duration) -> Result<Option<ConsentAnswer>> {
-    let Ok(bytes) = std::fs::read(data_dir.join(DESK_FILE)) else { return Ok(None) };
-    let Ok(address) = serde_json::from_slice::<Address>(&bytes) else {
+    ask_waking(data_dir, request, wait, WAKE_LIMIT).await
+}
+
+/// [`ask`], waiting at most `wake_limit` for a resting app's window.
+pub async fn ask_waking(
+    data_dir: &Path,
+    request: &ConsentRequest,
+    wait: Duration,
+    wake_limit: Duration,
+) -> Result<Option<ConsentAnswer>> {
+    let file = data_dir.join(DESK_FILE);
+    // The resting desk woken (its cookie and pid), and until when its window is awaited.
+    let mut woken: Option<(String, u32, tokio::time::Instant)> = None;
+    loop {
+        let address = read_address(&file);
+        let address = match (&woken, address) {
+            (None, None) => return Ok(None),
+            (None, Some(a)) => a,
+            (Some((cookie, _, _)), Some(a)) if a.cookie != *cookie => a,
+            (Some((_, pid, until)), _) => {
+                if tokio::time::Instant::now() >= *until || !alive(*pid) {
+                    tracing::debug!("the app's window did not start its consent desk in time");
+                    return Ok(None);
+                }
+                tokio::time::sleep(WAKE_POLL).await;
+                continue;
+            }
+        };
+        match ask_once(&address, request, wait).await? {
+            Asked::Answer(a) => return Ok(Some(a)),
+            Asked::Nobody => return Ok(None),
+            Asked::Waking => {
+                let until = woken.map_or_else(|| tokio::time::Instant::now() + wake_limit, |w| w.2);
+                woken = Some((address.cookie, address.pid, until));
+            }
+        }
+    }
+}
+
+fn read_address(file: &Path) -> Option<Address> {
+    let bytes = std::fs::read(file).ok()?;
+    let address = serde_json::from_slice::<Address>(&bytes).ok();
+    if address.is_none() {
         tracing::debug!("the consent desk's address file is not readable; taking the app as not running");
-        return Ok(None);
-    };
+    }
+    address
+}
+
+/// Whether process `pid` runs (a resting desk's process that is gone opens no window).
+fn alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
+}
+
+enum Asked {
+    Answer(ConsentAnswer),
+    /// Nothing listens there: the app is not running.
+    Nobody,
+    /// A resting desk is opening the window (or its process just became the window's).
+    Waking,
+}
+
+async fn ask_once(address: &Address, request: &ConsentRequest, wait: Duration) -> Result<Asked> {
     let unreachable = |what: String| Error::AppUnreachable(what);
+    // A resting desk whose process is becoming the window's drops its connections: its window is
+    // on the way.
+    let gone = |e: Error| if address.wakes { Ok(Asked::Waking) } else { Err(e) };
     let connect = tokio::time::timeout(READ_LIMIT, TcpStream::connect(("127.0.0.1", address.port))).await;
     let stream = match connect {
         Ok(Ok(s)) => s,
+        Ok(Err(_)) | Err(_) if address.wakes && alive(address.pid) => return Ok(Asked::Waking),
         // Refused (or nothing answers): the app that wrote the file is gone.
-        Ok(Err(_)) | Err(_) => return Ok(None),
+        Ok(Err(_)) | Err(_) => return Ok(Asked::Nobody),
     };
     let (read, mut write) = stream.into_split();
     let nonce = fresh_cookie();
@@ -361,20 +467,29 @@ pub async fn ask(data_dir: &Path, request: &ConsentRequest, wait: Duration) -> R
     };
     let mut line = serde_json::to_vec(&wire).map_err(|e| unreachable(e.to_string()))?;
     line.push(b'\n');
-    write.write_all(&line).await.map_err(|e| unreachable(e.to_string()))?;
+    if let Err(e) = write.write_all(&line).await {
+        return gone(unreachable(e.to_string()));
+    }
     let mut reader = BufReader::new(read.take(LINE_MAX as u64));
-    let first = tokio::time::timeout(READ_LIMIT, reply(&mut reader))
-        .await
-        .map_err(|_| unreachable("it did not reply in time".into()))??;
-    if first.status.as_deref() != Some("asking") {
-        return Err(unreachable(first.error.unwrap_or_else(|| "it replied with nothing usable".into())));
+    let first = match tokio::time::timeout(READ_LIMIT, reply(&mut reader)).await {
+        Ok(Ok(first)) => first,
+        Ok(Err(e)) => return gone(e),
+        Err(_) => return Err(unreachable("it did not reply in time".into())),
+    };
+    match first.status.as_deref() {
+        Some("asking") => {}
+        Some(WAKING) if first.auth.is_some_and(|p| same(&p, &proof(&address.cookie, &[&nonce, WAKING]))) => {
+            return Ok(Asked::Waking);
+        }
+        Some(WAKING) => return Err(unreachable("its reply does not prove it is Latchkey's app".into())),
+        _ => return Err(unreachable(first.error.unwrap_or_else(|| "it replied with nothing usable".into()))),
     }
     let second = tokio::time::timeout(wait, reply(&mut reader))
         .await
         .map_err(|_| unreachable("no answer in time".into()))??;
     match second.answer {
         Some(a) if second.auth.is_some_and(|p| same(&p, &proof(&address.cookie, &[&nonce, a.as_str()]))) => {
-            Ok(Some(a))
+            Ok(Asked::Answer(a))
         }
         Some(_) => Err(unreachable("its answer does not prove it is Latchkey's app".into())),
         None => Err(unreachable(second.error.unwrap_or_else(|| "it replied with nothing usable".into()))),
@@ -392,8 +507,8 @@ async fn reply<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Result<Rep
 }
 
 impl Latchkey {
-    /// Asks the person, in the running desktop app, whether `req.consumer` may use the account.
-    /// `Ok(None)`: the app is not running. Waits for the answer (at most [`ANSWER_DEADLINE`], then
+    /// Asks the person, in the running desktop app, whether `req.consumer` may use the account; an
+    /// app resting in the tray opens its window for it first. `Ok(None)`: the app is not running. Waits for the answer (at most [`ANSWER_DEADLINE`], then
     /// the app answers Deny). After `Always` the grant is stored. Each ask is audited
     /// (`consent.asked`, with its answer).
     pub async fn ask_app(&self, req: &ConsentRequest) -> Result<Option<ConsentAnswer>> {

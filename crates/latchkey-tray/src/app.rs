@@ -1,5 +1,5 @@
-//! The resting process: claims the single-instance name, opens the core, shows the tray icon, runs
-//! the refresher and the watch, and leaves by Quit or by replacing itself with the window's process.
+//! The resting process: claims the single-instance name, opens the core, serves the resting consent
+//! desk, shows the tray icon, runs the refresher and the watch, and leaves by Quit or by replacing itself with the window's process.
 
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
@@ -57,6 +57,8 @@ async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     latchkey_core::signals::defer_termination()?;
     let core = Arc::new(latchkey_core::open_standard("info,latchkey_core=debug,latchkey_tray=debug").await?);
     forward_changes(&core, events.clone());
+    // Kept through a failed opening of the window; the window's process replaces its file.
+    let _desk = crate::desk::start(core.data_dir(), events.clone()).await;
 
     let tray = TrayIcon::new(String::new(), events.clone())
         // Also without a tray host yet: the icon appears when one starts.

@@ -7,10 +7,13 @@
 //! D-Bus name (the interface tauri-plugin-single-instance serves, so `latchkey-desktop` started
 //! again hands its arguments here), shows the tray icon as a StatusNotifierItem with the same
 //! summary and menu, runs the core's refresher and the watch for other processes' changes, and
-//! sends the same notifications as the window's process. No sign-in is ever under way here.
+//! sends the same notifications as the window's process; a program asking for consent brings the
+//! window back to ask there (desk.rs). No sign-in is ever under way here.
 
 #[cfg(target_os = "linux")]
 mod app;
+#[cfg(target_os = "linux")]
+mod desk;
 #[cfg(target_os = "linux")]
 mod icon;
 #[cfg(target_os = "linux")]

@@ -430,3 +430,225 @@ where
     }
     out
 }
+
+/// Counts the wakes of a resting desk and, at the first, starts "the window's" desk after `delay`
+/// (its process starting), which rewrites the address file, as `latchkey-tray` exec-ing
+/// `latchkey-desktop` does.
+async fn resting_desk_waking_a_window(
+    core: &Arc<Latchkey>,
+    dir: &Path,
+    delay: Duration,
+) -> (Desk, Arc<AtomicUsize>, tokio::sync::oneshot::Receiver<(Desk, Arc<AtomicUsize>)>) {
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let (window, opened) = tokio::sync::oneshot::channel();
+    let window = std::sync::Mutex::new(Some(window));
+    let (core, dir_owned, count) = (core.clone(), dir.to_owned(), wakes.clone());
+    let resting = Desk::start_resting(dir, move || {
+        count.fetch_add(1, Ordering::SeqCst);
+        if let Some(window) = window.lock().expect("lock").take() {
+            let (core, dir) = (core.clone(), dir_owned.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = window.send(desk(&core, &dir, Duration::from_secs(30)).await);
+            });
+        }
+    })
+    .await
+    .expect("resting desk");
+    (resting, wakes, opened)
+}
+
+fn address_of(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join(DESK_FILE)).expect("address file")).expect("json")
+}
+
+#[tokio::test]
+async fn a_resting_app_opens_its_window_and_the_window_asks_and_answers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (resting, wakes, opened) =
+        resting_desk_waking_a_window(&core, dir.path(), Duration::from_millis(300)).await;
+    let first = address_of(dir.path());
+    assert_eq!(first["wakes"], true, "the resting desk says so: {first}");
+
+    let answer = core.ask_app(&request("always-agent", &acc)).await.expect("ask");
+    assert_eq!(answer, Some(ConsentAnswer::Always), "the window's desk answered");
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    let (window, asked) = opened.await.expect("the window's desk started");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "the question reached the window's person once");
+    assert!(core.grant_for("always-agent", &acc).expect("grant").is_some());
+    let now = address_of(dir.path());
+    assert_ne!(now["cookie"], first["cookie"]);
+    assert!(now.get("wakes").is_none(), "the window's desk does not wake: {now}");
+
+    // The window's desk, now in the file, is asked straight away.
+    assert_eq!(core.ask_app(&request("once-agent", &acc)).await.expect("ask"), Some(ConsentAnswer::Once));
+    assert_eq!((wakes.load(Ordering::SeqCst), asked.load(Ordering::SeqCst)), (1, 2));
+    let rows = asks(&core);
+    assert_eq!(rows.len(), 2, "one audit row per question, not per desk: {rows:?}");
+    assert!(rows[0].1.ends_with("→ always allowed"), "{}", rows[0].1);
+
+    // The resting desk (its process became the window's) leaves the window's file alone.
+    drop(resting);
+    assert_eq!(address_of(dir.path())["cookie"], now["cookie"]);
+    drop(window);
+}
+
+#[tokio::test]
+async fn concurrent_askers_of_a_resting_app_each_get_the_windows_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (_resting, wakes, opened) =
+        resting_desk_waking_a_window(&core, dir.path(), Duration::from_millis(400)).await;
+    let names: Vec<String> = (0..6).map(|i| format!("{}-{i}", ["once", "deny"][i % 2])).collect();
+    let answers = futures_join(names.iter().map(|n| {
+        let (core, r) = (core.clone(), request(n, &acc));
+        async move { core.ask_app(&r).await.expect("ask") }
+    }))
+    .await;
+    for (name, answer) in names.iter().zip(answers) {
+        let want = if name.starts_with("once") { ConsentAnswer::Once } else { ConsentAnswer::Deny };
+        assert_eq!(answer, Some(want), "{name}");
+    }
+    let (_window, asked) = opened.await.expect("window");
+    assert_eq!(asked.load(Ordering::SeqCst), 6, "every question reached the window");
+    assert!((1..=6).contains(&wakes.load(Ordering::SeqCst)));
+}
+
+/// A stand-in resting desk's address file for `port` and `pid`, with `cookie`.
+fn resting_file(dir: &Path, port: u16, pid: u32, cookie: &str) {
+    std::fs::write(
+        dir.join(DESK_FILE),
+        format!("{{\"port\":{port},\"cookie\":\"{cookie}\",\"pid\":{pid},\"wakes\":true}}"),
+    )
+    .expect("write");
+}
+
+/// The window's desk appears in the file after `delay`.
+fn window_after(
+    core: &Arc<Latchkey>,
+    dir: &Path,
+    delay: Duration,
+) -> tokio::task::JoinHandle<(Desk, Arc<AtomicUsize>)> {
+    let (core, dir) = (core.clone(), dir.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        desk(&core, &dir, Duration::from_secs(30)).await
+    })
+}
+
+#[tokio::test]
+async fn a_resting_desk_that_becomes_the_window_mid_question_is_waited_for() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let me = std::process::id();
+
+    // Its process exec-s while a question is on the wire: the connection closes without a reply.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    resting_file(dir.path(), listener.local_addr().expect("addr").port(), me, &"c".repeat(64));
+    let execs = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).await.expect("read");
+        line
+    });
+    let window = window_after(&core, dir.path(), Duration::from_millis(300));
+    assert_eq!(core.ask_app(&request("once-a", &acc)).await.expect("ask"), Some(ConsentAnswer::Once));
+    assert!(!execs.await.expect("resting").contains(&"c".repeat(64)), "the cookie went on the wire");
+    let (window, asked) = window.await.expect("window");
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    drop(window);
+
+    // Its port already closed (the exec happened), its pid alive: the window's desk is on the way.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    resting_file(dir.path(), port, me, &"d".repeat(64));
+    let window = window_after(&core, dir.path(), Duration::from_millis(300));
+    assert_eq!(core.ask_app(&request("deny-b", &acc)).await.expect("ask"), Some(ConsentAnswer::Deny));
+    drop(window.await.expect("window"));
+}
+
+#[tokio::test]
+async fn a_resting_app_whose_window_never_comes_is_not_running_within_the_bound() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let count = wakes.clone();
+    let resting = Desk::start_resting(dir.path(), move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    })
+    .await
+    .expect("resting");
+    let limit = Duration::from_millis(600);
+    let started = std::time::Instant::now();
+    let answer = latchkey_core::consent::ask_waking(
+        dir.path(),
+        &request("once-x", &acc),
+        Duration::from_secs(5),
+        limit,
+    )
+    .await
+    .expect("ask");
+    assert_eq!(answer, None);
+    let took = started.elapsed();
+    assert!(took >= limit && took < limit + Duration::from_secs(2), "{took:?}");
+    assert_eq!(wakes.load(Ordering::SeqCst), 1, "it was asked to open its window once");
+
+    // The resting desk keeps the window's protections: no cookie, no window; garbage is refused.
+    let cookie = cookie_of(dir.path());
+    let reply =
+        raw(resting.port(), line_with(&"0".repeat(64), "once-x", acc.as_str(), "read").as_bytes()).await;
+    assert!(reply.contains("not authenticated"), "{reply}");
+    for bytes in [&b"not json\n"[..], b"{}\n", b"no newline"] {
+        assert!(raw(resting.port(), bytes).await.contains("\"error\""));
+    }
+    let long = line_with(&cookie, &"x".repeat(LINE_MAX), acc.as_str(), "read");
+    assert!(raw(resting.port(), long.as_bytes()).await.contains("too long"));
+    assert_eq!(wakes.load(Ordering::SeqCst), 1);
+    // A proven request is told `waking`, with a proof, and never an answer.
+    let reply = raw(resting.port(), line_with(&cookie, "once-x", acc.as_str(), "read").as_bytes()).await;
+    let reply: serde_json::Value = serde_json::from_str(&reply).expect("json");
+    assert_eq!(reply["status"], "waking");
+    assert_eq!(reply["auth"].as_str(), Some(proof(&cookie, &["n".repeat(64).as_str(), "waking"]).as_str()));
+    assert!(reply.get("answer").is_none());
+    assert_eq!(wakes.load(Ordering::SeqCst), 2);
+
+    // A resting file whose process is gone (killed in the tray): not running, at once.
+    drop(resting);
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    resting_file(dir.path(), port, dead, &"e".repeat(64));
+    let started = std::time::Instant::now();
+    assert_eq!(core.ask_app(&request("once-x", &acc)).await.expect("ask"), None);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+}
+
+/// A listener on a resting file's port that says `waking` without knowing the cookie is not
+/// believed.
+#[tokio::test]
+async fn an_impostor_that_says_waking_without_the_proof_is_not_believed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    resting_file(
+        dir.path(),
+        listener.local_addr().expect("addr").port(),
+        std::process::id(),
+        &"c".repeat(64),
+    );
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.expect("read");
+        reader.get_mut().write_all(b"{\"status\":\"waking\",\"auth\":\"00\"}\n").await.expect("write");
+    });
+    let e = core.ask_app(&request("once-x", &acc)).await.expect_err("an impostor");
+    assert!(e.to_string().contains("does not prove it is Latchkey's app"), "{e}");
+}
