@@ -734,6 +734,8 @@ test('Apps & agents shows a grant from the CLI with its access and last use, and
   await clickId('consent-deny');
   assert.deepEqual(await denied, ['asking', 'deny']);
   await dialogFor('e2e-agent-second');
+  // The second question keeps the focus the first had (not the screen heading it opened over).
+  await browser.waitUntil(() => activeMatches('[data-testid="consent-deny"]'), { timeout: 5000, timeoutMsg: 'Deny lost the focus' });
   await browser.keys(Key.Escape);
   assert.deepEqual(await second, ['asking', 'deny']);
   assert.deepEqual(grants().map((g) => g.consumer), ['e2e-agent-always']);
@@ -751,13 +753,30 @@ test('Apps & agents shows a grant from the CLI with its access and last use, and
 const cliEnv = () => ({ ...process.env, ...appEnv() });
 const cliJson = (...args) => JSON.parse(execFileSync(CLI, args, { encoding: 'utf8', env: cliEnv() }));
 
-/** An active test:alice account: one the earlier tests left, or a sign-in now when run alone. */
+/** Opens an account's page from Accounts. */
+async function openAccount(id) {
+  await clickId('nav-accounts');
+  const row = await browser.$(`[data-testid="account"][data-account-id="${id}"]`);
+  await row.waitForExist({ timeout: 10000 });
+  await row.$('[data-testid="open-account"]').click();
+  await browser.$(`[data-testid="account-detail"][data-account-id="${id}"]`).waitForExist({ timeout: 10000 });
+}
+
+/**
+ * test:alice with fresh tokens: re-authorized from its page (an earlier test had the provider drop
+ * alice's grants), or signed in now when this test runs alone.
+ */
 async function activeAlice() {
-  const find = () => cliJson('accounts', 'list', '--json')
-    .find((a) => a.ref === 'test:alice@example.test' && a.status === 'active');
-  if (!find()) await connectWithMouse();
+  const find = () => cliJson('accounts', 'list', '--json').find((a) => a.ref === 'test:alice@example.test');
+  if (find()) {
+    await openAccount(find().id);
+    await clickId('reauthorize');
+    assert.equal(await waitForConnected(), find().id, 'the same account');
+  } else {
+    await connectWithMouse();
+  }
   const alice = find();
-  assert.ok(alice, 'an active account');
+  assert.equal(alice?.status, 'active');
   return alice;
 }
 
@@ -872,11 +891,7 @@ test('an agent without elicitation asks the app: `latchkey mcp` under the Python
 test('hand-out policy Ask and Closed, set in the window: `latchkey token` asks in the app, then is refused', async () => {
   const alice = await activeAlice();
   const setPolicy = async (policy) => {
-    await clickId('nav-accounts');
-    const row = await browser.$(`[data-testid="account"][data-account-id="${alice.id}"]`);
-    await row.waitForExist({ timeout: 10000 });
-    await row.$('[data-testid="open-account"]').click();
-    await browser.$(`[data-testid="account-detail"][data-account-id="${alice.id}"]`).waitForExist({ timeout: 10000 });
+    await openAccount(alice.id);
     await clickId(`handout-${policy}`);
     await browser.waitUntil(() => cliJson('accounts', 'show', alice.ref, '--json').handout === policy,
       { timeout: 10000, timeoutMsg: `the window did not set ${policy}` });
