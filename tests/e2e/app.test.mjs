@@ -36,7 +36,7 @@ const SERVICE = `latchkey-e2e-${process.pid}-${Date.now()}`;
 assert.ok(process.env.DBUS_SESSION_BUS_ADDRESS && process.env.DISPLAY, 'run inside tests/with-session');
 assert.ok(process.env.HOME.includes('latchkey-session'), 'never against the real HOME');
 
-let provider, driver, browser, work, port, driverLog = '';
+let provider, driver, browser, work, port, nativePort, driverLog = '';
 /** Every token the tests saw in the keychain, for the final secret scan. */
 const tokensSeen = [];
 
@@ -102,6 +102,7 @@ before(async () => {
   writeFileSync(join(prefsDir, 'preferences.json'), JSON.stringify({ keep_running_in_tray: false }));
 
   port = await freePort();
+  nativePort = await freePort();
   await startSession({});
 });
 
@@ -117,7 +118,8 @@ function appEnv() {
 
 /** Starts tauri-driver and the app (a WebDriver session) with extra environment variables. */
 async function startSession(extraEnv) {
-  driver = spawn(DRIVER, ['--port', String(port), '--native-driver', '/usr/bin/WebKitWebDriver'], {
+  // WebKitWebDriver on a free port too: its default (4445) is another e2e run's on a shared machine.
+  driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(nativePort), '--native-driver', '/usr/bin/WebKitWebDriver'], {
     env: {
       ...process.env,
       ...appEnv(),
