@@ -7,7 +7,8 @@
 // single-instance forwards to the running one: the same path a real browser takes.
 //
 // Also: Settings → Apps & agents and the consent dialog (a program asking through the app's consent
-// desk), revoking from Settings (selection + confirmation), connecting and revoking with the keyboard
+// desk; the real `latchkey mcp` under the Python MCP SDK's client, and `latchkey token` under the
+// Ask and Closed hand-out policies set in the window), revoking from Settings (selection + confirmation), connecting and revoking with the keyboard
 // alone, the audit export, the keychain check, the page's IPC limited to Latchkey's own commands and
 // events, and screenshots of each screen in the light and the dark scheme (a second app session with
 // GTK_THEME=Adwaita:dark, which WebKitGTK maps to prefers-color-scheme: dark).
@@ -920,6 +921,7 @@ test('hand-out policy Ask and Closed, set in the window: `latchkey token` asks i
   assert.match(asked.account, /Test provider · alice@example\.test/);
   assert.equal(asked.access, 'Full (any request, changes too)');
   assert.match(asked.purpose, /Take its access token or credential/);
+  assert.match(await (await $id('consent-note')).getText(), /For a shell or an interpreter/);
   // The long path stays inside the dialog.
   const fits = await browser.execute(() => {
     const dd = document.querySelector('[data-testid="consent-consumer"]');

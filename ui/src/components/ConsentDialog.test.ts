@@ -43,6 +43,7 @@ describe('The consent dialog', () => {
     expect(within(dialog).getByTestId('consent-access')).toHaveTextContent('Read only (GET)');
     expect(within(dialog).getByTestId('consent-purpose')).toHaveTextContent('Call its API through Latchkey');
     await waitFor(() => expect(within(dialog).getByTestId('consent-deny')).toHaveFocus());
+    expect(within(dialog).getByTestId('consent-note')).toHaveTextContent('Any program you run can claim any name');
   });
 
   it('says full access and a token plainly', async () => {
@@ -51,6 +52,7 @@ describe('The consent dialog', () => {
     expect(within(dialog).getByTestId('consent-access')).toHaveTextContent('Full (any request, changes too)');
     expect(within(dialog).getByTestId('consent-purpose')).toHaveTextContent('Take its access token');
     expect(within(dialog).getByTestId('consent-consumer')).toHaveTextContent('/usr/bin/git');
+    expect(within(dialog).getByTestId('consent-note')).toHaveTextContent('For a shell or an interpreter');
   });
 
   it.each([
