@@ -7,7 +7,8 @@
 // single-instance forwards to the running one: the same path a real browser takes.
 //
 // Also: Settings → Apps & agents and the consent dialog (a program asking through the app's consent
-// desk), revoking from Settings (selection + confirmation), connecting and revoking with the keyboard
+// desk; the real `latchkey mcp` under the Python MCP SDK's client, and `latchkey token` under the
+// Ask and Closed hand-out policies set in the window), revoking from Settings (selection + confirmation), connecting and revoking with the keyboard
 // alone, the audit export, the keychain check, the page's IPC limited to Latchkey's own commands and
 // events, and screenshots of each screen in the light and the dark scheme (a second app session with
 // GTK_THEME=Adwaita:dark, which WebKitGTK maps to prefers-color-scheme: dark).
@@ -16,7 +17,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, existsSync, mkdtempSync, openSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, statSync, existsSync, mkdtempSync, openSync, realpathSync, copyFileSync, chmodSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { join, dirname, resolve } from 'node:path';
@@ -36,7 +37,7 @@ const SERVICE = `latchkey-e2e-${process.pid}-${Date.now()}`;
 assert.ok(process.env.DBUS_SESSION_BUS_ADDRESS && process.env.DISPLAY, 'run inside tests/with-session');
 assert.ok(process.env.HOME.includes('latchkey-session'), 'never against the real HOME');
 
-let provider, driver, browser, work, port, driverLog = '';
+let provider, driver, browser, work, port, nativePort, driverLog = '';
 /** Every token the tests saw in the keychain, for the final secret scan. */
 const tokensSeen = [];
 
@@ -74,7 +75,7 @@ before(async () => {
   // The catalog's providers (Gmail, GitHub, …) are there too, pending.
   writeFileSync(join(work, 'connections.toml'), [
     '[[connection]]', 'id = "test"', 'name = "Test provider"', `issuer = "${provider.issuer}"`,
-    'client_id = "latchkey"', `scopes = ${JSON.stringify(SCOPES)}`, '',
+    'client_id = "latchkey"', `scopes = ${JSON.stringify(SCOPES)}`, `api_base = "${provider.issuer}"`, '',
     '[[connection]]', 'id = "demo"', 'name = "Loopback provider"', `issuer = "${provider.issuer}"`,
     'client_id = "latchkey"', `scopes = ${JSON.stringify(SCOPES)}`, 'redirect = "loopback"', '',
   ].join('\n'));
@@ -102,6 +103,7 @@ before(async () => {
   writeFileSync(join(prefsDir, 'preferences.json'), JSON.stringify({ keep_running_in_tray: false }));
 
   port = await freePort();
+  nativePort = await freePort();
   await startSession({});
 });
 
@@ -117,7 +119,8 @@ function appEnv() {
 
 /** Starts tauri-driver and the app (a WebDriver session) with extra environment variables. */
 async function startSession(extraEnv) {
-  driver = spawn(DRIVER, ['--port', String(port), '--native-driver', '/usr/bin/WebKitWebDriver'], {
+  // WebKitWebDriver on a free port too: its default (4445) is another e2e run's on a shared machine.
+  driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(nativePort), '--native-driver', '/usr/bin/WebKitWebDriver'], {
     env: {
       ...process.env,
       ...appEnv(),
@@ -673,12 +676,7 @@ test('Apps & agents shows a grant from the CLI with its access and last use, and
   assert.match(await row.$('[data-testid="grant-until"]').getText(), /^[A-Z][a-z]{2}\s\d{1,2},\s\d{4}$/);
   assert.equal(await row.$('[data-testid="grant-last-used"]').getText(), 'never');
   assert.match(await row.getText(), /Test provider · alice@example\.test/);
-  // A use of the grant, recorded by another process (a call through `latchkey mcp` sets it so; no
-  // command on this branch makes such a call), reaches the pane through the app's watch.
-  execFileSync('sqlite3', [join(work, 'data', 'latchkey.sqlite3'),
-    `UPDATE grants SET last_used = strftime('%s','now') - 7200 WHERE consumer = 'e2e-script'`]);
-  await browser.waitUntil(async () => (await row.$('[data-testid="grant-last-used"]').getText()) === '2 hours ago',
-    { timeout: 10000, timeoutMsg: 'the last use did not reach the pane' });
+  // A use of a grant (a real call through `latchkey mcp`) is the next test's.
   console.log('screenshot:', await shot('12-apps-and-agents'));
 
   // Remove, after the confirmation: gone from the pane and from the CLI's list, audited as the user's.
@@ -739,6 +737,8 @@ test('Apps & agents shows a grant from the CLI with its access and last use, and
   await clickId('consent-deny');
   assert.deepEqual(await denied, ['asking', 'deny']);
   await dialogFor('e2e-agent-second');
+  // The second question keeps the focus the first had (not the screen heading it opened over).
+  await browser.waitUntil(() => activeMatches('[data-testid="consent-deny"]'), { timeout: 5000, timeoutMsg: 'Deny lost the focus' });
   await browser.keys(Key.Escape);
   assert.deepEqual(await second, ['asking', 'deny']);
   assert.deepEqual(grants().map((g) => g.consumer), ['e2e-agent-always']);
@@ -750,6 +750,217 @@ test('Apps & agents shows a grant from the CLI with its access and last use, and
 
   cli('grants', 'remove', 'e2e-agent-always', 'test:alice@example.test');
   await (await $id('grants-empty')).waitForDisplayed({ timeout: 10000 });
+});
+
+/** The CLI with the app's data, connections and keychain. */
+const cliEnv = () => ({ ...process.env, ...appEnv() });
+const cliJson = (...args) => JSON.parse(execFileSync(CLI, args, { encoding: 'utf8', env: cliEnv() }));
+
+/** Opens an account's page from Accounts. */
+async function openAccount(id) {
+  await clickId('nav-accounts');
+  const row = await browser.$(`[data-testid="account"][data-account-id="${id}"]`);
+  await row.waitForExist({ timeout: 10000 });
+  await row.$('[data-testid="open-account"]').click();
+  await browser.$(`[data-testid="account-detail"][data-account-id="${id}"]`).waitForExist({ timeout: 10000 });
+}
+
+/**
+ * test:alice with fresh tokens: re-authorized from its page (an earlier test had the provider drop
+ * alice's grants), or signed in now when this test runs alone.
+ */
+async function activeAlice() {
+  const find = () => cliJson('accounts', 'list', '--json').find((a) => a.ref === 'test:alice@example.test');
+  if (find()) {
+    await openAccount(find().id);
+    await clickId('reauthorize');
+    assert.equal(await waitForConnected(), find().id, 'the same account');
+  } else {
+    await connectWithMouse();
+  }
+  const alice = find();
+  assert.equal(alice?.status, 'active');
+  return alice;
+}
+
+/** Waits for the consent dialog asking for `consumer`; returns its facts' texts. */
+async function consentFor(consumer) {
+  const dialog = await $id('consent-dialog');
+  await dialog.waitForDisplayed({ timeout: 15000, timeoutMsg: `no dialog for ${consumer}; app log:\n${driverLog.slice(-3000)}` });
+  await browser.waitUntil(async () => (await (await $id('consent-consumer')).getText()) === consumer,
+    { timeout: 10000, timeoutMsg: `the dialog does not name ${consumer}` });
+  const text = async (id) => (await $id(id)).getText();
+  return {
+    dialog,
+    account: await text('consent-account'),
+    access: await text('consent-access'),
+    purpose: await text('consent-purpose'),
+  };
+}
+
+/** Answers the dialog on screen and waits until it is gone. */
+async function answerConsent(dialog, button) {
+  await clickId(button);
+  await dialog.waitForExist({ reverse: true, timeout: 10000, timeoutMsg: `the dialog stayed after ${button}` });
+}
+
+/** Runs a child process; resolves with its exit code, stdout and stderr. */
+function run(cmd, args, env) {
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d) => { stderr += d; });
+  return new Promise((ok) => child.once('close', (code) => ok({ code, stdout, stderr })));
+}
+
+test('an agent without elicitation asks the app: `latchkey mcp` under the Python MCP client; allow once, deny, always', async () => {
+  const alice = await activeAlice();
+  const agent = 'e2e MCP agent';
+  assert.equal(cliJson('grants', 'list', '--json').filter((g) => g.consumer === agent).length, 0, 'no grant to start with');
+  // The official Python SDK's client, declaring no elicitation: `latchkey mcp` has only the app to ask.
+  const dir = mkdtempSync(join(work, 'mcp-'));
+  const me = { tool: 'call_api', args: { account: alice.ref, method: 'GET', path: '/me' } };
+  const plan = {
+    command: [CLI, 'mcp'], env: appEnv(), client_name: agent, elicit: null,
+    transcript: join(dir, 'transcript.log'), stderr: join(dir, 'stderr.log'),
+    provider: { issuer: provider.issuer, ca_file: provider.ca_file },
+    steps: [me, me, me, me],
+  };
+  writeFileSync(join(dir, 'plan.json'), JSON.stringify(plan));
+  const client = run(join(ROOT, '.tools/mcp-venv/bin/python'), [join(ROOT, 'tests/mcp/client.py'), join(dir, 'plan.json')], process.env);
+  const expectDialog = async () => {
+    const asked = await consentFor(agent);
+    assert.match(asked.account, /Test provider · alice@example\.test/);
+    assert.match(asked.account, /test:alice@example\.test/);
+    assert.equal(asked.access, 'Read only (GET)');
+    assert.match(asked.purpose, /Call its API through Latchkey/);
+    return asked.dialog;
+  };
+
+  // 1: Allow once. 2: asked again (nothing was stored), Deny. 3: Always allow. 4: the grant answers.
+  let dialog = await expectDialog();
+  console.log('screenshot:', await shot('14-consent-mcp-agent'));
+  await answerConsent(dialog, 'consent-once');
+  dialog = await expectDialog();
+  assert.deepEqual(cliJson('grants', 'list', '--json').filter((g) => g.consumer === agent), [], '"Allow once" stored a grant');
+  await answerConsent(dialog, 'consent-deny');
+  dialog = await expectDialog();
+  const beforeAlways = Date.now();
+  await answerConsent(dialog, 'consent-always');
+  const { code, stdout, stderr } = await client;
+  assert.equal(code, 0, `the MCP client failed:\n${stderr}\n${readFileSync(plan.stderr, 'utf8').slice(-3000)}`);
+  const report = JSON.parse(stdout);
+  assert.equal(report.exit_code, 0, '`latchkey mcp` ended cleanly');
+  assert.equal(report.initialize.capabilities?.elicitation, undefined);
+  const [once, denied, always, granted] = report.steps;
+  const mes = (step) => step.served.filter((r) => r.path === '/me');
+  for (const [name, step] of Object.entries({ once, always, granted })) {
+    assert.equal(step.is_error, false, `${name}: ${step.text}`);
+    assert.equal(step.structured.status, 200, name);
+    assert.equal(step.structured.body.sub, 'alice', `${name}: the provider's /me answer`);
+    assert.deepEqual(mes(step), [{ method: 'GET', path: '/me' }], name);
+  }
+  assert.equal(denied.is_error, true);
+  assert.match(denied.text, new RegExp(`The person declined: “${agent}” may not use test:alice@example\\.test`));
+  assert.deepEqual(mes(denied), [], 'the provider got no request for the denied call');
+
+  // The grant "Always allow" stored, in Settings → Apps & agents, with the last use the calls set.
+  const [grant] = cliJson('grants', 'list', '--json').filter((g) => g.consumer === agent);
+  assert.deepEqual([grant.account, grant.access, grant.until], ['test:alice@example.test', 'read', null]);
+  const lastUsed = Date.parse(grant.last_used);
+  assert.ok(lastUsed >= beforeAlways - 1000 && lastUsed <= Date.now() + 1000, `last use ${grant.last_used}`);
+  await clickId('nav-settings');
+  await clickId('settings-apps');
+  const row = await browser.$(`[data-testid="grant-consumer"][data-consumer="${agent}"] [data-testid="grant"][data-account-id="${alice.id}"]`);
+  await row.waitForExist({ timeout: 10000, timeoutMsg: 'the "always" grant is not in the pane' });
+  assert.equal(await row.$('[data-testid="grant-access"]').getText(), 'Read only (GET)');
+  const shown = row.$('[data-testid="grant-last-used"] time');
+  assert.equal(Date.parse(await shown.getAttribute('datetime')), lastUsed);
+  assert.match(await row.$('[data-testid="grant-last-used"]').getText(), /just now|seconds? ago|1 minute ago/);
+  console.log('screenshot:', await shot('15-apps-and-agents-mcp'));
+
+  // Each answer is in the audit trail.
+  const asked = execFileSync(CLI, ['audit', '--account', alice.ref, '--json'], { encoding: 'utf8', env: cliEnv() })
+    .trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.action === 'consent.asked' && e.detail.includes(agent));
+  assert.deepEqual(asked.slice(-3).map((e) => e.detail.split('→ ')[1]), ['allowed once', 'denied', 'always allowed']);
+  const transcript = readFileSync(plan.transcript, 'utf8');
+  assert.match(transcript, /"name":"call_api"/, 'the transcript is the real one');
+  tokensSeen.push(secretToolLookup(`${alice.id}/access`));
+  for (const token of tokensSeen) assert.ok(!transcript.includes(token), 'a token in the MCP transcript');
+
+  execFileSync(CLI, ['grants', 'remove', agent, alice.ref], { env: cliEnv() });
+});
+
+test('hand-out policy Ask and Closed, set in the window: `latchkey token` asks in the app, then is refused', async () => {
+  const alice = await activeAlice();
+  const setPolicy = async (policy) => {
+    await openAccount(alice.id);
+    await clickId(`handout-${policy}`);
+    await browser.waitUntil(() => cliJson('accounts', 'show', alice.ref, '--json').handout === policy,
+      { timeout: 10000, timeoutMsg: `the window did not set ${policy}` });
+  };
+  const token = (parent = []) => run(parent[0] ?? CLI, parent[0] ? [...parent.slice(1), CLI, 'token', alice.ref] : ['token', alice.ref], cliEnv());
+  const keychain = () => secretToolLookup(`${alice.id}/access`);
+
+  await setPolicy('ask');
+  // The consumer is the program that ran `latchkey token`: this test's node, and then a shell kept
+  // in a long folder (a long path must wrap in the dialog).
+  const node = realpathSync(process.execPath);
+  const longDir = join(work, 'a-folder-with-a-rather-long-name-for-scripts', 'and-another-deeper-one-for-this-test', 'bin');
+  mkdirSync(longDir, { recursive: true });
+  const sh = join(longDir, 'sh');
+  copyFileSync(realpathSync('/bin/sh'), sh);
+  chmodSync(sh, 0o755);
+
+  // Allow once, asked for the shell: its token, as the keychain holds it.
+  let out = token([sh, '-c', '"$0" "$@"; exit $?']);
+  let asked = await consentFor(sh).catch(async (e) => {
+    const r = await out;
+    throw new Error(`${e.message.split('\n')[0]}; \`latchkey token\` exited ${r.code}: ${r.stderr}`);
+  });
+  assert.match(asked.account, /Test provider · alice@example\.test/);
+  assert.equal(asked.access, 'Full (any request, changes too)');
+  assert.match(asked.purpose, /Take its access token or credential/);
+  assert.match(await (await $id('consent-note')).getText(), /For a shell or an interpreter/);
+  // The long path stays inside the dialog.
+  const fits = await browser.execute(() => {
+    const dd = document.querySelector('[data-testid="consent-consumer"]');
+    const box = document.querySelector('[data-testid="consent-dialog"]').getBoundingClientRect();
+    const r = dd.getBoundingClientRect();
+    return { right: r.right <= box.right, wide: dd.scrollWidth <= dd.clientWidth };
+  });
+  assert.ok(fits.right && fits.wide, `the program path overflows the dialog: ${JSON.stringify(fits)}`);
+  console.log('screenshot:', await shot('16-consent-token'));
+  await answerConsent(asked.dialog, 'consent-once');
+  let result = await out;
+  assert.equal(result.code, 0, result.stderr);
+  const held = keychain();
+  assert.ok(held && result.stdout.trim() === held.trim(), 'the printed token is the keychain\'s');
+  tokensSeen.push(held);
+
+  // Deny, asked for node: exit 4 and one line on stderr saying why and how to allow it.
+  out = token();
+  asked = await consentFor(node);
+  await answerConsent(asked.dialog, 'consent-deny');
+  result = await out;
+  assert.equal(result.code, 4);
+  assert.equal(result.stdout, '');
+  assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+  assert.match(result.stderr, /may not take test:alice@example\.test's token: its hand-out policy is ask and you declined it in Latchkey/);
+  assert.ok(result.stderr.includes(`latchkey grants add "${node}" test:alice@example.test --access full`), result.stderr);
+  assert.deepEqual(cliJson('grants', 'list', '--json').filter((g) => g.account === alice.ref), [], 'nothing remembered');
+
+  // Closed: refused without asking.
+  await setPolicy('closed');
+  result = await token();
+  assert.equal(result.code, 4);
+  assert.equal(result.stdout, '');
+  assert.match(result.stderr, /hand-out policy is closed/);
+  assert.equal(await (await $id('consent-dialog')).isExisting(), false, 'Closed asked anyway');
+  assert.equal(cliJson('accounts', 'show', alice.ref, '--json').handout, 'closed');
+  for (const t of tokensSeen) assert.ok(!result.stderr.includes(t), 'a token in the refusal');
+
+  await setPolicy('open');
 });
 
 test('closing the window rests Latchkey in latchkey-tray (no WebKit, no GTK); its icon, menu, notifications and a second launch bring the window back', async () => {

@@ -39,8 +39,8 @@ use crate::store::{AuditAction, AuditOutcome};
 
 /// The desk's address file, in the data folder.
 pub const DESK_FILE: &str = "consent-desk.json";
-/// The longest request line a desk reads.
-pub const LINE_MAX: usize = 4096;
+/// The longest request line a desk reads: room for the longest consumer name, JSON-escaped.
+pub const LINE_MAX: usize = 4 * crate::api::CONSUMER_MAX + 1024;
 /// How long a desk waits for a connection's request line, and an asker for the desk's first reply.
 pub const READ_LIMIT: Duration = Duration::from_secs(5);
 /// How long the person has to answer; then the answer is Deny.

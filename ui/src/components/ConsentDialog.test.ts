@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { ConsentAnswerDto } from '../lib/bindings/ConsentAnswerDto';
 import type { ConsentRequestDto } from '../lib/bindings/ConsentRequestDto';
-import { fail, renderApp } from '../test/backend';
+import { deferred, fail, renderApp } from '../test/backend';
 
 function question(overrides: Partial<ConsentRequestDto> = {}): ConsentRequestDto {
   return {
@@ -43,6 +43,7 @@ describe('The consent dialog', () => {
     expect(within(dialog).getByTestId('consent-access')).toHaveTextContent('Read only (GET)');
     expect(within(dialog).getByTestId('consent-purpose')).toHaveTextContent('Call its API through Latchkey');
     await waitFor(() => expect(within(dialog).getByTestId('consent-deny')).toHaveFocus());
+    expect(within(dialog).getByTestId('consent-note')).toHaveTextContent('Any program you run can claim any name');
   });
 
   it('says full access and a token plainly', async () => {
@@ -51,6 +52,7 @@ describe('The consent dialog', () => {
     expect(within(dialog).getByTestId('consent-access')).toHaveTextContent('Full (any request, changes too)');
     expect(within(dialog).getByTestId('consent-purpose')).toHaveTextContent('Take its access token');
     expect(within(dialog).getByTestId('consent-consumer')).toHaveTextContent('/usr/bin/git');
+    expect(within(dialog).getByTestId('consent-note')).toHaveTextContent('For a shell or an interpreter');
   });
 
   it.each([
@@ -72,6 +74,52 @@ describe('The consent dialog', () => {
     await waitFor(() => expect(screen.getByTestId('consent-consumer')).toHaveTextContent('cursor'));
     await waitFor(() => expect(screen.getByTestId('consent-deny')).toHaveFocus());
     await userEvent.keyboard('{Enter}');
+    await waitFor(() => expect(screen.queryByTestId('consent-dialog')).not.toBeInTheDocument());
+    expect(answers).toEqual([
+      { id: 1, answer: 'deny' },
+      { id: 2, answer: 'deny' },
+    ]);
+  });
+
+  it('keeps the focus for the next question when the first opened over a focused heading; Escape works anywhere', async () => {
+    const { backend, answers } = asking([]);
+    // A screen focuses its heading after navigation: the first dialog opens over it.
+    const heading = await screen.findByRole('heading', { level: 1, name: 'Accounts' });
+    heading.focus();
+    await backend.emit('consent-requested', question({ id: 1 }));
+    await backend.emit('consent-requested', question({ id: 2, consumer: 'cursor' }));
+    await waitFor(() => expect(screen.getByTestId('consent-deny')).toHaveFocus());
+    await userEvent.click(screen.getByTestId('consent-deny'));
+    await waitFor(() => expect(screen.getByTestId('consent-consumer')).toHaveTextContent('cursor'));
+    await waitFor(() => expect(screen.getByTestId('consent-deny')).toHaveFocus());
+    // Focus outside the modal: Tab comes back into it, and Escape still denies.
+    heading.focus();
+    await userEvent.tab();
+    expect(screen.getByTestId('consent-deny')).toHaveFocus();
+    heading.focus();
+    await userEvent.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByTestId('consent-dialog')).not.toBeInTheDocument());
+    expect(answers).toEqual([
+      { id: 1, answer: 'deny' },
+      { id: 2, answer: 'deny' },
+    ]);
+    await waitFor(() => expect(heading).toHaveFocus());
+  });
+
+  it('the next question is ready at once when the backend ends the answered one before it replies', async () => {
+    const held = deferred<null>();
+    const { backend, answers } = asking([question({ id: 1 }), question({ id: 2, consumer: 'cursor' })], (id) =>
+      id === 1 ? (held.promise as unknown as null) : null,
+    );
+    await waitFor(() => expect(screen.getByTestId('consent-deny')).toHaveFocus());
+    await userEvent.click(screen.getByTestId('consent-deny'));
+    // The desk is done with question 1 (its program has the answer) before the command returns.
+    await backend.emit('consent-ended', 1);
+    await waitFor(() => expect(screen.getByTestId('consent-consumer')).toHaveTextContent('cursor'));
+    expect(screen.getByTestId('consent-deny')).toBeEnabled();
+    await waitFor(() => expect(screen.getByTestId('consent-deny')).toHaveFocus());
+    held.resolve(null);
+    await userEvent.keyboard('{Escape}');
     await waitFor(() => expect(screen.queryByTestId('consent-dialog')).not.toBeInTheDocument());
     expect(answers).toEqual([
       { id: 1, answer: 'deny' },

@@ -63,10 +63,12 @@ pub struct ApiResponse {
 pub const RESPONSE_MAX: usize = 1024 * 1024;
 /// The largest request body sent: 1 MiB.
 pub const REQUEST_BODY_MAX: usize = 1024 * 1024;
-/// A consumer's name: 1 to this many characters.
-pub const CONSUMER_MAX: usize = 100;
+/// A consumer's name: 1 to this many characters. A command-line consumer is its program's path,
+/// so any path Linux can hand out (PATH_MAX, 4096 bytes with its NUL) fits.
+pub const CONSUMER_MAX: usize = 4096;
 
-/// A consumer's name is 1–100 printable characters: no control or bidirectional characters.
+/// A consumer's name is 1–[`CONSUMER_MAX`] printable characters: no control or bidirectional
+/// characters.
 pub fn check_consumer(name: &str) -> Result<()> {
     let count = name.chars().count();
     if count == 0 || count > CONSUMER_MAX || name.trim().is_empty() {

@@ -27,12 +27,20 @@ async fn ask_desktop_app(
     core.ask_app(&request).await
 }
 
-/// Why an `ask` account refuses a consumer, or `None` when it may go ahead.
-fn refusal(answer: Option<ConsentAnswer>) -> Option<&'static str> {
+/// Why an `ask` account refuses a consumer, or `None` when it may go ahead. An app that could not
+/// ask (no answer in time, a broken reply) refuses like a missing one: exit 4, with the way to allow.
+fn refusal(answer: Result<Option<ConsentAnswer>>) -> Option<String> {
     match answer {
-        Some(ConsentAnswer::Once | ConsentAnswer::Always) => None,
-        Some(ConsentAnswer::Deny) => Some("you declined it in Latchkey"),
-        None => Some("it has no grant, and Latchkey's app is not running to ask you"),
+        Ok(Some(ConsentAnswer::Once | ConsentAnswer::Always)) => None,
+        Ok(Some(ConsentAnswer::Deny)) => Some("you declined it in Latchkey".into()),
+        Ok(None) => Some("it has no grant, and Latchkey's app is not running to ask you".into()),
+        Err(e) => {
+            let detail = match e {
+                Error::AppUnreachable(why) => why,
+                other => other.to_string(),
+            };
+            Some(format!("it has no grant, and Latchkey's app could not ask you ({detail})"))
+        }
     }
 }
 
@@ -107,9 +115,9 @@ impl Latchkey {
                 }
                 let why = if grant.is_some() {
                     // A read grant allows GET and HEAD through Latchkey; a raw token allows anything.
-                    Some("its grant is read-only, which a raw token would exceed")
+                    Some("its grant is read-only, which a raw token would exceed".to_owned())
                 } else {
-                    refusal(ask_desktop_app(self, consumer, &account.id, Access::Full).await?)
+                    refusal(ask_desktop_app(self, consumer, &account.id, Access::Full).await)
                 };
                 let Some(why) = why else { return Ok(()) };
                 Err(self.refuse_handout(
@@ -166,10 +174,14 @@ mod tests {
 
     #[test]
     fn the_apps_answer_decides_an_ask() {
-        assert_eq!(refusal(Some(ConsentAnswer::Once)), None);
-        assert_eq!(refusal(Some(ConsentAnswer::Always)), None);
-        assert_eq!(refusal(Some(ConsentAnswer::Deny)), Some("you declined it in Latchkey"));
-        assert!(refusal(None).is_some_and(|why| why.contains("not running")));
+        assert_eq!(refusal(Ok(Some(ConsentAnswer::Once))), None);
+        assert_eq!(refusal(Ok(Some(ConsentAnswer::Always))), None);
+        assert_eq!(refusal(Ok(Some(ConsentAnswer::Deny))).as_deref(), Some("you declined it in Latchkey"));
+        assert!(refusal(Ok(None)).is_some_and(|why| why.contains("not running")));
+        let broken = refusal(Err(Error::AppUnreachable("no answer in time".into())));
+        assert!(
+            broken.is_some_and(|why| why.contains("could not ask you") && why.contains("no answer in time"))
+        );
     }
 
     #[test]

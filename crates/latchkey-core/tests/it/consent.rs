@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use latchkey_core::api::Access;
+use latchkey_core::api::{Access, CONSUMER_MAX};
 use latchkey_core::consent::{
     ConsentAnswer, ConsentPurpose, ConsentRequest, DESK_FILE, Desk, LINE_MAX, proof,
 };
@@ -275,6 +275,30 @@ async fn no_desk_or_a_stale_or_garbled_address_means_the_app_is_not_running() {
     let rows = asks(&core);
     assert_eq!(rows.len(), 3, "{rows:?}");
     assert!(rows.iter().all(|(o, d)| *o == AuditOutcome::Failed && d.ends_with("the app is not running")));
+}
+
+#[tokio::test]
+async fn a_command_line_consumer_with_the_longest_path_is_asked_like_any_other() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (_desk, asked) = desk(&core, dir.path(), Duration::from_secs(30)).await;
+    // The `ask` policy's consumer is the calling program's path: up to PATH_MAX (4096 bytes with
+    // its NUL), and every byte of it the longest on the wire (a quote JSON-escapes to two, 🔑 is four).
+    const PATH_MAX: usize = 4096;
+    let head = "once-/home/someone/.local/share/tools/";
+    let tail: String =
+        ["\"", "🔑"].iter().cycle().take(PATH_MAX - 1 - head.chars().count()).copied().collect();
+    let path = format!("{head}{tail}");
+    assert_eq!(path.chars().count(), PATH_MAX - 1);
+    let mut req = request(&path, &acc);
+    req.purpose = ConsentPurpose::Token;
+    req.access = Access::Full;
+    assert_eq!(core.ask_app(&req).await.expect("ask"), Some(ConsentAnswer::Once));
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    let too_long = request(&"x".repeat(CONSUMER_MAX + 1), &acc);
+    assert!(core.ask_app(&too_long).await.is_err_and(|e| e.to_string().contains("characters")));
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]

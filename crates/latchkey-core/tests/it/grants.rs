@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use latchkey_core::api::{Access, ApiRequest, Consent};
+use latchkey_core::api::{Access, ApiRequest, CONSUMER_MAX, Consent};
 use latchkey_core::http::Http;
 use latchkey_core::model::{AccountId, Actor};
 use latchkey_core::secret::{Credential, Secret};
@@ -98,7 +98,7 @@ async fn expired_grants_do_not_count_and_bad_grants_are_refused() {
     assert_eq!(core.grants().expect("list").len(), 1, "still listed, with its end");
 
     assert!(core.add_grant("agent", &a, Access::Read, Some(now() - 1), &Actor::User).is_err());
-    for bad in ["", "a\nb", "a\u{1b}[2J", &"x".repeat(101)] {
+    for bad in ["", "a\nb", "a\u{1b}[2J", &"x".repeat(CONSUMER_MAX + 1)] {
         assert!(
             matches!(core.add_grant(bad, &a, Access::Read, None, &Actor::User), Err(Error::InvalidInput(_))),
             "{bad:?}"

@@ -8,8 +8,8 @@ import type { NoticesStore } from './notices.svelte';
 
 export class ConsentStore {
   queue = $state<ConsentRequestDto[]>([]);
-  /** An answer is on its way to the backend. */
-  busy = $state(false);
+  /** The question whose answer is on its way to the backend. */
+  private answering = $state<number | null>(null);
   /** Why the last answer was not taken, for the current question. */
   error = $state<string | null>(null);
 
@@ -18,6 +18,14 @@ export class ConsentStore {
   /** The question on screen. */
   get current(): ConsentRequestDto | null {
     return this.queue[0] ?? null;
+  }
+
+  /**
+   * The answer to the question on screen is on its way. Only that question's: the backend may end
+   * it (`consent-ended`) before the answer's reply, and the next question is then ready at once.
+   */
+  get busy(): boolean {
+    return this.answering !== null && this.answering === this.current?.id;
   }
 
   /** The questions already waiting when the window opened. */
@@ -42,7 +50,7 @@ export class ConsentStore {
   async answer(answer: ConsentAnswerDto): Promise<void> {
     const q = this.current;
     if (!q || this.busy) return;
-    this.busy = true;
+    this.answering = q.id;
     this.error = null;
     try {
       await invoke('answer_consent', { id: q.id, answer });
@@ -55,7 +63,7 @@ export class ConsentStore {
       if (e instanceof CommandError && e.code === 'invalid_input') this.ended(q.id);
       else this.error = messageOf(e);
     } finally {
-      this.busy = false;
+      if (this.answering === q.id) this.answering = null;
     }
   }
 }
