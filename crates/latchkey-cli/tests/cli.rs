@@ -1,115 +1,16 @@
 //! Every `latchkey` subcommand as a user runs it: the real binary, the real test provider over
 //! TLS (trusted through `SSL_CERT_FILE`, as OpenSSL-based tools do), the real keychain.
 
+mod common;
 #[path = "../../latchkey-core/tests/it/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
+use common::{Env, Setup};
 use serde_json::{Value, json};
 use support::Provider;
-
-struct Env {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    connections: PathBuf,
-    service: String,
-    ca: PathBuf,
-}
-
-impl Env {
-    fn new(provider: &Provider) -> Env {
-        Env::with_scopes(provider, &["openid", "email", "profile"])
-    }
-
-    fn with_scopes(provider: &Provider, scopes: &[&str]) -> Env {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut spec = support::spec(Some(provider), scopes, &dir.path().join("data"));
-        spec.redirect = "loopback";
-        let connections = dir.path().join("connections.toml");
-        std::fs::write(&connections, support::connections_toml(&spec)).expect("write");
-        Env {
-            data: spec.data_dir.clone(),
-            connections,
-            service: spec.service,
-            ca: provider.ca_file.clone().expect("tls"),
-            _dir: dir,
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        c.args(args)
-            .env("LATCHKEY_DATA_DIR", &self.data)
-            .env("LATCHKEY_CONNECTIONS", &self.connections)
-            .env("LATCHKEY_KEYCHAIN_SERVICE", &self.service)
-            .env("SSL_CERT_FILE", &self.ca);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run latchkey")
-    }
-
-    /// Runs and expects `code`; returns stdout.
-    fn expect(&self, args: &[&str], code: i32) -> String {
-        let out = self.run(args);
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert_eq!(out.status.code(), Some(code), "latchkey {args:?}\nstdout: {stdout}\nstderr: {stderr}");
-        if code != 0 && code != 2 {
-            assert!(
-                stderr.starts_with("latchkey: ") && stderr.lines().count() == 1,
-                "one-line reason: {stderr}"
-            );
-        }
-        stdout.into_owned()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.expect(args, 0)).expect("json")
-    }
-
-    /// Runs with `input` on standard input; expects `code`, returns stdout.
-    fn expect_with_input(&self, args: &[&str], input: &str, code: i32) -> String {
-        use std::io::Write;
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-        let out = child.wait_with_output().expect("wait");
-        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert_eq!(out.status.code(), Some(code), "latchkey {args:?}\nstdout: {stdout}\nstderr: {stderr}");
-        stdout.into_owned()
-    }
-
-    /// `latchkey connect test --no-browser --json`, driven by the scripted browser.
-    fn connect(&self, provider: &Provider, identifier: Option<&str>) -> Value {
-        self.connect_to("test", provider, identifier)
-    }
-
-    fn connect_to(&self, connection: &str, provider: &Provider, identifier: Option<&str>) -> Value {
-        let mut args = vec!["connect", connection, "--no-browser", "--json"];
-        if let Some(i) = identifier {
-            args.extend(["--identifier", i]);
-        }
-        let mut child = self.cmd(&args).stdout(Stdio::piped()).spawn().expect("spawn");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first: Value = serde_json::from_str(&lines.next().expect("a line").expect("read")).expect("json");
-        let url = first["authorization_url"].as_str().expect("authorization_url");
-        assert!(url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"), "loopback redirect: {url}");
-        support::browse_loopback(provider, url);
-        let account: Value =
-            serde_json::from_str(&lines.next().expect("the account").expect("read")).expect("json");
-        assert!(child.wait().expect("wait").success());
-        account
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
@@ -134,7 +35,7 @@ async fn every_subcommand_against_the_real_provider_and_keychain() {
         "{table}"
     );
 
-    let account = env.connect(&provider, None);
+    let account = env.connect_to("test", &provider, None);
     assert_eq!(account["ref"], "test:alice@example.test");
     assert_eq!(account["status"], "active");
     assert_eq!(account["granted_scopes"], json!(["openid", "email", "profile"]));
@@ -226,7 +127,7 @@ async fn bad_references_flags_and_a_locked_keychain_get_their_exit_codes() {
     assert!(env.expect(&["--help"], 0).contains("6  the provider or the network is unreachable"));
 
     // An account, then no keychain: listing still works (metadata only); deleting says why not.
-    let account = env.connect(&provider, Some("work"));
+    let account = env.connect_to("test", &provider, Some("work"));
     assert_eq!(account["ref"], "test:work");
     let no_keychain = |args: &[&str]| {
         let out = env
@@ -397,7 +298,8 @@ async fn connect_opens_the_browser_through_the_desktop_portal_not_argv() {
 async fn stored_control_characters_are_escaped_and_a_missing_refresh_token_is_warned() {
     let provider = Provider::start();
     provider.control("offline-access", json!({"strict": true})).await;
-    let env = Env::with_scopes(&provider, &["openid", "email", "offline_access"]);
+    let env =
+        Env::with(&provider, Setup { scopes: &["openid", "email", "offline_access"], ..Setup::default() });
     // A hostile email from the provider, shown cleaned.
     provider
         .control("claims", json!({"account": "alice", "claims": {"email": "a\u{1b}[2J\nb@example.test"}}))
@@ -439,7 +341,7 @@ async fn grants_and_api_bases_from_the_command_line() {
     let env = Env::new(&provider);
     assert!(env.expect(&["grants", "list"], 0).starts_with("No grants"));
     assert_eq!(env.json(&["grants", "list", "--json"]), json!([]));
-    let account = env.connect(&provider, Some("work"));
+    let account = env.connect_to("test", &provider, Some("work"));
     assert_eq!(account["ref"], "test:work");
 
     let said = env.expect(&["grants", "add", "claude-code", "test:work", "--for", "7d"], 0);

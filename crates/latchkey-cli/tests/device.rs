@@ -1,70 +1,24 @@
 //! `latchkey connect --device` as a user runs it over SSH: the real binary, the real test provider
 //! over TLS (its device flow, its test controls approving or denying the code), the real keychain.
 
+mod common;
 #[path = "../../latchkey-core/tests/it/support/mod.rs"]
 mod support;
 
 use std::io::{BufRead, BufReader, Lines};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
+use common::{Env, Setup};
 use serde_json::{Value, json};
 use support::Provider;
 
 const SCOPES: &[&str] = &["openid", "email", "profile"];
 
-struct Env {
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    connections: PathBuf,
-    service: String,
-    ca: PathBuf,
-}
-
-impl Env {
-    /// The harness's connections ("test": discovery at the provider, which offers the device
-    /// flow), plus `extra` TOML.
-    fn new(provider: &Provider, extra: &str) -> Env {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut spec = support::spec(Some(provider), SCOPES, &dir.path().join("data"));
-        spec.redirect = "loopback";
-        let connections = dir.path().join("connections.toml");
-        std::fs::write(&connections, support::connections_toml(&spec) + extra).expect("write");
-        Env {
-            data: spec.data_dir.clone(),
-            connections,
-            service: spec.service,
-            ca: provider.ca_file.clone().expect("tls"),
-            _dir: dir,
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        c.args(args)
-            .env("LATCHKEY_DATA_DIR", &self.data)
-            .env("LATCHKEY_CONNECTIONS", &self.connections)
-            .env("LATCHKEY_KEYCHAIN_SERVICE", &self.service)
-            .env("SSL_CERT_FILE", &self.ca);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().expect("run latchkey")
-    }
-
-    fn accounts(&self) -> Vec<Value> {
-        let out = self.run(&["accounts", "list", "--json"]);
-        assert!(out.status.success());
-        serde_json::from_slice::<Value>(&out.stdout).expect("json").as_array().expect("array").clone()
-    }
-
-    /// Starts `connect ARGS`, with its stdout read line by line and its stderr collected.
-    fn spawn(&self, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
-        let mut child = self.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        (child, lines)
-    }
+/// Starts `connect ARGS`, with its stdout read line by line and its stderr collected.
+fn spawn(env: &Env, args: &[&str]) -> (Child, Lines<BufReader<ChildStdout>>) {
+    let mut child = env.cmd(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    (child, lines)
 }
 
 /// The rest of a child's output: (its exit code, the stdout lines not read yet, its stderr).
@@ -83,9 +37,9 @@ fn next(lines: &mut Lines<BufReader<ChildStdout>>) -> String {
 async fn connect_device_json_prints_the_code_first_then_the_active_account() {
     let provider = Provider::start();
     provider.control("device/interval", json!({"seconds": 1})).await;
-    let env = Env::new(&provider, "");
+    let env = Env::new(&provider);
 
-    let (child, mut lines) = env.spawn(&["connect", "test", "--device", "--json"]);
+    let (child, mut lines) = spawn(&env, &["connect", "test", "--device", "--json"]);
     let first_line = next(&mut lines);
     let first: Value = serde_json::from_str(&first_line).expect("the first line is JSON");
     let keys: Vec<&String> = first.as_object().expect("object").keys().collect();
@@ -112,11 +66,11 @@ async fn connect_device_json_prints_the_code_first_then_the_active_account() {
     assert_eq!(account["identity"]["email"], "alice@example.test");
 
     // The tokens are in the keychain (handed out from there) and nowhere else.
-    let token = env.run(&["token", "test:alice@example.test"]);
+    let token = env.output(&["token", "test:alice@example.test"]);
     assert!(token.status.success());
     let token = String::from_utf8(token.stdout).expect("utf-8").trim().to_owned();
     assert!(provider.is_active(&token).await);
-    let audit = env.run(&["audit", "--json"]);
+    let audit = env.output(&["audit", "--json"]);
     let audit = String::from_utf8_lossy(&audit.stdout).into_owned();
     assert!(audit.contains("\"device code redeemed\""), "{audit}");
     for (what, text) in [("stdout", first_line.as_str()), ("stderr", &stderr), ("audit", &audit)] {
@@ -132,10 +86,10 @@ async fn connect_device_json_prints_the_code_first_then_the_active_account() {
 async fn denied_expired_and_interrupted_device_sign_ins_exit_with_the_reason_and_leave_nothing() {
     let provider = Provider::start();
     provider.control("device/interval", json!({"seconds": 1})).await;
-    let env = Env::new(&provider, "");
+    let env = Env::new(&provider);
 
     // Human output: where to go, the code, the address with the code in it.
-    let (child, mut lines) = env.spawn(&["connect", "test", "--device"]);
+    let (child, mut lines) = spawn(&env, &["connect", "test", "--device"]);
     let open = next(&mut lines);
     assert_eq!(open, format!("Open {}/device on any device", provider.issuer));
     let enter = next(&mut lines);
@@ -150,7 +104,7 @@ async fn denied_expired_and_interrupted_device_sign_ins_exit_with_the_reason_and
     assert!(env.accounts().is_empty());
 
     provider.control("ttl", json!({"device_code": 2})).await;
-    let out = env.run(&["connect", "test", "--device", "--json"]);
+    let out = env.output(&["connect", "test", "--device", "--json"]);
     assert_eq!(out.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("expired before it was approved"), "{stderr}");
@@ -158,7 +112,7 @@ async fn denied_expired_and_interrupted_device_sign_ins_exit_with_the_reason_and
     provider.control("ttl", json!({"device_code": 600})).await;
 
     // Ctrl-C while waiting: 130, and no half account.
-    let (child, mut lines) = env.spawn(&["connect", "test", "--device", "--json"]);
+    let (child, mut lines) = spawn(&env, &["connect", "test", "--device", "--json"]);
     let _ = next(&mut lines);
     assert_eq!(env.accounts().len(), 1, "a Pending placeholder while waiting");
     let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
@@ -179,16 +133,16 @@ async fn deep_link_connections_point_to_device_and_others_say_why_not() {
          [[connection]]\nid = \"gmail\"\nclient_id = \"1234.apps.googleusercontent.com\"\n",
         provider.issuer
     );
-    let env = Env::new(&provider, &extra);
+    let env = Env::with(&provider, Setup { extra: &extra, ..Setup::default() });
 
     // A deep-link connection cannot come back to this command: it says to use --device.
-    let out = env.run(&["connect", "forge", "--no-browser"]);
+    let out = env.output(&["connect", "forge", "--no-browser"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("latchkey connect forge --device"), "{stderr}");
     assert!(env.accounts().is_empty(), "no account left by the refusal");
     // …and --device connects it.
-    let (child, mut lines) = env.spawn(&["connect", "forge", "--device", "--json", "--identifier", "me"]);
+    let (child, mut lines) = spawn(&env, &["connect", "forge", "--device", "--json", "--identifier", "me"]);
     let first: Value = serde_json::from_str(&next(&mut lines)).expect("json");
     provider.control("device/approve", json!({"user_code": first["user_code"]})).await;
     let account: Value = serde_json::from_str(&next(&mut lines)).expect("account");
@@ -201,7 +155,7 @@ async fn deep_link_connections_point_to_device_and_others_say_why_not() {
         ("gmail", "https://www.googleapis.com/auth/gmail.readonly"),
         ("crm", "API-key"),
     ] {
-        let out = env.run(&["connect", connection, "--device"]);
+        let out = env.output(&["connect", connection, "--device"]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{connection}: {stderr}");
         assert!(stderr.contains(needle), "{connection}: {stderr}");
@@ -209,5 +163,5 @@ async fn deep_link_connections_point_to_device_and_others_say_why_not() {
     }
     assert_eq!(env.accounts().len(), 1, "only forge:me");
     // --device and --no-browser do not go together.
-    assert_eq!(env.run(&["connect", "test", "--device", "--no-browser"]).status.code(), Some(2));
+    assert_eq!(env.output(&["connect", "test", "--device", "--no-browser"]).status.code(), Some(2));
 }

@@ -4,6 +4,10 @@
 //! address points nowhere), so none of this needs a session; commands that need the keychain say
 //! so with exit code 5.
 
+mod common;
+#[path = "../../latchkey-core/tests/it/support/mod.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,9 +27,8 @@ impl Env {
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        c.args(args)
-            .current_dir(self.dir.path())
+        let mut c = common::latchkey(args);
+        c.current_dir(self.dir.path())
             .env("LATCHKEY_DATA_DIR", &self.data)
             .env("LATCHKEY_CONNECTIONS", &self.connections)
             .env("LATCHKEY_KEYCHAIN_SERVICE", "latchkey-hostile-test")

@@ -3,19 +3,19 @@
 //! its oauth2 passdb checking every token by RFC 7662 introspection at the local test provider,
 //! submission relaying to an aiosmtpd sink. Only the placeholders the doc names are replaced.
 
+mod common;
 #[path = "../../latchkey-core/tests/it/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use support::Provider;
+use common::{ALICE as REF, all_command_lines};
+use support::{Provider, contains};
 
-const REF: &str = "test:alice@example.test";
 const USER: &str = "alice@example.test";
 
 /// The programs the recipes and the servers need; a missing one fails the test, naming the fix.
@@ -380,15 +380,20 @@ impl Flavor {
     }
 }
 
+/// The shared environment, trusting the provider's CA and Dovecot's certificate (what latchkey,
+/// curl and mbsync trust), with a HOME and `latchkey` on PATH from `bin`.
 struct Env {
-    dir: tempfile::TempDir,
+    base: common::Env,
     home: PathBuf,
-    data: PathBuf,
-    connections: PathBuf,
-    service: String,
-    /// The provider's CA and Dovecot's certificate: what latchkey, curl and mbsync trust.
-    trust: PathBuf,
     bin: PathBuf,
+}
+
+impl Deref for Env {
+    type Target = common::Env;
+
+    fn deref(&self) -> &common::Env {
+        &self.base
+    }
 }
 
 impl Env {
@@ -401,15 +406,9 @@ impl Env {
         let mut c = Command::new("timeout");
         c.arg(seconds.to_string()).arg(program);
         let path = format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default());
-        c.env("PATH", path)
-            .env("HOME", &self.home)
-            .env("TERM", "xterm")
-            .env("LATCHKEY_DATA_DIR", &self.data)
-            .env("LATCHKEY_CONNECTIONS", &self.connections)
-            .env("LATCHKEY_KEYCHAIN_SERVICE", &self.service)
-            .env("SSL_CERT_FILE", &self.trust)
-            .env_remove("CURL_CA_BUNDLE")
-            .env_remove("SSL_CERT_DIR");
+        c.env("PATH", path).env("HOME", &self.home).env("TERM", "xterm");
+        self.profile(&mut c);
+        c.env_remove("CURL_CA_BUNDLE").env_remove("SSL_CERT_DIR");
         c
     }
 
@@ -419,11 +418,8 @@ impl Env {
         c.output().expect("latchkey")
     }
 
-    fn run(&self, mut c: Command, input: &str) -> Output {
-        let mut child =
-            c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-        child.wait_with_output().expect("wait")
+    fn run(&self, c: Command, input: &str) -> Output {
+        common::output(c, input)
     }
 
     fn file(&self, name: &str, contents: &str) -> PathBuf {
@@ -432,19 +428,6 @@ impl Env {
         std::fs::write(&path, contents).expect("write");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         path
-    }
-
-    fn connect_alice(&self, provider: &Provider) {
-        let mut c = self.cmd("latchkey");
-        c.args(["connect", "test", "--no-browser", "--json"]);
-        let mut child = c.stdout(Stdio::piped()).spawn().expect("spawn");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first: Value = serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
-        support::browse_loopback(provider, first["authorization_url"].as_str().expect("url"));
-        let account: Value =
-            serde_json::from_str(&lines.next().expect("account").expect("read")).expect("json");
-        assert_eq!(account["ref"], REF);
-        assert!(child.wait().expect("wait").success());
     }
 }
 
@@ -473,7 +456,7 @@ impl Round<'_> {
 
     fn msmtp(&self, subject: &str) -> Output {
         let recipe = self.flavor.recipe(self.doc, "msmtp", self.dovecot);
-        let config = format!("defaults\ntls_trust_file {}\n\n{recipe}", self.env.trust.display());
+        let config = format!("defaults\ntls_trust_file {}\n\n{recipe}", self.env.ca.display());
         let file = self.env.file(&format!("msmtprc-{}", self.tag), &config);
         let mut c = self.env.cmd("msmtp");
         c.arg("-C").arg(file).arg("bob@example.test");
@@ -491,7 +474,7 @@ impl Round<'_> {
 
     fn neomutt_config(&self) -> PathBuf {
         let recipe = self.flavor.recipe(self.doc, "neomutt", self.dovecot);
-        let config = format!("{recipe}set ssl_ca_certificates_file = \"{}\"\n", self.env.trust.display());
+        let config = format!("{recipe}set ssl_ca_certificates_file = \"{}\"\n", self.env.ca.display());
         self.env.file(&format!("neomuttrc-{}", self.tag), &config)
     }
 
@@ -631,23 +614,6 @@ impl Round<'_> {
     }
 }
 
-/// Every process's command line, as any local user can read it.
-fn all_command_lines() -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        if entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit())
-            && let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
-        {
-            out.push(cmdline);
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 fn last_line(log: &str, needle: &str) -> String {
     log.lines().rfind(|l| l.contains(needle)).unwrap_or_default().to_owned()
 }
@@ -658,14 +624,10 @@ async fn the_mail_recipes_log_in_with_latchkeys_token_and_fail_after_revoke() {
     require_programs();
     let doc = std::fs::read_to_string(support::repo_root().join("docs/mail.md")).expect("docs/mail.md");
     let provider = Provider::start();
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut spec = support::spec(Some(&provider), &["openid", "email", "profile"], &dir.path().join("data"));
-    spec.redirect = "loopback";
-    let connections = dir.path().join("connections.toml");
-    std::fs::write(&connections, support::connections_toml(&spec)).expect("write");
-
+    let mut base = common::Env::new(&provider);
+    let dir = base.dir.path().to_owned();
     // Dovecot's certificate for 127.0.0.1, trusted next to the provider's CA.
-    let dovecot_dir = dir.path().join("dovecot");
+    let dovecot_dir = dir.join("dovecot");
     std::fs::create_dir_all(&dovecot_dir).expect("mkdir");
     let (cert, key) = (dovecot_dir.join("cert.pem"), dovecot_dir.join("key.pem"));
     let made = Command::new("openssl")
@@ -681,24 +643,17 @@ async fn the_mail_recipes_log_in_with_latchkeys_token_and_fail_after_revoke() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     }
-    let trust = dir.path().join("trust.pem");
+    let trust = dir.join("trust.pem");
     let provider_ca = std::fs::read_to_string(provider.ca_file.as_ref().expect("tls")).expect("ca");
     std::fs::write(&trust, provider_ca + &std::fs::read_to_string(&cert).expect("cert")).expect("write");
 
-    let (sink, sink_port) = Sink::start(dir.path());
+    let (sink, sink_port) = Sink::start(&dir);
     let dovecot = Dovecot::start(&dovecot_dir, &provider, &cert, &key, sink_port);
-    let home = dir.path().join("home");
+    let home = dir.join("home");
     std::fs::create_dir_all(&home).expect("mkdir");
     let bin = Path::new(env!("CARGO_BIN_EXE_latchkey")).parent().expect("bin dir").to_owned();
-    let env = Env {
-        home,
-        data: spec.data_dir.clone(),
-        connections,
-        service: spec.service.clone(),
-        trust,
-        bin,
-        dir,
-    };
+    base.ca = trust;
+    let env = Env { base, home, bin };
     env.connect_alice(&provider);
 
     let round = |flavor: &'static Flavor, tag: &str| Round {
@@ -727,9 +682,9 @@ async fn the_mail_recipes_log_in_with_latchkeys_token_and_fail_after_revoke() {
         .expect("spawn");
     let (mut scans, mut saw_curl) = (0, false);
     while child.try_wait().expect("wait").is_none() {
-        for line in all_command_lines() {
-            assert!(!contains(&line, token.as_bytes()), "the token on a command line during the curl recipe");
-            saw_curl |= contains(&line, b"curl\0--config\0-\0");
+        for (_, line) in all_command_lines() {
+            assert!(!contains(&line, &token), "the token on a command line during the curl recipe");
+            saw_curl |= contains(&line, "curl\0--config\0-\0");
         }
         scans += 1;
     }

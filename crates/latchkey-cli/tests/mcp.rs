@@ -5,6 +5,7 @@
 //! toward another origin; hostile arguments; a provider that is down; and the token strings in no
 //! MCP message, stderr, log, audit row or data file.
 
+mod common;
 #[path = "../../latchkey-core/tests/it/support/mod.rs"]
 mod support;
 
@@ -15,93 +16,11 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{ALICE, Env};
 use serde_json::{Value, json};
 use support::{Provider, all_bytes_under, contains, repo_root};
 
-const ALICE: &str = "test:alice@example.test";
-
-struct Env {
-    dir: tempfile::TempDir,
-    data: PathBuf,
-    connections: PathBuf,
-    service: String,
-    ca: PathBuf,
-}
-
 impl Env {
-    fn new(provider: &Provider) -> Env {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut spec =
-            support::spec(Some(provider), &["openid", "email", "profile"], &dir.path().join("data"));
-        spec.redirect = "loopback";
-        let connections = dir.path().join("connections.toml");
-        std::fs::write(&connections, support::connections_toml(&spec)).expect("write");
-        Env {
-            data: spec.data_dir.clone(),
-            connections,
-            service: spec.service,
-            ca: provider.ca_file.clone().expect("tls"),
-            dir,
-        }
-    }
-
-    fn vars(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("LATCHKEY_DATA_DIR", self.data.display().to_string()),
-            ("LATCHKEY_CONNECTIONS", self.connections.display().to_string()),
-            ("LATCHKEY_KEYCHAIN_SERVICE", self.service.clone()),
-            ("SSL_CERT_FILE", self.ca.display().to_string()),
-        ]
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        c.args(args).envs(self.vars());
-        c
-    }
-
-    /// `latchkey ARGS`, which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).stdin(Stdio::null()).output().expect("run");
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("utf-8")
-    }
-
-    fn connect_alice(&self, provider: &Provider) -> String {
-        let mut child = self
-            .cmd(&["connect", "test", "--no-browser", "--json"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first: Value = serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
-        support::browse_loopback(provider, first["authorization_url"].as_str().expect("url"));
-        let account: Value =
-            serde_json::from_str(&lines.next().expect("account").expect("read")).expect("json");
-        assert_eq!(account["ref"], ALICE);
-        assert!(child.wait().expect("wait").success());
-        account["id"].as_str().expect("id").to_owned()
-    }
-
-    /// The account's access and refresh tokens as the keychain holds them now.
-    fn tokens(&self, id: &str) -> Vec<String> {
-        let keychain = latchkey_core::vault::system_store(self.service.clone());
-        ["access", "refresh"]
-            .iter()
-            .filter_map(|w| {
-                keychain.get(&format!("{id}/{w}")).expect("keychain").map(|s| s.expose().to_owned())
-            })
-            .filter(|t| t.len() >= 8)
-            .collect()
-    }
-
-    fn grants(&self) -> Vec<Value> {
-        serde_json::from_str::<Value>(&self.ok(&["grants", "list", "--json"]))
-            .ok()
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-    }
-
     /// One MCP session of `client` (declaring elicitation when `elicit` is given, answering in
     /// turn) over `latchkey mcp EXTRA`; the client script's report.
     fn session(

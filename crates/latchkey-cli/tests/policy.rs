@@ -4,140 +4,19 @@
 //! with the command that allows it, which works; `open` is unchanged; the policy survives restarts;
 //! no output holds a token.
 
+mod common;
 #[path = "../../latchkey-core/tests/it/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 
+use common::{ALICE, Env, Setup};
 use latchkey_core::api::{Access, ApiRequest, Consent};
 use latchkey_core::model::Actor;
 use latchkey_core::{Hooks, Latchkey};
 use serde_json::Value;
-use support::{Provider, Spec};
-
-const ALICE: &str = "test:alice@example.test";
-
-struct Env {
-    dir: tempfile::TempDir,
-    spec: Spec,
-    connections: PathBuf,
-    ca: PathBuf,
-    /// Everything the CLI printed, to scan for tokens at the end.
-    seen: std::cell::RefCell<Vec<u8>>,
-}
-
-impl Env {
-    fn new(provider: &Provider) -> Env {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut spec =
-            support::spec(Some(provider), &["openid", "email", "profile"], &dir.path().join("data"));
-        spec.redirect = "loopback";
-        let connections = dir.path().join("connections.toml");
-        let text = support::connections_toml(&spec)
-            .replace("id = \"test\"\n", "id = \"test\"\ngit_hosts = [\"git.example.test\"]\n");
-        std::fs::write(&connections, text).expect("write");
-        Env { spec, connections, ca: provider.ca_file.clone().expect("tls"), dir, seen: Default::default() }
-    }
-
-    fn profile(&self, c: &mut Command) {
-        c.env("LATCHKEY_DATA_DIR", &self.spec.data_dir)
-            .env("LATCHKEY_CONNECTIONS", &self.connections)
-            .env("LATCHKEY_KEYCHAIN_SERVICE", &self.spec.service)
-            .env("SSL_CERT_FILE", &self.ca);
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
-        c.args(args);
-        self.profile(&mut c);
-        c
-    }
-
-    fn run(&self, mut c: Command, input: &str, code: i32) -> Output {
-        let mut child =
-            c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-        let out = child.wait_with_output().expect("wait");
-        let mut seen = self.seen.borrow_mut();
-        seen.extend_from_slice(&out.stdout);
-        seen.extend_from_slice(&out.stderr);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{c:?}\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    /// `latchkey ARGS` with `input`, expecting `code`; returns (stdout, stderr).
-    fn expect_with_input(&self, args: &[&str], input: &str, code: i32) -> (String, String) {
-        let out = self.run(self.cmd(args), input, code);
-        (String::from_utf8(out.stdout).expect("utf-8"), String::from_utf8(out.stderr).expect("utf-8"))
-    }
-
-    fn expect(&self, args: &[&str], code: i32) -> (String, String) {
-        self.expect_with_input(args, "", code)
-    }
-
-    /// A refusal: exit 4, nothing on stdout, one `latchkey:` line on stderr; returns that line.
-    fn refused(&self, args: &[&str], input: &str) -> String {
-        let (out, err) = self.expect_with_input(args, input, 4);
-        assert!(out.is_empty(), "nothing on stdout: {out}");
-        assert!(err.starts_with("latchkey: ") && err.lines().count() == 1, "one line: {err}");
-        err
-    }
-
-    fn connect_alice(&self, provider: &Provider) {
-        let mut child = self
-            .cmd(&["connect", "test", "--no-browser", "--json"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first: Value = serde_json::from_str(&lines.next().expect("line").expect("read")).expect("json");
-        support::browse_loopback(provider, first["authorization_url"].as_str().expect("url"));
-        let account: Value =
-            serde_json::from_str(&lines.next().expect("account").expect("read")).expect("json");
-        assert_eq!(account["ref"], ALICE);
-        assert!(child.wait().expect("wait").success());
-    }
-
-    fn shown(&self, reference: &str) -> Value {
-        serde_json::from_str(&self.expect(&["accounts", "show", reference, "--json"], 0).0).expect("json")
-    }
-
-    fn audit(&self, reference: &str) -> Vec<Value> {
-        self.expect(&["audit", "--account", reference, "--json"], 0)
-            .0
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json line"))
-            .collect()
-    }
-
-    /// git with the README's helper line for the test host, prompting disabled.
-    fn git(&self, args: &[&str]) -> Command {
-        let bin_dir = Path::new(env!("CARGO_BIN_EXE_latchkey")).parent().expect("dir").to_owned();
-        let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
-        let mut c = Command::new("git");
-        c.args([
-            "-c",
-            "credential.helper=",
-            "-c",
-            "credential.https://git.example.test.helper=!latchkey git-credential",
-        ])
-        .args(args)
-        .env("PATH", &path)
-        .env("HOME", self.dir.path())
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0");
-        self.profile(&mut c);
-        c
-    }
-}
+use support::Provider;
 
 const GIT_REQUEST: &str = "protocol=https\nhost=git.example.test\npath=team/repo.git\n\n";
 
@@ -145,24 +24,23 @@ const GIT_REQUEST: &str = "protocol=https\nhost=git.example.test\npath=team/repo
 #[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn closed_keeps_the_token_inside_while_agents_still_call_the_api() {
     let provider = Provider::start();
-    let env = Env::new(&provider);
+    let env = Env::with(&provider, Setup::git_example());
     env.connect_alice(&provider);
 
     // Open, the default: unchanged.
     assert_eq!(env.shown(ALICE)["handout"], "open");
-    let token = env.expect(&["token", ALICE], 0).0.trim().to_owned();
+    let token = env.expect(&["token", ALICE], 0).trim().to_owned();
     assert!(provider.is_active(&token).await, "a live token");
-    env.seen.borrow_mut().clear();
-    assert!(env.expect(&["accounts", "policy", ALICE], 0).0.starts_with("open ("));
+    env.forget_seen();
+    assert!(env.expect(&["accounts", "policy", ALICE], 0).starts_with("open ("));
 
-    let (said, _) = env.expect(&["accounts", "policy", ALICE, "closed"], 0);
+    let said = env.expect(&["accounts", "policy", ALICE, "closed"], 0);
     assert!(said.contains("hand-out policy is closed"), "{said}");
     assert_eq!(env.shown(ALICE)["handout"], "closed");
-    let (list, _) = env.expect(&["accounts", "list"], 0);
+    let list = env.expect(&["accounts", "list"], 0);
     assert!(list.lines().next().is_some_and(|h| h.contains("HAND-OUT")), "{list}");
     assert!(list.lines().any(|l| l.contains(ALICE) && l.contains("closed")), "{list}");
-    let listed: Value =
-        serde_json::from_str(&env.expect(&["accounts", "list", "--json"], 0).0).expect("json");
+    let listed: Value = serde_json::from_str(&env.expect(&["accounts", "list", "--json"], 0)).expect("json");
     assert_eq!(listed[0]["handout"], "closed");
 
     // token, in every format: refused with the command that opens it.
@@ -222,14 +100,16 @@ async fn closed_keeps_the_token_inside_while_agents_still_call_the_api() {
     assert_eq!(changes, ["hand-out policy open -> closed", "hand-out policy closed -> open"]);
 
     // Unknown accounts and values: clear errors, nothing changed.
-    let (_, err) = env.expect(&["accounts", "policy", ALICE, "sealed"], 2);
+    let err = String::from_utf8(env.latchkey(&["accounts", "policy", ALICE, "sealed"], "", 2).stderr)
+        .expect("utf-8");
     assert!(err.contains("“sealed” is unknown (use open, ask or closed)"), "{err}");
-    let (_, err) = env.expect(&["accounts", "policy", "test:nobody", "closed"], 3);
+    let err = String::from_utf8(env.latchkey(&["accounts", "policy", "test:nobody", "closed"], "", 3).stderr)
+        .expect("utf-8");
     assert!(err.contains("no such account"), "{err}");
     env.expect(&["accounts", "policy", "nonsense"], 2);
     assert_eq!(env.shown(ALICE)["handout"], "open");
 
-    let seen = env.seen.borrow();
+    let seen = env.seen();
     assert!(!support::contains(&seen, &token), "a token in the output of a refused or listing command");
 }
 
@@ -237,10 +117,10 @@ async fn closed_keeps_the_token_inside_while_agents_still_call_the_api() {
 #[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn ask_refuses_a_program_without_a_grant_and_the_printed_command_allows_it() {
     let provider = Provider::start();
-    let env = Env::new(&provider);
+    let env = Env::with(&provider, Setup::git_example());
     env.connect_alice(&provider);
     env.expect(&["accounts", "policy", ALICE, "ask"], 0);
-    assert!(env.expect(&["accounts", "policy", ALICE], 0).0.starts_with("ask ("));
+    assert!(env.expect(&["accounts", "policy", ALICE], 0).starts_with("ask ("));
 
     // The consumer is the calling program: here, this test binary. No app runs to ask.
     let me = std::env::current_exe().expect("exe").canonicalize().expect("canonical");
@@ -260,7 +140,7 @@ async fn ask_refuses_a_program_without_a_grant_and_the_printed_command_allows_it
         .env("PATH", format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default()));
     env.profile(&mut sh);
     env.run(sh, "", 0);
-    let token = env.expect(&["token", ALICE], 0).0.trim().to_owned();
+    let token = env.expect(&["token", ALICE], 0).trim().to_owned();
     assert!(provider.is_active(&token).await, "a live token");
     env.expect(&["exec", "--env", &format!("TOKEN={ALICE}"), "--", "sh", "-c", &touch], 0);
     assert!(marker.exists(), "granted, the command runs");
@@ -278,13 +158,13 @@ async fn ask_refuses_a_program_without_a_grant_and_the_printed_command_allows_it
         .count();
     assert_eq!(refused, 3, "{trail:?}");
     assert!(trail.iter().any(|e| e["action"] == "grant.added"), "the grant is in the trail");
-    let grants: Value = serde_json::from_str(&env.expect(&["grants", "list", "--json"], 0).0).expect("json");
+    let grants: Value = serde_json::from_str(&env.expect(&["grants", "list", "--json"], 0)).expect("json");
     assert!(grants[0]["last_used"].is_string(), "the hand-outs count as uses: {grants}");
 
     // Removing the grant closes the door again.
     env.expect(&["grants", "remove", &me.display().to_string(), ALICE], 0);
     env.refused(&["token", ALICE], "");
-    let seen = env.seen.borrow();
+    let seen = env.seen();
     let stray: Vec<&str> =
         std::str::from_utf8(&seen).unwrap_or("").lines().filter(|l| l.contains(&token)).collect();
     // The one output that is the token is `latchkey token`'s own stdout.
@@ -295,10 +175,10 @@ async fn ask_refuses_a_program_without_a_grant_and_the_printed_command_allows_it
 #[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
 async fn api_keys_follow_the_policy_and_git_reporting_them_refused_is_audited() {
     let provider = Provider::start();
-    let env = Env::new(&provider);
+    let env = Env::with(&provider, Setup::git_example());
     env.expect_with_input(&["accounts", "add", "crm:ci", "--secret-stdin"], "key-policy-0001\n", 0);
-    assert_eq!(env.expect(&["token", "crm:ci"], 0).0, "key-policy-0001\n");
-    env.seen.borrow_mut().clear();
+    assert_eq!(env.expect(&["token", "crm:ci"], 0), "key-policy-0001\n");
+    env.forget_seen();
     env.expect(&["accounts", "policy", "crm:ci", "closed"], 0);
     env.refused(&["token", "crm:ci"], "");
     env.refused(&["exec", "--env", "KEY=crm:ci", "--", "true"], "");
@@ -306,7 +186,7 @@ async fn api_keys_follow_the_policy_and_git_reporting_them_refused_is_audited() 
     let line = env.refused(&["exec", "--env", "KEY=crm:ci", "--", "true"], "");
     assert!(line.contains("latchkey grants add"), "{line}");
     env.expect(&["accounts", "policy", "crm:ci", "open"], 0);
-    let (out, _) = env.expect(&["exec", "--env", "KEY=crm:ci", "--", "sh", "-c", "printf %s \"$KEY\""], 0);
+    let out = env.expect(&["exec", "--env", "KEY=crm:ci", "--", "sh", "-c", "printf %s \"$KEY\""], 0);
     assert_eq!(out, "key-policy-0001");
 
     // git's erase after a refused key: recorded, the key kept.
@@ -317,17 +197,11 @@ async fn api_keys_follow_the_policy_and_git_reporting_them_refused_is_audited() 
     assert_eq!(recorded.len(), 1, "{trail:?}");
     assert_eq!(recorded[0]["outcome"], "failed");
     assert_eq!(recorded[0]["detail"], "git reported that the server refused the credential");
-    assert_eq!(env.expect(&["token", "crm:ci"], 0).0, "key-policy-0001\n");
+    assert_eq!(env.expect(&["token", "crm:ci"], 0), "key-policy-0001\n");
     let refused = trail.iter().filter(|e| e["action"] == "token.read" && e["outcome"] == "refused").count();
     assert_eq!(refused, 3, "{trail:?}");
-    let seen = env.seen.borrow();
+    let seen = env.seen();
     let stray = std::str::from_utf8(&seen).unwrap_or("").matches("key-policy-0001").count();
     // exec's child printed it once and `token` printed it once; nothing else did.
     assert_eq!(stray, 2);
-}
-
-impl Env {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
 }

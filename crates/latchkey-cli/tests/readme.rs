@@ -5,16 +5,19 @@
 //! are replaced: the account `github:me`, its connection `github`, the API address in the `exec`
 //! example, and the paths it calls placeholders.
 
+mod common;
 #[path = "../../latchkey-core/tests/it/support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
+use std::ops::Deref;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
+use common::{Setup, all_command_lines, base64_decode, text};
 use serde_json::{Value, json};
-use support::{Provider, repo_root};
+use support::{Provider, contains, repo_root};
 
 /// What `github:me` and `github` become: the test provider's connection and its account.
 const ME: &str = "test:alice@example.test";
@@ -54,50 +57,31 @@ fn latchkey_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_latchkey"))
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// A person's shell: `latchkey` on PATH, a throw-away HOME and git configuration, one profile.
-struct Env {
-    dir: tempfile::TempDir,
-    data: PathBuf,
-    connections: PathBuf,
-    service: String,
-    ca: PathBuf,
-    issuer: String,
+struct Env(common::Env);
+
+impl Deref for Env {
+    type Target = common::Env;
+
+    fn deref(&self) -> &common::Env {
+        &self.0
+    }
 }
 
 impl Env {
-    /// The test provider as a connection that, like the catalog's GitHub, serves git for
-    /// github.com with the username `x-access-token`.
+    /// The test provider as the only connection, one that, like the catalog's GitHub, serves git
+    /// for github.com with the username `x-access-token`.
     fn new(provider: &Provider) -> Env {
-        let dir = tempfile::tempdir().expect("tmp");
-        let issuer = provider.issuer.trim_end_matches('/').to_owned();
-        let connections = dir.path().join("connections.toml");
-        std::fs::write(
-            &connections,
-            format!(
-                "[[connection]]\nid = \"test\"\nname = \"Test provider\"\nissuer = \"{issuer}\"\n\
-                 client_id = \"latchkey\"\nscopes = [\"openid\", \"email\", \"profile\"]\n\
-                 redirect = \"loopback\"\napi_base = \"{issuer}\"\ngit_hosts = [\"github.com\"]\n\
-                 git_username = \"x-access-token\"\n"
-            ),
-        )
-        .expect("write");
-        std::fs::create_dir_all(dir.path().join("home")).expect("home");
-        Env {
-            data: dir.path().join("data"),
-            connections,
-            service: format!("latchkey-test-readme-{}", std::process::id()),
-            ca: provider.ca_file.clone().expect("tls"),
-            issuer,
-            dir,
-        }
+        let env = common::Env::with(
+            provider,
+            Setup {
+                test_lines: "git_hosts = [\"github.com\"]\ngit_username = \"x-access-token\"\n",
+                only_test: true,
+                ..Setup::default()
+            },
+        );
+        std::fs::create_dir_all(env.path("home")).expect("home");
+        Env(env)
     }
 
     fn path_var(&self) -> String {
@@ -106,18 +90,16 @@ impl Env {
     }
 
     fn vars(&self) -> Vec<(&'static str, String)> {
-        let home = self.dir.path().join("home");
-        vec![
+        let home = self.path("home");
+        let mut vars = vec![
             ("PATH", self.path_var()),
             ("HOME", home.display().to_string()),
             ("GIT_CONFIG_GLOBAL", home.join(".gitconfig").display().to_string()),
             ("GIT_CONFIG_NOSYSTEM", "1".into()),
             ("GIT_TERMINAL_PROMPT", "0".into()),
-            ("LATCHKEY_DATA_DIR", self.data.display().to_string()),
-            ("LATCHKEY_CONNECTIONS", self.connections.display().to_string()),
-            ("LATCHKEY_KEYCHAIN_SERVICE", self.service.clone()),
-            ("SSL_CERT_FILE", self.ca.display().to_string()),
-        ]
+        ];
+        vars.extend(self.0.vars());
+        vars
     }
 
     fn command(&self, program: &str) -> Command {
@@ -126,19 +108,11 @@ impl Env {
         c
     }
 
-    /// Runs `c` with `input` on standard input.
-    fn run(&self, mut c: Command, input: &str) -> Output {
-        let mut child =
-            c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-        child.wait_with_output().expect("wait")
-    }
-
     /// A README line as a shell runs it; it must succeed. Its standard output.
     fn sh(&self, line: &str, input: &str) -> String {
         let mut c = self.command("sh");
         c.arg("-c").arg(line);
-        let out = self.run(c, input);
+        let out = common::output(c, input);
         assert!(out.status.success(), "{line}\n{}", text(&out));
         String::from_utf8(out.stdout).expect("utf-8")
     }
@@ -147,7 +121,7 @@ impl Env {
     fn latchkey(&self, args: &[&str]) -> Output {
         let mut c = self.command(latchkey_bin().to_str().expect("utf-8 path"));
         c.args(args);
-        self.run(c, "")
+        common::output(c, "")
     }
 
     fn ok(&self, args: &[&str]) -> String {
@@ -155,46 +129,6 @@ impl Env {
         assert!(out.status.success(), "{args:?}\n{}", text(&out));
         String::from_utf8(out.stdout).expect("utf-8")
     }
-
-    fn grants(&self) -> Vec<Value> {
-        serde_json::from_str::<Value>(&self.ok(&["grants", "list", "--json"]))
-            .expect("json")
-            .as_array()
-            .cloned()
-            .expect("array")
-    }
-}
-
-/// Every process's command line, as any local user can read it.
-fn all_command_lines() -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.bytes().all(|b| b.is_ascii_digit())
-            && let Ok(cmdline) = std::fs::read(entry.path().join("cmdline"))
-        {
-            out.push((name, cmdline));
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Decodes standard base64 with coreutils, as a person checking it would.
-fn base64_decode(text: &str) -> Vec<u8> {
-    let mut child = Command::new("base64")
-        .arg("-d")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("base64");
-    child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success());
-    out.stdout
 }
 
 /// The synopsis lines (a line that starts with blanks continues the one before; `a | b` at the
@@ -373,11 +307,8 @@ async fn the_readme_examples_for_scripts_run_as_written() {
     let (mut saw_curl, mut scans) = (false, 0);
     while child.try_wait().expect("wait").is_none() {
         for (_, cmdline) in all_command_lines() {
-            assert!(
-                !contains(&cmdline, token.as_bytes()),
-                "the token on a command line during the exec example"
-            );
-            saw_curl |= contains(&cmdline, b"curl\0-H\0@-\0");
+            assert!(!contains(&cmdline, &token), "the token on a command line during the exec example");
+            saw_curl |= contains(&cmdline, "curl\0-H\0@-\0");
         }
         scans += 1;
     }
