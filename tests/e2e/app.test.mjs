@@ -798,10 +798,16 @@ async function consentFor(consumer) {
   };
 }
 
-/** Answers the dialog on screen and waits until it is gone. */
-async function answerConsent(dialog, button) {
+/**
+ * Answers the question on screen and waits until it is gone. The next question may take its place
+ * at once (an agent asks again right after a refusal), so this waits on the question, not the dialog.
+ */
+async function answerConsent(button) {
+  const question = await (await $('[data-consent-id]')).getAttribute('data-consent-id');
   await clickId(button);
-  await dialog.waitForExist({ reverse: true, timeout: 10000, timeoutMsg: `the dialog stayed after ${button}` });
+  await $(`[data-consent-id="${question}"]`).waitForExist({
+    reverse: true, timeout: 10000, timeoutMsg: `question ${question} stayed after ${button}`,
+  });
 }
 
 /** Runs a child process; resolves with its exit code, stdout and stderr. */
@@ -840,13 +846,13 @@ test('an agent without elicitation asks the app: `latchkey mcp` under the Python
   // 1: Allow once. 2: asked again (nothing was stored), Deny. 3: Always allow. 4: the grant answers.
   let dialog = await expectDialog();
   console.log('screenshot:', await shot('14-consent-mcp-agent'));
-  await answerConsent(dialog, 'consent-once');
+  await answerConsent('consent-once');
   dialog = await expectDialog();
   assert.deepEqual(cliJson('grants', 'list', '--json').filter((g) => g.consumer === agent), [], '"Allow once" stored a grant');
-  await answerConsent(dialog, 'consent-deny');
+  await answerConsent('consent-deny');
   dialog = await expectDialog();
   const beforeAlways = Date.now();
-  await answerConsent(dialog, 'consent-always');
+  await answerConsent('consent-always');
   const { code, stdout, stderr } = await client;
   assert.equal(code, 0, `the MCP client failed:\n${stderr}\n${readFileSync(plan.stderr, 'utf8').slice(-3000)}`);
   const report = JSON.parse(stdout);
@@ -931,7 +937,7 @@ test('hand-out policy Ask and Closed, set in the window: `latchkey token` asks i
   });
   assert.ok(fits.right && fits.wide, `the program path overflows the dialog: ${JSON.stringify(fits)}`);
   console.log('screenshot:', await shot('16-consent-token'));
-  await answerConsent(asked.dialog, 'consent-once');
+  await answerConsent('consent-once');
   let result = await out;
   assert.equal(result.code, 0, result.stderr);
   const held = keychain();
@@ -941,7 +947,7 @@ test('hand-out policy Ask and Closed, set in the window: `latchkey token` asks i
   // Deny, asked for node: exit 4 and one line on stderr saying why and how to allow it.
   out = token();
   asked = await consentFor(node);
-  await answerConsent(asked.dialog, 'consent-deny');
+  await answerConsent('consent-deny');
   result = await out;
   assert.equal(result.code, 4);
   assert.equal(result.stdout, '');
