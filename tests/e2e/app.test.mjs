@@ -803,9 +803,9 @@ async function consentFor(consumer) {
  * at once (an agent asks again right after a refusal), so this waits on the question, not the dialog.
  */
 async function answerConsent(button) {
-  const question = await (await $('[data-consent-id]')).getAttribute('data-consent-id');
+  const question = await (await browser.$('[data-consent-id]')).getAttribute('data-consent-id');
   await clickId(button);
-  await $(`[data-consent-id="${question}"]`).waitForExist({
+  await browser.$(`[data-consent-id="${question}"]`).waitForExist({
     reverse: true, timeout: 10000, timeoutMsg: `question ${question} stayed after ${button}`,
   });
 }
