@@ -100,6 +100,16 @@ impl Latchkey {
                 Ok(AuthorizationLink { account, url, loopback: None })
             }
             Redirect::Loopback { host, port } => {
+                // A connection that cannot sign in says so before it takes a (possibly fixed) port.
+                match self.connection_status(&conn)? {
+                    (ConnectionStatus::Pending, _) => {
+                        return Err(Error::ConnectionNotReady(conn.name.clone(), self.missing_client(&conn)));
+                    }
+                    (ConnectionStatus::Inactive, _) => {
+                        return Err(Error::ConnectionNotReady(conn.name.clone(), "it is disabled.".into()));
+                    }
+                    _ => {}
+                }
                 let listener = Loopback::open(host, port).await?;
                 let uri = listener.redirect_uri(&conn.id);
                 let Started { account, url, state, created } =
