@@ -142,14 +142,7 @@ impl Latchkey {
         detail: &str,
         sentence: String,
     ) -> Result<Error> {
-        self.audit(
-            &account.id,
-            &account.connection,
-            AuditAction::TokenRead,
-            actor,
-            AuditOutcome::Refused,
-            detail,
-        )?;
+        self.audit_refused_read(account, actor, detail)?;
         Ok(Error::HandoutRefused(sentence))
     }
 

@@ -158,7 +158,7 @@ impl Latchkey {
         })
     }
 
-    fn audit_refused_read(&self, account: &Account, actor: &Actor, detail: &str) -> Result<()> {
+    pub(super) fn audit_refused_read(&self, account: &Account, actor: &Actor, detail: &str) -> Result<()> {
         self.audit(
             &account.id,
             &account.connection,
