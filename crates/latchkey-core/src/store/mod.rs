@@ -27,6 +27,15 @@ pub struct Store {
     db: Db,
 }
 
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.trim_wal();
+    }
+}
+
+/// About 64 pages.
+const WAL_KEEP_BYTES: u64 = 256 * 1024;
+
 const DB_FILE: &str = "latchkey.sqlite3";
 
 /// Creates the database under a temporary name with mode 0600 (SQLite gives its `-wal` and `-shm`
@@ -86,12 +95,27 @@ impl Store {
         let store = Store::init(Db::open(&path)?)?;
         // The last connection to close would otherwise checkpoint the WAL into the database and
         // delete it, with four syncs: a cost every short-lived CLI run paid at exit. The WAL is
-        // checkpointed as it grows instead, kept short because a process that opens the file
-        // alone reads all of it to rebuild its index. (`create_database` still checkpoints on
-        // close, so the file is never born empty.)
+        // kept instead, and trimmed on close once it is long (`trim_wal`). (`create_database`
+        // still checkpoints on close, so the file is never born empty.)
         store.db.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         store.db.pragma_update(None, "wal_autocheckpoint", 64)?;
         Ok(store)
+    }
+
+    /// A process that opens the file alone rebuilds the WAL's index by reading the whole WAL, and
+    /// that index says nothing was checkpointed yet, so a WAL that only ever grew would make every
+    /// short run slower (and autocheckpoint all of it again). Once it is over `WAL_KEEP_BYTES` it
+    /// is checkpointed and truncated; not when another connection is busy: waiting would delay
+    /// this process's exit, and the next closing store tries again.
+    fn trim_wal(&mut self) {
+        let Some(wal) = self.db.path().filter(|p| !p.is_empty()).map(|p| format!("{p}-wal")) else {
+            return;
+        };
+        if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_KEEP_BYTES)
+            && self.db.busy_timeout(std::time::Duration::ZERO).is_ok()
+        {
+            let _ = self.db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
     }
 
     pub fn open_in_memory() -> Result<Store> {

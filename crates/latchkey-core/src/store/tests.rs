@@ -186,3 +186,49 @@ fn unknown_account_is_a_typed_error() {
         Err(Error::UnknownAccount)
     ));
 }
+
+fn wal_len(dir: &Path) -> u64 {
+    std::fs::metadata(dir.join(format!("{DB_FILE}-wal"))).map_or(0, |m| m.len())
+}
+
+#[test]
+fn short_runs_keep_the_wal_short_and_lose_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut longest = 0;
+    let mut truncated = 0;
+    for i in 0..300 {
+        let mut store = Store::open_in(dir.path()).expect("open");
+        store.get_or_create_account(&conn(), &format!("a{i}"), &[], false, &Actor::User).expect("create");
+        drop(store);
+        let len = wal_len(dir.path());
+        longest = longest.max(len);
+        truncated += usize::from(len == 0);
+    }
+    assert!(truncated > 0, "the WAL was never truncated");
+    assert!(longest <= WAL_KEEP_BYTES + 64 * 1024, "the WAL grew to {longest} bytes");
+    assert_eq!(all(&Store::open_in(dir.path()).expect("open")).len(), 300);
+}
+
+#[test]
+fn a_busy_reader_leaves_the_wal_for_later_without_waiting() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = Store::open_in(dir.path()).expect("open");
+    store.get_or_create_account(&conn(), "first", &[], false, &Actor::User).expect("create");
+    let reader = Db::open(dir.path().join(DB_FILE)).expect("reader");
+    reader.execute_batch("BEGIN; SELECT count(*) FROM accounts;").expect("read snapshot");
+    let mut i = 0;
+    while wal_len(dir.path()) <= WAL_KEEP_BYTES {
+        store.get_or_create_account(&conn(), &format!("a{i}"), &[], false, &Actor::User).expect("create");
+        i += 1;
+    }
+    let started = std::time::Instant::now();
+    drop(store);
+    // The store's busy timeout is 5 s; trimming must not wait for the reader.
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(wal_len(dir.path()) > WAL_KEEP_BYTES, "the reader's snapshot kept the WAL");
+    reader.execute_batch("COMMIT").expect("end");
+    drop(Store::open_in(dir.path()).expect("open"));
+    assert_eq!(wal_len(dir.path()), 0, "the next store to close trims it");
+    drop(reader);
+    assert_eq!(all(&Store::open_in(dir.path()).expect("open")).len(), i + 1);
+}
