@@ -466,7 +466,7 @@ async fn every_catalog_entry_speaks_its_providers_protocol() {
             scope_value.as_deref().unwrap_or_default().rsplit(' ').next().unwrap_or_default(),
         );
         server.answer(script(case, token_answer));
-        let link = core.get_authorization_link(e, None, &user).await.expect("link");
+        let link = link(&core, e).await;
         let url = link.url.clone();
         assert_eq!(
             format!("{}://{}{}", url.scheme(), url.host_str().expect("host"), url.path()),
@@ -549,10 +549,23 @@ async fn every_catalog_entry_speaks_its_providers_protocol() {
     }
 }
 
+/// The entry's authorization link. A catalog entry's fixed loopback port lies in Linux's ephemeral
+/// range, where another test's outgoing connection can hold it for a moment: that is waited out.
+async fn link(core: &Latchkey, entry: &str) -> latchkey_core::AuthorizationLink {
+    for _ in 0..50 {
+        match core.get_authorization_link(entry, None, &Actor::User).await {
+            Err(e) if e.to_string().contains("is in use by another program") => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => return other.expect("link"),
+        }
+    }
+    panic!("{entry}: its loopback port stayed in use for 5 s");
+}
+
 /// A fresh sign-in after a refused one, completed with `iss`.
 async fn continue_case(core: &Latchkey, server: &FakeHttps, case: &Case) {
-    let user = Actor::User;
-    let link = core.get_authorization_link(case.entry, None, &user).await.expect("link");
+    let link = link(core, case.entry).await;
     let redirect = param(&link.url, "redirect_uri").expect("redirect");
     let state = param(&link.url, "state").expect("state");
     let iss = case.iss.expect("iss");
