@@ -1,6 +1,6 @@
 //! The HTTP client every provider call goes through: no redirects followed (a token or revocation
 //! call that is redirected could leak a code or token elsewhere), bounded timeouts, and the
-//! platform's TLS stack with the platform's roots.
+//! platform's trust roots (TLS: the platform's stack on macOS and Windows, rustls on Linux).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -19,8 +19,8 @@ pub struct Http {
 }
 
 impl Http {
-    /// The client the app and the CLI use: system trust roots only (on Linux, OpenSSL's, which also
-    /// honour `SSL_CERT_FILE`).
+    /// The client the app and the CLI use: system trust roots only (on Linux the system's bundle,
+    /// or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set, as for OpenSSL).
     pub fn new() -> Result<Http> {
         Ok(Http { client: Arc::default(), extra_root: None, resolve: Vec::new() })
     }
