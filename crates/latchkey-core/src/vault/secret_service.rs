@@ -1,7 +1,7 @@
-//! The Linux keychain: the Secret Service (gnome-keyring, KWallet…) over D-Bus, through
-//! `dbus-secret-service`, with one connection and one encrypted session kept for the life of the
-//! process. keyring 3.6 opens a new connection and a new Diffie-Hellman session for every call (two
-//! for a write), which is most of a keychain call's time.
+//! The Linux keychain: the Secret Service (gnome-keyring, KWallet…) over D-Bus ([`client`]), with
+//! one connection and one encrypted session kept for the life of the process. keyring 3.6 opens a
+//! new connection and a new Diffie-Hellman session for every call (two for a write), which is most
+//! of a keychain call's time.
 //!
 //! Items are found and written exactly as keyring 3.6 does (its `secret_service.rs`), so entries
 //! written by either are read by the other and by `secret-tool lookup service S username K`:
@@ -24,8 +24,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use dbus_secret_service::{EncryptionType, Error as SsError, Item, SecretService};
+use dbus::strings::Path;
 use zeroize::Zeroize;
+
+use client::{SecretService, SsError};
+
+mod client;
 
 use super::SecretStore;
 use crate::error::{Error, Result};
@@ -77,7 +81,7 @@ impl Failure {
     /// keyring's `decode_error`.
     fn decode(e: SsError) -> Failure {
         match e {
-            SsError::Locked | SsError::NoResult | SsError::Prompt => Failure::NoAccess(e),
+            SsError::NoResult | SsError::Prompt => Failure::NoAccess(e),
             _ => Failure::Platform(e),
         }
     }
@@ -126,7 +130,7 @@ impl SecretServiceStore {
     }
 
     fn connect(&self) -> std::result::Result<SecretService, Failure> {
-        let ss = SecretService::connect(EncryptionType::Dh).map_err(Failure::Platform)?;
+        let ss = SecretService::connect().map_err(Failure::Platform)?;
         self.connections_opened.fetch_add(1, Ordering::Relaxed);
         Ok(ss)
     }
@@ -171,20 +175,19 @@ impl SecretServiceStore {
     }
 
     /// The one item keyring would use for `key`, unlocked; `None` when there is none.
-    fn find<'a>(&self, ss: &'a SecretService, key: &str) -> std::result::Result<Option<Item<'a>>, Failure> {
+    fn find(&self, ss: &SecretService, key: &str) -> std::result::Result<Option<Path<'static>>, Failure> {
         let attributes =
             HashMap::from([("target", TARGET), ("service", self.service.as_str()), ("username", key)]);
-        let mut found = ss.search_items(attributes).map_err(Failure::decode)?;
+        let mut found = ss.search_items(&attributes).map_err(Failure::decode)?;
         let count = found.unlocked.len() + found.locked.len();
         if count == 0 {
             // Items of keyring v1 (no `target`), in the default collection only, used as found.
-            let collection = ss.get_default_collection().map_err(Failure::decode)?;
+            let collection = ss.default_collection().map_err(Failure::decode)?;
             let attributes = HashMap::from([("service", self.service.as_str()), ("username", key)]);
-            let legacy = collection.search_items(attributes).map_err(Failure::decode)?;
-            return match legacy.as_slice() {
-                [] => Ok(None),
-                [item] => Ok(Some(Item::new(ss, item.path.clone()))),
-                more => Err(Failure::Ambiguous(more.len())),
+            let mut legacy = ss.search_collection(&collection, &attributes).map_err(Failure::decode)?;
+            return match legacy.len() {
+                0 | 1 => Ok(legacy.pop()),
+                more => Err(Failure::Ambiguous(more)),
             };
         }
         if count > 1 {
@@ -193,7 +196,7 @@ impl SecretServiceStore {
         match (found.unlocked.pop(), found.locked.pop()) {
             (Some(item), _) => Ok(Some(item)),
             (None, Some(item)) => {
-                item.unlock().map_err(Failure::decode)?;
+                ss.unlock(&item).map_err(Failure::decode)?;
                 Ok(Some(item))
             }
             (None, None) => Ok(None),
@@ -202,19 +205,19 @@ impl SecretServiceStore {
 
     fn put_once(&self, ss: &SecretService, key: &str, value: &[u8]) -> std::result::Result<(), Failure> {
         if let Some(item) = self.find(ss, key)? {
-            return item.set_secret(value, CONTENT_TYPE).map_err(Failure::decode);
+            return ss.set_secret(&item, value, CONTENT_TYPE).map_err(Failure::decode);
         }
         // As keyring: the default collection, unlocked if need be; failing that, the default
         // collection as it is (creating the item may then prompt, or fail).
         let collection = ss
-            .get_default_collection()
+            .default_collection()
             .and_then(|c| {
-                if c.is_locked()? {
-                    c.unlock()?;
+                if ss.is_locked(&c)? {
+                    ss.unlock(&c)?;
                 }
                 Ok(c)
             })
-            .or_else(|_| ss.get_default_collection())
+            .or_else(|_| ss.default_collection())
             .map_err(Failure::decode)?;
         let label = format!("{key}@{}:{TARGET} (keyring v{KEYRING_VERSION})", self.service);
         let attributes = HashMap::from([
@@ -223,14 +226,13 @@ impl SecretServiceStore {
             ("target", TARGET),
             ("application", APPLICATION),
         ]);
-        collection.create_item(&label, attributes, value, true, CONTENT_TYPE).map_err(Failure::Platform)?;
-        Ok(())
+        ss.create_item(&collection, &label, &attributes, value, CONTENT_TYPE).map_err(Failure::Platform)
     }
 
     fn get_once(&self, ss: &SecretService, key: &str) -> std::result::Result<Option<Secret>, Failure> {
         let Some(item) = self.find(ss, key)? else { return Ok(None) };
-        let bytes = item.get_secret().map_err(Failure::decode)?;
-        match String::from_utf8(bytes) {
+        let mut bytes = ss.get_secret(&item).map_err(Failure::decode)?;
+        match String::from_utf8(std::mem::take(&mut *bytes)) {
             Ok(value) => Ok(Some(Secret::new(value))),
             Err(e) => {
                 e.into_bytes().zeroize();
@@ -241,7 +243,7 @@ impl SecretServiceStore {
 
     fn delete_once(&self, ss: &SecretService, key: &str) -> std::result::Result<(), Failure> {
         match self.find(ss, key)? {
-            Some(item) => item.delete().map_err(Failure::decode),
+            Some(item) => ss.delete(&item).map_err(Failure::decode),
             None => Ok(()),
         }
     }
