@@ -33,7 +33,7 @@ impl Drop for Store {
     }
 }
 
-/// About 64 pages.
+/// 64 pages of 4 KiB.
 const WAL_KEEP_BYTES: u64 = 256 * 1024;
 
 const DB_FILE: &str = "latchkey.sqlite3";

@@ -20,6 +20,8 @@
 //! every operation is safe to repeat. A locked keychain or a missing Secret Service is reported as
 //! before, word for word.
 
+mod client;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -27,13 +29,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use dbus::strings::Path;
 use zeroize::Zeroize;
 
-use client::{SecretService, SsError};
-
-mod client;
-
 use super::SecretStore;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+use client::{SecretService, SsError};
 
 /// keyring's `target` for entries made with `Entry::new` (the default collection).
 const TARGET: &str = "default";
