@@ -368,6 +368,10 @@ async fn the_token_reaches_the_api_base_only_and_bad_input_gets_a_clear_tool_err
     assert_eq!(echo["is_error"], false, "{echo}");
     assert_eq!(echo["served"], json!([{"method": "GET", "path": "/echo/authorization"}]));
     assert_eq!(echo["structured"]["body"]["authorization"], "Bearer [token removed by Latchkey]", "{echo}");
+    let audit = env.ok(&["audit", "--json"]);
+    let echoed =
+        audit.lines().rev().find(|l| l.contains("/echo/authorization")).expect("the echo's audit row");
+    assert!(echoed.contains("the answer held the token, removed"), "{echoed}");
     for (i, path) in escapes.iter().enumerate() {
         assert_refused(&s[1 + i], "refused");
         assert!(!s[1 + i]["text"].as_str().unwrap_or("").is_empty(), "{path}");

@@ -3,8 +3,10 @@
 //! itself is `Latchkey::call_api` (service/api.rs); grants are `store::Grant`.
 
 pub mod resolve;
+mod scrub;
 
 pub use resolve::resolve;
+pub use scrub::scrub;
 
 use crate::error::{Error, Result};
 

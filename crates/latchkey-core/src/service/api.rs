@@ -290,17 +290,16 @@ impl Latchkey {
                 return Err(e);
             }
         };
-        let mut body = String::from_utf8_lossy(&bytes).into_owned();
-        // A provider that echoes the request would hand the token back: it never leaves here.
-        for s in &secrets {
-            if !s.expose().is_empty() && body.contains(s.expose()) {
-                body = body.replace(s.expose(), "[token removed by Latchkey]");
-            }
-        }
+        let (body, echoed) = crate::api::scrub(String::from_utf8_lossy(&bytes).into_owned(), &secrets);
         call.record(
             self,
             AuditOutcome::Ok,
-            &format!("→ {status}, {} bytes{}", bytes.len(), if truncated { " (truncated)" } else { "" }),
+            &format!(
+                "→ {status}, {} bytes{}{}",
+                bytes.len(),
+                if truncated { " (truncated)" } else { "" },
+                if echoed { "; the answer held the token, removed" } else { "" }
+            ),
         )?;
         self.store().touch_grant(consumer, account)?;
         Ok(ApiResponse { status, content_type, body, truncated, bytes: bytes.len() })
