@@ -208,6 +208,10 @@ enum ConnectionsCmd {
         /// Where the account's identity (subject, email, name) comes from.
         #[arg(long, value_name = "URL")]
         userinfo_url: Option<String>,
+        /// The RFC 8628 device authorization endpoint, for `connect --device` (with an issuer, its
+        /// discovery document says).
+        #[arg(long, conflicts_with = "issuer", value_name = "URL")]
+        device_authorization_url: Option<String>,
         /// Your OAuth client's ID, from the provider's developer page.
         #[arg(long, value_name = "ID")]
         client_id: Option<String>,
@@ -418,6 +422,7 @@ async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Out
             token_url,
             revoke_url,
             userinfo_url,
+            device_authorization_url,
             client_id,
             client_secret_stdin,
             scopes,
@@ -440,6 +445,7 @@ async fn connections(core: &Latchkey, cmd: ConnectionsCmd, actor: &Actor) -> Out
                 token_url,
                 revocation_url: revoke_url,
                 userinfo_url,
+                device_authorization_url,
                 client_id,
                 client_secret: if client_secret_stdin { Some(read_secret()?) } else { None },
                 scopes: scopes.map(|s| s.split_whitespace().map(str::to_owned).collect()),

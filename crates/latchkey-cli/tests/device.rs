@@ -165,3 +165,61 @@ async fn deep_link_connections_point_to_device_and_others_say_why_not() {
     // --device and --no-browser do not go together.
     assert_eq!(env.output(&["connect", "test", "--device", "--no-browser"]).status.code(), Some(2));
 }
+
+/// A connection added on the command line with explicit endpoints, no issuer to discover: its
+/// device endpoint comes from `--device-authorization-url`, and the sign-in completes through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
+async fn a_connection_added_with_its_device_endpoint_signs_in_by_device() {
+    let provider = Provider::start();
+    provider.control("device/interval", json!({"seconds": 1})).await;
+    let env = Env::new(&provider);
+    let at = |path: &str| format!("{}{path}", provider.issuer);
+    let added = env.ok(&[
+        "connections",
+        "add",
+        "forge",
+        "--type",
+        "oauth2",
+        "--authorize-url",
+        &at("/auth"),
+        "--token-url",
+        &at("/token"),
+        "--userinfo-url",
+        &at("/me"),
+        "--device-authorization-url",
+        &at("/device/auth"),
+        "--client-id",
+        "latchkey",
+        "--scopes",
+        &SCOPES.join(" "),
+    ]);
+    assert!(added.contains("Added forge (oauth2)"), "{added}");
+    let file = std::fs::read_to_string(&env.connections).expect("connections.toml");
+    assert!(file.contains(&format!("device_authorization_url = \"{}\"", at("/device/auth"))), "{file}");
+
+    let (child, mut lines) = spawn(&env, &["connect", "forge", "--device", "--json"]);
+    let first: Value = serde_json::from_str(&next(&mut lines)).expect("the first line is JSON");
+    assert_eq!(first["verification_uri"], at("/device"));
+    let code = first["user_code"].as_str().expect("user_code").to_owned();
+    provider.control("device/approve", json!({"user_code": code})).await;
+    let account: Value = serde_json::from_str(&next(&mut lines)).expect("the account line");
+    let (status, _, stderr) = finish(child, lines);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert_eq!(account["ref"], "forge:alice@example.test");
+    assert_eq!(account["status"], "active");
+
+    // With an issuer, discovery says where the device endpoint is: the flag is refused.
+    let both = env.output(&[
+        "connections",
+        "add",
+        "other",
+        "--issuer",
+        &provider.issuer,
+        "--device-authorization-url",
+        &at("/device/auth"),
+        "--client-id",
+        "latchkey",
+    ]);
+    assert_eq!(both.status.code(), Some(2), "{both:?}");
+}

@@ -40,6 +40,8 @@ pub struct NewConnection {
     pub token_url: Option<String>,
     pub revocation_url: Option<String>,
     pub userinfo_url: Option<String>,
+    /// RFC 8628's endpoint, for a connection without an issuer whose discovery names it.
+    pub device_authorization_url: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<Secret>,
     pub scopes: Option<Vec<String>>,
@@ -212,6 +214,7 @@ impl Latchkey {
                 text("token_url", &new.token_url),
                 text("revocation_url", &new.revocation_url),
                 text("userinfo_url", &new.userinfo_url),
+                text("device_authorization_url", &new.device_authorization_url),
                 text("client_id", &new.client_id),
                 text("redirect", &new.redirect.map(|r| r.as_str().to_owned())),
                 text("api_base", &new.api_base),
