@@ -101,6 +101,14 @@ pub fn stop<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// Stops the desk as this process becomes `latchkey-tray`: programs that ask meanwhile wait for
+/// the tray's desk.
+pub fn hand_over<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(desk) = app.try_state::<Consents>().and_then(|c| c.desk().take()) {
+        desk.hand_over();
+    }
+}
+
 /// Whether a question waits for the person.
 pub fn waiting<R: Runtime>(app: &AppHandle<R>) -> bool {
     app.try_state::<Consents>().is_some_and(|c| c.waiting())

@@ -114,7 +114,7 @@ mod imp {
         tracing::info!("Latchkey rests in {TRAY_BINARY}");
         core.release_instance();
         // The tray serves a resting desk of its own, which brings the window back for a question.
-        crate::consent::stop(app);
+        crate::consent::hand_over(app);
         // Only returns when the new image could not start.
         let e = std::process::Command::new(tray).exec();
         failed(app, &e);

@@ -14,7 +14,8 @@
 //! request it replies `{"status":"waking", "auth": proof(cookie, [nonce, "waking"])}` and opens
 //! the window, whose process starts the real desk and rewrites the file; the asker waits for that
 //! (at most [`WAKE_LIMIT`]) and asks it. A resting desk that is gone mid-question (its process
-//! became the window's) counts as waking too.
+//! became the window's) counts as waking too, and so does a window's desk handed over as its
+//! process becomes the tray's ([`Desk::hand_over`]: a resting address with no port yet).
 //!
 //! The cookie itself never goes on the wire, and each side proves it knows it: a program of
 //! another user that took the port of an app that is gone (its file left behind) learns nothing
@@ -231,6 +232,18 @@ impl Desk {
         self.remove_file();
     }
 
+    /// Stops listening, in a process about to become the resting app (`exec` of `latchkey-tray`,
+    /// the same pid). The address file then says a resting app is on its way, with nothing to
+    /// connect to yet: a program that asks meanwhile waits for the next desk, as for a woken
+    /// window, instead of hearing that the app is not running.
+    pub fn hand_over(self) {
+        let address = Address { port: 0, cookie: fresh_cookie(), pid: std::process::id(), wakes: true };
+        // Another cookie than this desk's, so its drop leaves the file.
+        if let Err(e) = write_private(&self.file, &serde_json::to_vec(&address).unwrap_or_default()) {
+            tracing::debug!("the consent desk's address file was not handed over: {e}");
+        }
+    }
+
     /// Removes the address file if it is still this desk's.
     fn remove_file(&self) {
         let ours = std::fs::read(&self.file)
@@ -418,6 +431,15 @@ pub async fn ask_waking(
                 woken = Some((address.cookie, address.pid, until));
             }
         }
+    }
+}
+
+/// Removes the address file if this process wrote it: a process that handed its desk over and then
+/// could not start the next one (programs then hear that the app is not running).
+pub fn withdraw(data_dir: &Path) {
+    let file = data_dir.join(DESK_FILE);
+    if read_address(&file).is_some_and(|a| a.pid == std::process::id()) {
+        let _ = std::fs::remove_file(file);
     }
 }
 

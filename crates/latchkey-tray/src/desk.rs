@@ -22,6 +22,7 @@ pub async fn start(data_dir: &Path, events: UnboundedSender<Event>) -> Option<De
         Ok(desk) => Some(desk),
         Err(e) => {
             tracing::warn!("no consent desk: programs cannot ask while Latchkey rests ({e})");
+            latchkey_core::consent::withdraw(data_dir);
             None
         }
     }

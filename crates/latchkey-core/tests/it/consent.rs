@@ -676,3 +676,63 @@ async fn an_impostor_that_says_waking_without_the_proof_is_not_believed() {
     let e = core.ask_app(&request("once-x", &acc)).await.expect_err("an impostor");
     assert!(e.to_string().contains("does not prove it is Latchkey's app"), "{e}");
 }
+
+/// The window closes to the tray: its process becomes `latchkey-tray` (the same pid), whose
+/// resting desk comes up a moment later. A program asking in between waits for it, and the tray
+/// brings the window back to answer.
+#[tokio::test]
+async fn a_question_during_the_windows_hand_over_to_the_tray_waits_for_the_tray() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    let (window, _) = desk(&core, dir.path(), Duration::from_secs(30)).await;
+    let before = address_of(dir.path());
+    window.hand_over();
+    let handed = address_of(dir.path());
+    assert_eq!(
+        (handed["wakes"].clone(), handed["pid"].clone()),
+        (serde_json::json!(true), before["pid"].clone())
+    );
+    assert_ne!(handed["cookie"], before["cookie"]);
+
+    let tray = {
+        let (core, dir) = (core.clone(), dir.path().to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            resting_desk_waking_a_window(&core, &dir, Duration::from_millis(300)).await
+        })
+    };
+    assert_eq!(core.ask_app(&request("once-agent", &acc)).await.expect("ask"), Some(ConsentAnswer::Once));
+    let (_resting, wakes, opened) = tray.await.expect("tray");
+    assert_eq!(wakes.load(Ordering::SeqCst), 1, "the tray opened the window");
+    let (_window, asked) = opened.await.expect("the window's desk");
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+}
+
+/// A hand-over whose tray never starts a desk ends within the bound; a tray that cannot start one
+/// withdraws the handed-over address, and programs hear at once that the app is not running.
+#[tokio::test]
+async fn a_hand_over_without_a_next_desk_is_not_running() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = open(dir.path()).await;
+    let acc = account(&core, "work").await;
+    desk(&core, dir.path(), Duration::from_secs(30)).await.0.hand_over();
+    let limit = Duration::from_millis(500);
+    let started = std::time::Instant::now();
+    let answer = latchkey_core::consent::ask_waking(
+        dir.path(),
+        &request("once-x", &acc),
+        Duration::from_secs(5),
+        limit,
+    )
+    .await
+    .expect("ask");
+    assert_eq!(answer, None);
+    assert!(started.elapsed() >= limit, "it waited for the next desk");
+
+    latchkey_core::consent::withdraw(dir.path());
+    assert!(!dir.path().join(DESK_FILE).exists());
+    let started = std::time::Instant::now();
+    assert_eq!(core.ask_app(&request("once-x", &acc)).await.expect("ask"), None);
+    assert!(started.elapsed() < limit, "{:?}", started.elapsed());
+}
