@@ -9,7 +9,10 @@ PLAN: {"command": [...], "env": {...} (over this process's own), "client_name": 
 
 `elicit` null: the client declares no elicitation capability. Otherwise each elicitation request
 takes the next answer: "allow_once", "allow_always", "deny" (accepted with that choice),
-"decline" or "cancel". Every line on the server's stdin and stdout goes to `transcript` as it is
+"decline" or "cancel"; for a URL request also "browse" (accepted, and the scripted browser,
+tests/e2e/browser.mjs, signs in at the URL as the person would) or "approve_code" (accepted, and
+the provider's test control approves the user code in the URL, as the person would on a device).
+Each step reports the scripted browsers' exit codes. Every line on the server's stdin and stdout goes to `transcript` as it is
 ("> " sent, "< " received); its stderr to `stderr`. Before each step the provider's request log is
 cleared, and after it the requests the provider served are reported with the step's result
 (null when the provider is not running).
@@ -18,9 +21,12 @@ cleared, and after it the requests the provider served are reported with the ste
 import json
 import os
 import ssl
+import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import anyio
 from mcp import types
@@ -81,12 +87,16 @@ class Provider:
         self.issuer = spec["issuer"].rstrip("/") if spec else None
         self.context = ssl.create_default_context(cafile=spec["ca_file"]) if spec and spec.get("ca_file") else None
 
-    def _call(self, method, route):
+    def _call(self, method, route, body=None):
+        data = json.dumps(body or {}).encode() if method == "POST" else None
         request = urllib.request.Request(
-            f"{self.issuer}/__test/{route}", method=method, data=b"{}" if method == "POST" else None,
+            f"{self.issuer}/__test/{route}", method=method, data=data,
             headers={"content-type": "application/json"})
         with urllib.request.urlopen(request, context=self.context, timeout=10) as r:
             return json.loads(r.read())
+
+    def approve(self, user_code):
+        self._call("POST", "device/approve", {"user_code": user_code})
 
     def clear(self):
         try:
@@ -116,9 +126,23 @@ async def run(plan):
         answer = answers.pop(0) if answers else "cancel"
         if answer in ("decline", "cancel"):
             return types.ElicitResult(action=answer)
+        if getattr(params, "mode", None) == "url":
+            if answer == "browse":
+                env = dict(os.environ)
+                if (plan.get("provider") or {}).get("ca_file"):
+                    env["NODE_EXTRA_CA_CERTS"] = plan["provider"]["ca_file"]
+                browser = Path(__file__).resolve().parents[1] / "e2e" / "browser.mjs"
+                # In the background: the server waits for the browser only after this answer.
+                browsers.append(subprocess.Popen(["node", str(browser), params.url], env=env,
+                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            elif answer == "approve_code":
+                code = urllib.parse.parse_qs(urllib.parse.urlparse(params.url).query)["user_code"][0]
+                provider.approve(code)
+            return types.ElicitResult(action="accept")
         return types.ElicitResult(action="accept", content={"decision": answer})
 
     provider = Provider(plan.get("provider"))
+    browsers = []
     with open(plan["transcript"], "ab") as transcript, open(plan["stderr"], "ab") as errlog:
         async with logged_stdio(plan["command"], {**os.environ, **plan["env"]}, transcript, errlog) as (read, write, process):
             session = ClientSession(
@@ -147,6 +171,8 @@ async def run(plan):
                             "structured": result.structured_content,
                         }
                     record["elicitations"] = list(asked)
+                    record["browsers"] = [b.wait(timeout=60) for b in browsers]
+                    browsers.clear()
                     record["served"] = provider.served()
                     out["steps"].append(record)
         out["exit_code"] = process.returncode

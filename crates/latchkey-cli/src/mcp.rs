@@ -1,6 +1,7 @@
-//! `latchkey mcp`: an MCP server over stdio for AI agents. Two tools: `list_accounts`, and
+//! `latchkey mcp`: an MCP server over stdio for AI agents. Three tools: `list_accounts`;
 //! `call_api`, where Latchkey adds the account's token and sends the request to the account's API
-//! base only (`Latchkey::call_api`), so the agent never holds a token. The agent is the consumer
+//! base only (`Latchkey::call_api`), so the agent never holds a token; and `connect_account`
+//! ([`connect`]), a sign-in the person completes. The agent is the consumer
 //! (the client's `clientInfo.name`, or `--consumer`); a call needs the person's consent: a grant, or
 //! an answer given now through the client (elicitation) or the desktop app. Every failure is a tool
 //! result with `isError` and a sentence saying what to do, never a protocol error.
@@ -30,12 +31,15 @@ use serde_json::{Value, json};
 
 use crate::{Failure, Outcome};
 
+mod connect;
+
 const INSTRUCTIONS: &str = "Latchkey keeps the person's OAuth sign-ins (Gmail, GitHub, Slack, \
 Microsoft, …) in their OS keychain. Use `list_accounts` to see the accounts and what you may do \
 with each, then `call_api` to call an account's API: Latchkey adds the account's access token \
 itself and sends the request to that account's API base only. Tokens never leave Latchkey: you \
 never see one and never need one. The first call to an account may ask the person for consent; \
-read access allows GET and HEAD, full access any method.";
+read access allows GET and HEAD, full access any method. When the person has no account of the \
+provider you need, `connect_account` asks them to sign in.";
 
 /// How long the person has to answer a consent prompt in the client.
 const ASK_TIMEOUT: Duration = Duration::from_secs(600);
@@ -643,7 +647,38 @@ fn tools() -> Vec<Tool> {
         },
         "required": ["status", "content_type", "body", "truncated", "bytes"],
     })));
-    vec![list, call]
+    let mut connect = Tool::new(
+        "connect_account",
+        "Asks the person to connect an account of a connection (a provider: github, gmail, …): \
+         they see the provider's sign-in page through this client and sign in themselves. \
+         Returns the account when it is active, as list_accounts shows it, or an error when the \
+         person declined or the client cannot show the page. You never see a password or token, \
+         and calling the account still needs their consent. Use it only when the person wants an \
+         account connected.",
+        schema(json!({
+            "type": "object",
+            "properties": {
+                "connection": {"type": "string", "description": "The connection's name, such as github, gmail or microsoft."},
+                "identifier": {"type": "string", "description": "A name for the account (default: its email); the sign-in must then be that account's."},
+            },
+            "required": ["connection"],
+            "additionalProperties": false,
+        })),
+    );
+    connect.annotations = Some(ToolAnnotations::with_title("Connect an account").open_world(true));
+    connect.output_schema = Some(schema(json!({
+        "type": "object",
+        "properties": {
+            "ref": {"type": "string"},
+            "provider": {"type": "string"},
+            "identity": {"type": ["string", "null"]},
+            "status": {"type": "string"},
+            "scopes": {"type": "array", "items": {"type": "string"}},
+            "access": access,
+        },
+        "required": ["ref", "provider", "status", "scopes", "access"],
+    })));
+    vec![list, call, connect]
 }
 
 impl ServerHandler for Server {
@@ -704,8 +739,9 @@ impl ServerHandler for Server {
         let result = match request.name.as_ref() {
             "list_accounts" => self.list_accounts(&consumer),
             "call_api" => self.call_api(&context, &consumer, args).await,
+            "connect_account" => self.connect_account(&context, &consumer, args).await,
             other => Err(format!(
-                "There is no tool “{}”: Latchkey's tools are list_accounts and call_api.",
+                "There is no tool “{}”: Latchkey's tools are list_accounts, call_api and connect_account.",
                 quoted(other)
             )),
         };

@@ -146,7 +146,8 @@ async fn consent_is_asked_remembered_or_refused_and_read_access_allows_get_only(
     let s = steps(&r);
     let tools = s[0]["tools"].as_array().expect("tools");
     let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
-    assert_eq!(names, ["list_accounts", "call_api"]);
+    assert_eq!(names, ["list_accounts", "call_api", "connect_account"]);
+    assert_eq!(tools[2]["inputSchema"]["required"], json!(["connection"]));
     let call_api = &tools[1];
     assert_eq!(call_api["inputSchema"]["required"], json!(["account", "method", "path"]));
     for arg in ["account", "method", "path", "query", "headers", "body"] {
@@ -506,4 +507,92 @@ fn hostile_protocol_lines_get_answers_and_never_end_the_server() {
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+fn connect(args: Value) -> Value {
+    json!({"tool": "connect_account", "args": args})
+}
+
+/// `connect_account`: the person signs in through the client (URL elicitation) in the browser,
+/// back to this process's loopback listener, or by device code for a provider that only returns to
+/// the app; declining leaves nothing; a client that cannot show a page, an API-key connection and
+/// an unknown one get a sentence saying what to do. The agent sees the account, never a token, and
+/// still has no access to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a desktop session: tests/with-session cargo test -- --include-ignored"]
+async fn an_agent_asks_the_person_to_connect_an_account_and_gets_the_account_only() {
+    let provider = Provider::start();
+    provider.control("device/interval", json!({"seconds": 1})).await;
+    let env = Env::new(&provider);
+    let mut file = std::fs::read_to_string(&env.connections).expect("connections.toml");
+    file += &format!(
+        "\n[[connection]]\nid = \"forge\"\nissuer = \"{}\"\nclient_id = \"latchkey\"\nscopes = [\"openid\", \"email\"]\n\
+         redirect = \"deep-link\"\n\n[[connection]]\nid = \"keys\"\ntype = \"api-key\"\n",
+        provider.issuer
+    );
+    std::fs::write(&env.connections, file).expect("write");
+
+    let r = env.session(
+        &provider,
+        "helper agent",
+        Some(&["browse", "decline", "approve_code"]),
+        &[],
+        vec![
+            connect(json!({"connection": "test"})),
+            connect(json!({"connection": "test"})),
+            connect(json!({"connection": "forge"})),
+            connect(json!({"connection": "keys"})),
+            connect(json!({"connection": "nowhere"})),
+            list(),
+        ],
+    );
+    let s = steps(&r);
+    let browsed = &s[0];
+    assert_eq!(browsed["is_error"], false, "{browsed}");
+    assert_eq!(browsed["browsers"], json!([0]), "the scripted browser signed in: {browsed}");
+    let asked = &browsed["elicitations"][0];
+    assert_eq!(asked["mode"], "url", "{asked}");
+    assert!(
+        asked["url"].as_str().is_some_and(|u| u.starts_with(&format!("{}/auth?", provider.issuer))),
+        "{asked}"
+    );
+    assert!(asked["message"].as_str().is_some_and(|m| m.contains("“helper agent”")), "{asked}");
+    assert_eq!(
+        browsed["structured"],
+        json!({"ref": ALICE, "provider": "Test provider", "identity": "alice@example.test", "status": "active",
+               "scopes": ["openid", "email", "profile"], "access": "none"})
+    );
+
+    assert_refused(&s[1], "did not sign in");
+    let device = &s[2];
+    assert_eq!(device["is_error"], false, "{device}");
+    assert!(device["elicitations"][0]["url"].as_str().is_some_and(|u| u.contains("user_code=")), "{device}");
+    assert!(device["elicitations"][0]["message"].as_str().is_some_and(|m| m.contains("enter the code")));
+    assert_eq!(device["structured"]["ref"], "forge:alice@example.test");
+    assert_eq!(device["structured"]["status"], "active");
+    assert_refused(&s[3], "latchkey accounts add keys:NAME --secret-stdin");
+    assert_refused(&s[4], "There is no connection “nowhere”");
+    let listed: Vec<&Value> = s[5]["structured"]["accounts"].as_array().expect("accounts").iter().collect();
+    assert!(listed.iter().all(|a| a["access"] == "none"), "connecting grants nothing: {listed:?}");
+
+    // The declined sign-in left no account behind; the two sign-ins are audited as this agent's.
+    let accounts = env.ok(&["accounts", "list", "--json"]);
+    let accounts: Value = serde_json::from_str(&accounts).expect("json");
+    let refs: Vec<&str> =
+        accounts.as_array().expect("list").iter().filter_map(|a| a["ref"].as_str()).collect();
+    assert_eq!(refs.len(), 2, "{accounts}");
+    let audit = env.ok(&["audit", "--json"]);
+    let connected = audit.lines().filter(|l| l.contains("\"caller\":\"helper agent\"")).count();
+    assert!(connected >= 2, "{audit}");
+
+    // The tokens the two sign-ins stored went nowhere the agent can see.
+    let tokens: Vec<String> = ["test:alice@example.test", "forge:alice@example.test"]
+        .iter()
+        .map(|r| env.ok(&["token", r]).trim().to_owned())
+        .collect();
+    env.assert_no_token_anywhere(&tokens);
+
+    // A client without elicitation: the person is told what to run.
+    let r = env.session(&provider, "plain agent", None, &[], vec![connect(json!({"connection": "test"}))]);
+    assert_refused(&steps(&r)[0], "latchkey connect test");
 }

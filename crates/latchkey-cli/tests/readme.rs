@@ -440,7 +440,7 @@ async fn the_readme_mcp_configurations_start_a_server_the_client_uses() {
             .iter()
             .filter_map(|t| t["name"].as_str())
             .collect();
-        assert_eq!(tools, BTreeSet::from(["list_accounts", "call_api"]), "{client}");
+        assert_eq!(tools, BTreeSet::from(["list_accounts", "call_api", "connect_account"]), "{client}");
         let listed = &report["steps"][1]["structured"];
         assert_eq!(listed["consumer"], format!("readme-{client}"), "{client}: {listed}");
         assert_eq!(listed["accounts"][0]["ref"], ME, "{client}: {listed}");

@@ -1,0 +1,234 @@
+//! `connect_account`: an agent asks the person to connect an account. The sign-in page is shown to
+//! the person through the client (URL elicitation: the client shows the address and opens it only
+//! with their consent); the browser comes back to this process's loopback listener, or, for a
+//! provider that only returns to the app, the person enters a device code. The agent gets the
+//! account once it is Active, never a token, and still needs the person's consent to call it.
+
+use latchkey_core::model::{Account, Actor, ConnectionId, check_identifier};
+use latchkey_core::protocol::Redirect;
+use rmcp::model::{CallToolResult, ElicitationAction, JsonObject};
+use rmcp::service::{ElicitationMode, RequestContext, RoleServer};
+use serde_json::{Value, json};
+
+use super::{ARG_MAX, ASK_TIMEOUT, Server, core_error, quoted, reference};
+
+impl Server {
+    pub(super) async fn connect_account(
+        &self,
+        context: &RequestContext<RoleServer>,
+        consumer: &str,
+        args: &JsonObject,
+    ) -> Result<CallToolResult, String> {
+        let (connection, identifier) = parse(args)?;
+        let conn = self.core.connection(&connection).map_err(|_| {
+            format!(
+                "There is no connection “{}” in Latchkey: list_accounts shows the connected ones; the \
+                 person adds others in the app or with `latchkey connections add`.",
+                quoted(&connection)
+            )
+        })?;
+        let Some(oauth) = conn.oauth() else {
+            return Err(format!(
+                "{} takes an API key or a password, which only the person enters: in the Latchkey app, \
+                 or with `latchkey accounts add {}:NAME --secret-stdin`.",
+                conn.name, conn.id
+            ));
+        };
+        let yourself =
+            format!("Ask the person to connect it: `latchkey connect {}` or the Latchkey app.", conn.id);
+        if !context.peer.supported_elicitation_modes().contains(&ElicitationMode::Url) {
+            return Err(format!("This client cannot show the person a sign-in page. {yourself}"));
+        }
+        let actor = Actor::Cli { caller: consumer.to_owned() };
+        let account = match oauth.redirect {
+            Redirect::Loopback { .. } => {
+                self.sign_in_by_browser(
+                    context,
+                    consumer,
+                    &conn.name,
+                    &connection,
+                    identifier.as_deref(),
+                    &actor,
+                )
+                .await?
+            }
+            Redirect::DeepLink => {
+                if self.core.device_flow_supported(&connection).await.is_err() {
+                    return Err(format!(
+                        "{}'s sign-in returns to the Latchkey app, not to this agent's session. {yourself}",
+                        conn.name
+                    ));
+                }
+                self.sign_in_by_code(
+                    context,
+                    consumer,
+                    &conn.name,
+                    &connection,
+                    identifier.as_deref(),
+                    &actor,
+                )
+                .await?
+            }
+        };
+        Ok(CallToolResult::structured(self.connected(consumer, &account)?))
+    }
+
+    async fn sign_in_by_browser(
+        &self,
+        context: &RequestContext<RoleServer>,
+        consumer: &str,
+        provider: &str,
+        connection: &str,
+        identifier: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Account, String> {
+        let link = self
+            .core
+            .get_authorization_link(connection, identifier, actor)
+            .await
+            .map_err(|e| core_error(&e))?;
+        let placeholder = link.account.id.clone();
+        let give_up = |why: String| {
+            self.core.cancel_authorization(&placeholder);
+            let _ = self.core.discard_placeholder(&placeholder, actor);
+            why
+        };
+        let Some(wait) = link.loopback else {
+            return Err(give_up(format!("{provider}'s sign-in returns to the Latchkey app, not here.")));
+        };
+        let message = format!(
+            "Latchkey: the agent “{consumer}” asks you to connect a {provider} account. Sign in on \
+             {provider}'s page; the agent gets no password or token, and asks you before it uses the account."
+        );
+        let shown = context
+            .peer
+            .elicit_url_with_timeout(message, link.url.clone(), placeholder.as_str(), Some(ASK_TIMEOUT))
+            .await;
+        match shown {
+            Ok(ElicitationAction::Accept) => {}
+            Ok(_) => return Err(give_up(declined(provider))),
+            Err(e) => return Err(give_up(format!("The sign-in page could not be shown to the person: {e}"))),
+        }
+        self.core
+            .finish_loopback(wait)
+            .await
+            .map_err(|e| give_up(format!("The sign-in did not complete: {}", core_error(&e.error))))
+    }
+
+    async fn sign_in_by_code(
+        &self,
+        context: &RequestContext<RoleServer>,
+        consumer: &str,
+        provider: &str,
+        connection: &str,
+        identifier: Option<&str>,
+        actor: &Actor,
+    ) -> Result<Account, String> {
+        let sign_in = self
+            .core
+            .start_device_authorization(connection, identifier, actor)
+            .await
+            .map_err(|e| core_error(&e))?;
+        let url =
+            sign_in.verification_uri_complete.clone().unwrap_or_else(|| sign_in.verification_uri.clone());
+        let message = format!(
+            "Latchkey: the agent “{consumer}” asks you to connect a {provider} account. On {provider}'s \
+             page, enter the code {} and approve; the agent gets no password or token, and asks you \
+             before it uses the account.",
+            sign_in.user_code
+        );
+        let id = sign_in.account.id.clone();
+        let shown = context.peer.elicit_url_with_timeout(message, url, id.as_str(), Some(ASK_TIMEOUT)).await;
+        match shown {
+            Ok(ElicitationAction::Accept) => {}
+            Ok(_) => {
+                self.core.abandon_device_authorization(sign_in, actor);
+                return Err(declined(provider));
+            }
+            Err(e) => {
+                self.core.abandon_device_authorization(sign_in, actor);
+                return Err(format!("The sign-in page could not be shown to the person: {e}"));
+            }
+        }
+        self.core
+            .finish_device_authorization(sign_in, std::future::pending())
+            .await
+            .map_err(|e| format!("The sign-in did not complete: {}", core_error(&e.error)))
+    }
+
+    /// What the agent learns of the account it asked for: as `list_accounts` shows it.
+    fn connected(&self, consumer: &str, account: &Account) -> Result<Value, String> {
+        let grant = self.core.grant_for(consumer, &account.id).map_err(|e| core_error(&e))?;
+        let provider = self.core.connection_name(&account.connection);
+        Ok(json!({
+            "ref": reference(account),
+            "provider": provider,
+            "identity": account.identity.as_ref().and_then(|i| i.email.clone().or_else(|| i.name.clone())),
+            "status": account.status.as_str(),
+            "scopes": account.granted_scopes,
+            "access": grant.as_ref().map_or("none", |g| g.access.as_str()),
+        }))
+    }
+}
+
+fn declined(provider: &str) -> String {
+    format!(
+        "The person did not sign in to {provider}; nothing was connected. Do not ask again unless they want to."
+    )
+}
+
+/// `{connection, identifier?}`, checked.
+fn parse(args: &JsonObject) -> Result<(String, Option<String>), String> {
+    if let Some(extra) = args.keys().find(|k| !matches!(k.as_str(), "connection" | "identifier")) {
+        return Err(format!("connect_account takes no “{}”: only connection and identifier.", quoted(extra)));
+    }
+    let text = |name: &str| -> Result<Option<String>, String> {
+        match args.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.len() <= ARG_MAX => Ok(Some(s.clone())),
+            Some(Value::String(_)) => Err(format!("“{name}” is longer than {ARG_MAX} bytes.")),
+            Some(_) => Err(format!("“{name}” must be a string.")),
+        }
+    };
+    let connection =
+        text("connection")?.ok_or("connect_account needs “connection”, such as github or gmail.")?;
+    if ConnectionId::new(&connection).is_err() {
+        return Err(format!("“{}” is not a connection name.", quoted(&connection)));
+    }
+    let identifier = text("identifier")?;
+    if let Some(i) = &identifier
+        && check_identifier(i).is_err()
+    {
+        return Err(format!("“{}” is not an account name.", quoted(i)));
+    }
+    Ok((connection, identifier))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: Value) -> JsonObject {
+        v.as_object().cloned().expect("object")
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        assert_eq!(parse(&args(json!({"connection": "github"}))), Ok(("github".into(), None)));
+        assert_eq!(
+            parse(&args(json!({"connection": "gmail", "identifier": "work"}))),
+            Ok(("gmail".into(), Some("work".into())))
+        );
+        for (bad, says) in [
+            (json!({}), "needs “connection”"),
+            (json!({"connection": 3}), "must be a string"),
+            (json!({"connection": "../etc"}), "not a connection name"),
+            (json!({"connection": "x".repeat(ARG_MAX + 1)}), "longer than"),
+            (json!({"connection": "github", "identifier": "a\nb"}), "not an account name"),
+            (json!({"connection": "github", "url": "https://evil.example"}), "takes no “url”"),
+        ] {
+            let err = parse(&args(bad.clone())).expect_err("refused");
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+}
