@@ -558,6 +558,7 @@ fn answer(r: ApiResponse) -> CallToolResult {
         "body": body,
         "truncated": r.truncated,
         "bytes": r.bytes,
+        "location": r.location,
     });
     let mut text = value.to_string();
     if r.truncated {
@@ -616,7 +617,7 @@ fn tools() -> Vec<Tool> {
         "call_api",
         "Calls the API of one of the person's accounts: Latchkey adds the account's access token \
          (refreshed when needed) and sends the request to the account's API base (see \
-         list_accounts), nowhere else; redirects are returned, not followed. Read access allows \
+         list_accounts), nowhere else; redirects are returned with their `location`, not followed. Read access allows \
          GET and HEAD, anything else needs full access; without a grant the person is asked \
          first. Returns the HTTP status, content type and body (JSON as JSON, else text), cut at \
          1 MiB (`truncated`). An HTTP error status is a normal result: read the body.",
@@ -644,8 +645,9 @@ fn tools() -> Vec<Tool> {
             "body": {"description": "JSON when the response is JSON, else text."},
             "truncated": {"type": "boolean", "description": "The response was longer than 1 MiB; the rest was not read."},
             "bytes": {"type": "integer"},
+            "location": {"type": ["string", "null"], "description": "A redirect's Location header: not followed; call it yourself if it is under the API base."},
         },
-        "required": ["status", "content_type", "body", "truncated", "bytes"],
+        "required": ["status", "content_type", "body", "truncated", "bytes", "location"],
     })));
     let mut connect = Tool::new(
         "connect_account",
@@ -826,6 +828,7 @@ mod tests {
             body: body.into(),
             truncated,
             bytes: body.len(),
+            location: None,
         };
         let j = answer(r("application/json; charset=utf-8", r#"{"a":1}"#, false));
         assert_eq!(j.structured_content.as_ref().map(|v| v["body"]["a"].clone()), Some(json!(1)));

@@ -409,6 +409,11 @@ async fn the_token_reaches_the_api_base_only_and_bad_input_gets_a_clear_tool_err
     let s = steps(&r);
     assert_eq!(s[0]["is_error"], false, "{}", s[0]);
     assert_eq!(s[0]["structured"]["status"], 302);
+    assert_eq!(
+        s[0]["structured"]["location"],
+        format!("http://127.0.0.1:{port}/steal"),
+        "shown, not followed"
+    );
     assert_eq!(s[1]["is_error"], true, "{}", s[1]);
     let down = s[1]["text"].as_str().unwrap_or("");
     assert!(down.contains("could not reach") && down.contains("stays connected"), "{down}");

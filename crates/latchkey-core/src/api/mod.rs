@@ -59,6 +59,8 @@ pub struct ApiResponse {
     pub truncated: bool,
     /// The bytes of body read (at most [`RESPONSE_MAX`]).
     pub bytes: usize,
+    /// A redirect's `Location`, as sent (cleaned): returned, never followed.
+    pub location: Option<String>,
 }
 
 /// The most of a response body read and returned: 1 MiB.

@@ -279,6 +279,14 @@ impl Latchkey {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| crate::sanitize::clean(v, 200));
+        let location = response
+            .status()
+            .is_redirection()
+            .then(|| response.headers().get(reqwest::header::LOCATION))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::sanitize::clean(v, 2048))
+            .map(|v| crate::api::scrub(v, &secrets).0);
         let (bytes, truncated) = match read_capped(response, RESPONSE_MAX).await {
             Ok(b) => b,
             Err(e) => {
@@ -302,7 +310,7 @@ impl Latchkey {
             ),
         )?;
         self.store().touch_grant(consumer, account)?;
-        Ok(ApiResponse { status, content_type, body, truncated, bytes: bytes.len() })
+        Ok(ApiResponse { status, content_type, body, truncated, bytes: bytes.len(), location })
     }
 }
 
