@@ -576,7 +576,7 @@ async fn an_agent_asks_the_person_to_connect_an_account_and_gets_the_account_onl
     assert_eq!(device["structured"]["ref"], "forge:alice@example.test");
     assert_eq!(device["structured"]["status"], "active");
     assert_refused(&s[3], "latchkey accounts add keys:NAME --secret-stdin");
-    assert_refused(&s[4], "There is no connection “nowhere”");
+    assert_refused(&s[4], "There is no connection “nowhere” in Latchkey. Ready to connect: test, forge.");
     let listed: Vec<&Value> = s[5]["structured"]["accounts"].as_array().expect("accounts").iter().collect();
     assert!(listed.iter().all(|a| a["access"] == "none"), "connecting grants nothing: {listed:?}");
 

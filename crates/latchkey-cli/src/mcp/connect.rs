@@ -4,7 +4,7 @@
 //! provider that only returns to the app, the person enters a device code. The agent gets the
 //! account once it is Active, never a token, and still needs the person's consent to call it.
 
-use latchkey_core::model::{Account, Actor, ConnectionId, check_identifier};
+use latchkey_core::model::{Account, Actor, ConnectionId, ConnectionStatus, check_identifier};
 use latchkey_core::protocol::Redirect;
 use rmcp::model::{CallToolResult, ElicitationAction, JsonObject};
 use rmcp::service::{ElicitationMode, RequestContext, RoleServer};
@@ -22,9 +22,10 @@ impl Server {
         let (connection, identifier) = parse(args)?;
         let conn = self.core.connection(&connection).map_err(|_| {
             format!(
-                "There is no connection “{}” in Latchkey: list_accounts shows the connected ones; the \
-                 person adds others in the app or with `latchkey connections add`.",
-                quoted(&connection)
+                "There is no connection “{}” in Latchkey. Ready to connect: {}. The person sets up \
+                 others in the app or with `latchkey connections`.",
+                quoted(&connection),
+                self.ready_connections()
             )
         })?;
         let Some(oauth) = conn.oauth() else {
@@ -154,6 +155,19 @@ impl Server {
             .finish_device_authorization(sign_in, std::future::pending())
             .await
             .map_err(|e| format!("The sign-in did not complete: {}", core_error(&e.error)))
+    }
+
+    /// The OAuth connections a sign-in can start on now (configured, enabled), by name.
+    fn ready_connections(&self) -> String {
+        let ready: Vec<String> = self
+            .core
+            .connections()
+            .iter()
+            .filter(|c| c.oauth().is_some())
+            .filter(|c| self.core.connection_status(c).is_ok_and(|(s, _)| s == ConnectionStatus::Active))
+            .map(|c| c.id.to_string())
+            .collect();
+        if ready.is_empty() { "none".into() } else { ready.join(", ") }
     }
 
     /// What the agent learns of the account it asked for: as `list_accounts` shows it.
