@@ -5,11 +5,12 @@
 
 PLAN: {"command": [...], "env": {...} (over this process's own), "client_name": "...", "elicit": null | [answer, ...],
        "transcript": FILE, "stderr": FILE, "provider": {"issuer": URL, "ca_file": FILE},
-       "steps": [{"list_tools": true} | {"tool": NAME, "args": {...}}]}
+       "steps": [{"list_tools": true} | {"tool": NAME, "args": {...}, "cancel_after": SECONDS?}]}
 
 `elicit` null: the client declares no elicitation capability. Otherwise each elicitation request
 takes the next answer: "allow_once", "allow_always", "deny" (accepted with that choice),
-"decline" or "cancel"; for a URL request also "browse" (accepted, and the scripted browser,
+"decline" or "cancel"; for a URL request also "accept" (and nothing more), "browse" (accepted,
+and the scripted browser,
 tests/e2e/browser.mjs, signs in at the URL as the person would) or "approve_code" (accepted, and
 the provider's test control approves the user code in the URL, as the person would on a device).
 Each step reports the scripted browsers' exit codes. Every line on the server's stdin and stdout goes to `transcript` as it is
@@ -135,6 +136,8 @@ async def run(plan):
                 # In the background: the server waits for the browser only after this answer.
                 browsers.append(subprocess.Popen(["node", str(browser), params.url], env=env,
                                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            elif answer == "accept":
+                pass  # accepted, and the person never signs in
             elif answer == "approve_code":
                 code = urllib.parse.parse_qs(urllib.parse.urlparse(params.url).query)["user_code"][0]
                 provider.approve(code)
@@ -164,8 +167,12 @@ async def run(plan):
                         result = await session.list_tools()
                         record = {"tools": [dump(t) for t in result.tools]}
                     else:
-                        result = await session.call_tool(step["tool"], step.get("args"))
-                        record = {
+                        result = None
+                        # "cancel_after": the call is cancelled after that many seconds, as a
+                        # person stopping the agent would (the SDK sends notifications/cancelled).
+                        with anyio.move_on_after(step.get("cancel_after", 3600)):
+                            result = await session.call_tool(step["tool"], step.get("args"))
+                        record = {"cancelled": True} if result is None else {
                             "is_error": bool(result.is_error),
                             "text": "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text"),
                             "structured": result.structured_content,

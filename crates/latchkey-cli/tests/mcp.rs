@@ -597,6 +597,27 @@ async fn an_agent_asks_the_person_to_connect_an_account_and_gets_the_account_onl
         .collect();
     env.assert_no_token_anywhere(&tokens);
 
+    // The client cancels a sign-in the person accepted but never finished: it ends, and its
+    // unnamed account goes with it; the session goes on.
+    let r = env.session(
+        &provider,
+        "helper agent",
+        Some(&["accept", "accept"]),
+        &[],
+        vec![
+            json!({"tool": "connect_account", "args": {"connection": "test"}, "cancel_after": 2}),
+            json!({"tool": "connect_account", "args": {"connection": "forge"}, "cancel_after": 2}),
+            list(),
+        ],
+    );
+    let s = steps(&r);
+    assert_eq!((&s[0]["cancelled"], &s[1]["cancelled"]), (&json!(true), &json!(true)), "{s:?}");
+    assert_eq!(s[2]["is_error"], false);
+    std::thread::sleep(Duration::from_millis(500));
+    let after = env.ok(&["accounts", "list", "--json"]);
+    let after: Value = serde_json::from_str(&after).expect("json");
+    assert_eq!(after.as_array().map(Vec::len), Some(2), "no sign-in left behind: {after}");
+
     // A client without elicitation: the person is told what to run.
     let r = env.session(&provider, "plain agent", None, &[], vec![connect(json!({"connection": "test"}))]);
     assert_refused(&steps(&r)[0], "latchkey connect test");

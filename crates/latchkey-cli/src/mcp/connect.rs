@@ -101,19 +101,28 @@ impl Server {
             "Latchkey: the agent “{consumer}” asks you to connect a {provider} account. Sign in on \
              {provider}'s page; the agent gets no password or token, and asks you before it uses the account."
         );
-        let shown = context
-            .peer
-            .elicit_url_with_timeout(message, link.url.clone(), placeholder.as_str(), Some(ASK_TIMEOUT))
-            .await;
+        let show = context.peer.elicit_url_with_timeout(
+            message,
+            link.url.clone(),
+            placeholder.as_str(),
+            Some(ASK_TIMEOUT),
+        );
+        // The client cancels the call (the person stopped the agent): the sign-in ends at once.
+        let shown = tokio::select! {
+            shown = show => shown,
+            () = context.ct.cancelled() => return Err(give_up(CANCELLED.into())),
+        };
         match shown {
             Ok(ElicitationAction::Accept) => {}
             Ok(_) => return Err(give_up(declined(provider))),
             Err(e) => return Err(give_up(format!("The sign-in page could not be shown to the person: {e}"))),
         }
-        self.core
-            .finish_loopback(wait)
-            .await
-            .map_err(|e| give_up(format!("The sign-in did not complete: {}", core_error(&e.error))))
+        tokio::select! {
+            done = self.core.finish_loopback(wait) => {
+                done.map_err(|e| give_up(format!("The sign-in did not complete: {}", core_error(&e.error))))
+            }
+            () = context.ct.cancelled() => Err(give_up(CANCELLED.into())),
+        }
     }
 
     async fn sign_in_by_code(
@@ -139,22 +148,26 @@ impl Server {
             sign_in.user_code
         );
         let id = sign_in.account.id.clone();
-        let shown = context.peer.elicit_url_with_timeout(message, url, id.as_str(), Some(ASK_TIMEOUT)).await;
-        match shown {
-            Ok(ElicitationAction::Accept) => {}
-            Ok(_) => {
-                self.core.abandon_device_authorization(sign_in, actor);
-                return Err(declined(provider));
-            }
-            Err(e) => {
-                self.core.abandon_device_authorization(sign_in, actor);
-                return Err(format!("The sign-in page could not be shown to the person: {e}"));
-            }
+        let show = context.peer.elicit_url_with_timeout(message, url, id.as_str(), Some(ASK_TIMEOUT));
+        let why = tokio::select! {
+            shown = show => match shown {
+                Ok(ElicitationAction::Accept) => None,
+                Ok(_) => Some(declined(provider)),
+                Err(e) => Some(format!("The sign-in page could not be shown to the person: {e}")),
+            },
+            () = context.ct.cancelled() => Some(CANCELLED.into()),
+        };
+        if let Some(why) = why {
+            self.core.abandon_device_authorization(sign_in, actor);
+            return Err(why);
         }
-        self.core
-            .finish_device_authorization(sign_in, std::future::pending())
-            .await
-            .map_err(|e| format!("The sign-in did not complete: {}", core_error(&e.error)))
+        self.core.finish_device_authorization(sign_in, context.ct.cancelled()).await.map_err(|e| {
+            if context.ct.is_cancelled() {
+                CANCELLED.into()
+            } else {
+                format!("The sign-in did not complete: {}", core_error(&e.error))
+            }
+        })
     }
 
     /// The OAuth connections a sign-in can start on now (configured, enabled), by name.
@@ -184,6 +197,8 @@ impl Server {
         }))
     }
 }
+
+const CANCELLED: &str = "The client cancelled the sign-in; nothing was connected.";
 
 fn declined(provider: &str) -> String {
     format!(
