@@ -66,6 +66,13 @@ describe('The consent dialog', () => {
     expect(answers).toEqual([{ id: 7, answer }]);
   });
 
+  it('stresses the allow that lasts one call, not the one that lasts', async () => {
+    asking([question({ id: 3 })]);
+    expect(await screen.findByTestId('consent-once')).toHaveClass('btn-primary');
+    expect(screen.getByTestId('consent-always')).not.toHaveClass('btn-primary');
+    expect(screen.getByTestId('consent-deny')).not.toHaveClass('btn-primary');
+  });
+
   it('denies on Escape and on Enter (Deny has the focus)', async () => {
     const { answers } = asking([question({ id: 1 }), question({ id: 2, consumer: 'cursor' })]);
     await screen.findByTestId('consent-dialog');
