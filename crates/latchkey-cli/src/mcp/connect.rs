@@ -56,7 +56,8 @@ impl Server {
             Redirect::DeepLink => {
                 if self.core.device_flow_supported(&connection).await.is_err() {
                     return Err(format!(
-                        "{}'s sign-in returns to the Latchkey app, not to this agent's session. {yourself}",
+                        "{}'s sign-in returns to the Latchkey app, not to this agent's session. Ask the \
+                         person to connect it in the Latchkey app.",
                         conn.name
                     ));
                 }
