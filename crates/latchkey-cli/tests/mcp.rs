@@ -549,6 +549,7 @@ async fn an_agent_asks_the_person_to_connect_an_account_and_gets_the_account_onl
             connect(json!({"connection": "keys"})),
             connect(json!({"connection": "nowhere"})),
             list(),
+            connect(json!({"connection": "slack"})),
         ],
     );
     let s = steps(&r);
@@ -579,6 +580,10 @@ async fn an_agent_asks_the_person_to_connect_an_account_and_gets_the_account_onl
     assert_refused(&s[4], "There is no connection “nowhere” in Latchkey. Ready to connect: test, forge.");
     let listed: Vec<&Value> = s[5]["structured"]["accounts"].as_array().expect("accounts").iter().collect();
     assert!(listed.iter().all(|a| a["access"] == "none"), "connecting grants nothing: {listed:?}");
+    assert_refused(
+        &s[6],
+        "returns to the Latchkey app, not to this agent's session. Ask the person to connect it in the Latchkey app.",
+    );
 
     // The declined sign-in left no account behind; the two sign-ins are audited as this agent's.
     let accounts = env.ok(&["accounts", "list", "--json"]);
