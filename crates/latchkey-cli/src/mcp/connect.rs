@@ -41,18 +41,16 @@ impl Server {
             return Err(format!("This client cannot show the person a sign-in page. {yourself}"));
         }
         let actor = Actor::Cli { caller: consumer.to_owned() };
+        let asking = Asking {
+            context,
+            consumer,
+            provider: &conn.name,
+            connection: &connection,
+            identifier: identifier.as_deref(),
+            actor: &actor,
+        };
         let account = match oauth.redirect {
-            Redirect::Loopback { .. } => {
-                self.sign_in_by_browser(
-                    context,
-                    consumer,
-                    &conn.name,
-                    &connection,
-                    identifier.as_deref(),
-                    &actor,
-                )
-                .await?
-            }
+            Redirect::Loopback { .. } => self.sign_in_by_browser(&asking).await?,
             Redirect::DeepLink => {
                 if self.core.device_flow_supported(&connection).await.is_err() {
                     return Err(format!(
@@ -61,109 +59,68 @@ impl Server {
                         conn.name
                     ));
                 }
-                self.sign_in_by_code(
-                    context,
-                    consumer,
-                    &conn.name,
-                    &connection,
-                    identifier.as_deref(),
-                    &actor,
-                )
-                .await?
+                self.sign_in_by_code(&asking).await?
             }
         };
         Ok(CallToolResult::structured(self.connected(consumer, &account)?))
     }
 
-    async fn sign_in_by_browser(
-        &self,
-        context: &RequestContext<RoleServer>,
-        consumer: &str,
-        provider: &str,
-        connection: &str,
-        identifier: Option<&str>,
-        actor: &Actor,
-    ) -> Result<Account, String> {
+    async fn sign_in_by_browser(&self, a: &Asking<'_>) -> Result<Account, String> {
         let link = self
             .core
-            .get_authorization_link(connection, identifier, actor)
+            .get_authorization_link(a.connection, a.identifier, a.actor)
             .await
             .map_err(|e| core_error(&e))?;
         let placeholder = link.account.id.clone();
         let give_up = |why: String| {
             self.core.cancel_authorization(&placeholder);
-            let _ = self.core.discard_placeholder(&placeholder, actor);
+            let _ = self.core.discard_placeholder(&placeholder, a.actor);
             why
         };
         let Some(wait) = link.loopback else {
-            return Err(give_up(format!("{provider}'s sign-in returns to the Latchkey app, not here.")));
+            return Err(give_up(format!("{}'s sign-in returns to the Latchkey app, not here.", a.provider)));
         };
         let message = format!(
-            "Latchkey: the agent “{consumer}” asks you to connect a {provider} account. Sign in on \
-             {provider}'s page; the agent gets no password or token, and asks you before it uses the account."
+            "Latchkey: the agent “{}” asks you to connect a {provider} account. Sign in on {provider}'s \
+             page; the agent gets no password or token, and asks you before it uses the account.",
+            a.consumer,
+            provider = a.provider
         );
-        let show = context.peer.elicit_url_with_timeout(
-            message,
-            link.url.clone(),
-            placeholder.as_str(),
-            Some(ASK_TIMEOUT),
-        );
-        // The client cancels the call (the person stopped the agent): the sign-in ends at once.
-        let shown = tokio::select! {
-            shown = show => shown,
-            () = context.ct.cancelled() => return Err(give_up(CANCELLED.into())),
-        };
-        match shown {
-            Ok(ElicitationAction::Accept) => {}
-            Ok(_) => return Err(give_up(declined(provider))),
-            Err(e) => return Err(give_up(format!("The sign-in page could not be shown to the person: {e}"))),
+        if let Some(why) = a.show(message, link.url.clone(), placeholder.as_str()).await {
+            return Err(give_up(why));
         }
         tokio::select! {
             done = self.core.finish_loopback(wait) => {
                 done.map_err(|e| give_up(format!("The sign-in did not complete: {}", core_error(&e.error))))
             }
-            () = context.ct.cancelled() => Err(give_up(CANCELLED.into())),
+            () = a.context.ct.cancelled() => Err(give_up(CANCELLED.into())),
         }
     }
 
-    async fn sign_in_by_code(
-        &self,
-        context: &RequestContext<RoleServer>,
-        consumer: &str,
-        provider: &str,
-        connection: &str,
-        identifier: Option<&str>,
-        actor: &Actor,
-    ) -> Result<Account, String> {
+    async fn sign_in_by_code(&self, a: &Asking<'_>) -> Result<Account, String> {
         let sign_in = self
             .core
-            .start_device_authorization(connection, identifier, actor)
+            .start_device_authorization(a.connection, a.identifier, a.actor)
             .await
             .map_err(|e| core_error(&e))?;
         let url =
             sign_in.verification_uri_complete.clone().unwrap_or_else(|| sign_in.verification_uri.clone());
         let message = format!(
-            "Latchkey: the agent “{consumer}” asks you to connect a {provider} account. On {provider}'s \
-             page, enter the code {} and approve; the agent gets no password or token, and asks you \
-             before it uses the account.",
-            sign_in.user_code
+            "Latchkey: the agent “{}” asks you to connect a {provider} account. On {provider}'s page, \
+             enter the code {} and approve; the agent gets no password or token, and asks you before \
+             it uses the account.",
+            a.consumer,
+            sign_in.user_code,
+            provider = a.provider
         );
         let id = sign_in.account.id.clone();
-        let show = context.peer.elicit_url_with_timeout(message, url, id.as_str(), Some(ASK_TIMEOUT));
-        let why = tokio::select! {
-            shown = show => match shown {
-                Ok(ElicitationAction::Accept) => None,
-                Ok(_) => Some(declined(provider)),
-                Err(e) => Some(format!("The sign-in page could not be shown to the person: {e}")),
-            },
-            () = context.ct.cancelled() => Some(CANCELLED.into()),
-        };
-        if let Some(why) = why {
-            self.core.abandon_device_authorization(sign_in, actor);
+        if let Some(why) = a.show(message, url, id.as_str()).await {
+            self.core.abandon_device_authorization(sign_in, a.actor);
             return Err(why);
         }
-        self.core.finish_device_authorization(sign_in, context.ct.cancelled()).await.map_err(|e| {
-            if context.ct.is_cancelled() {
+        let cancelled = a.context.ct.cancelled();
+        self.core.finish_device_authorization(sign_in, cancelled).await.map_err(|e| {
+            if a.context.ct.is_cancelled() {
                 CANCELLED.into()
             } else {
                 format!("The sign-in did not complete: {}", core_error(&e.error))
@@ -196,6 +153,32 @@ impl Server {
             "scopes": account.granted_scopes,
             "access": grant.as_ref().map_or("none", |g| g.access.as_str()),
         }))
+    }
+}
+
+/// One `connect_account` call: who asks, for which connection.
+struct Asking<'a> {
+    context: &'a RequestContext<RoleServer>,
+    consumer: &'a str,
+    provider: &'a str,
+    connection: &'a str,
+    identifier: Option<&'a str>,
+    actor: &'a Actor,
+}
+
+impl Asking<'_> {
+    /// Shows the person `url` through the client; `None` once they accepted, else why not. The
+    /// client cancelling the call (the person stopped the agent) ends it at once.
+    async fn show(&self, message: String, url: url::Url, id: &str) -> Option<String> {
+        let shown = self.context.peer.elicit_url_with_timeout(message, url, id, Some(ASK_TIMEOUT));
+        tokio::select! {
+            shown = shown => match shown {
+                Ok(ElicitationAction::Accept) => None,
+                Ok(_) => Some(declined(self.provider)),
+                Err(e) => Some(format!("The sign-in page could not be shown to the person: {e}")),
+            },
+            () = self.context.ct.cancelled() => Some(CANCELLED.into()),
+        }
     }
 }
 
