@@ -175,7 +175,16 @@ after(async () => {
 });
 
 const $id = (id) => browser.$(`[data-testid="${id}"]`);
-const clickId = async (id) => (await $id(id)).click();
+/** Clicks element `id`, finding it again if the window re-rendered it between finding and clicking. */
+const clickId = async (id) => {
+  for (let tries = 1; ; tries += 1) {
+    try {
+      return await (await $id(id)).click();
+    } catch (e) {
+      if (tries >= 3 || !/stale element/i.test(String(e))) throw e;
+    }
+  }
+};
 const activeMatches = (selector) => browser.execute((sel) => Boolean(document.activeElement?.matches(sel)), selector);
 
 /** Presses Tab until the focused element matches `selector` (keyboard only, as a person would). */
@@ -803,7 +812,13 @@ async function consentFor(consumer) {
  * at once (an agent asks again right after a refusal), so this waits on the question, not the dialog.
  */
 async function answerConsent(button) {
-  const question = await (await browser.$('[data-consent-id]')).getAttribute('data-consent-id');
+  // Read in the page in one step: the dialog may re-render between finding it and reading it.
+  let question = null;
+  await browser.waitUntil(async () => {
+    question = await browser.execute(
+      () => document.querySelector('[data-consent-id]')?.getAttribute('data-consent-id') ?? null);
+    return question !== null;
+  }, { timeout: 10000, timeoutMsg: 'no question on screen' });
   await clickId(button);
   await browser.$(`[data-consent-id="${question}"]`).waitForExist({
     reverse: true, timeout: 10000, timeoutMsg: `question ${question} stayed after ${button}`,

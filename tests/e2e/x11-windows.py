@@ -26,7 +26,11 @@ def windows(d):
                 found.append(w)
         except Exception:
             pass
-        for child in w.query_tree().children:
+        try:
+            children = w.query_tree().children
+        except Exception:
+            return  # destroyed while the tree was walked (a window closing)
+        for child in children:
             walk(child)
 
     walk(d.screen().root)
