@@ -624,6 +624,16 @@ async fn an_agent_asks_the_person_to_connect_an_account_and_gets_the_account_onl
     assert_eq!(after.as_array().map(Vec::len), Some(2), "no sign-in left behind: {after}");
 
     // A client without elicitation: the person is told what to run.
-    let r = env.session(&provider, "plain agent", None, &[], vec![connect(json!({"connection": "test"}))]);
+    let r = env.session(
+        &provider,
+        "plain agent",
+        None,
+        &[],
+        vec![connect(json!({"connection": "test"})), connect(json!({"connection": "slack"}))],
+    );
     assert_refused(&steps(&r)[0], "latchkey connect test");
+    assert_refused(
+        &steps(&r)[1],
+        "cannot show the person a sign-in page. Ask the person to connect it in the Latchkey app.",
+    );
 }

@@ -35,8 +35,12 @@ impl Server {
                 conn.name, conn.id
             ));
         };
-        let yourself =
-            format!("Ask the person to connect it: `latchkey connect {}` or the Latchkey app.", conn.id);
+        let yourself = match oauth.redirect {
+            Redirect::Loopback { .. } => {
+                format!("Ask the person to connect it: `latchkey connect {}` or the Latchkey app.", conn.id)
+            }
+            Redirect::DeepLink => "Ask the person to connect it in the Latchkey app.".to_owned(),
+        };
         if !context.peer.supported_elicitation_modes().contains(&ElicitationMode::Url) {
             return Err(format!("This client cannot show the person a sign-in page. {yourself}"));
         }
@@ -54,8 +58,7 @@ impl Server {
             Redirect::DeepLink => {
                 if self.core.device_flow_supported(&connection).await.is_err() {
                     return Err(format!(
-                        "{}'s sign-in returns to the Latchkey app, not to this agent's session. Ask the \
-                         person to connect it in the Latchkey app.",
+                        "{}'s sign-in returns to the Latchkey app, not to this agent's session. {yourself}",
                         conn.name
                     ));
                 }
