@@ -8,7 +8,7 @@ use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope
 use url::Url;
 
 use super::Latchkey;
-use crate::config::{Connection, Endpoints, ProviderMetadata};
+use crate::config::{Connection, Endpoints, OAuth2Settings, ProviderMetadata};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountId, Actor, ConnectionId, ConnectionStatus, Identity, check_identifier};
 use crate::oauth::callback::{self, Outcome};
@@ -91,29 +91,20 @@ impl Latchkey {
         actor: &Actor,
     ) -> Result<AuthorizationLink> {
         let conn = self.connection(connection)?;
-        let redirect = conn.oauth().map_or(Redirect::DeepLink, |o| o.redirect);
-        match redirect {
+        // Checked before a loopback listener takes its (possibly fixed) port.
+        let oauth = self.ready_to_sign_in(&conn)?;
+        match oauth.redirect {
             Redirect::DeepLink => {
                 let uri = callback::redirect_uri(&self.redirect_scheme, &conn.id);
                 let Started { account, url, .. } =
-                    self.start_authorization(connection, identifier, actor, uri).await?;
+                    self.start_authorization(&conn, oauth, identifier, actor, uri).await?;
                 Ok(AuthorizationLink { account, url, loopback: None })
             }
             Redirect::Loopback { host, port } => {
-                // A connection that cannot sign in says so before it takes a (possibly fixed) port.
-                match self.connection_status(&conn)? {
-                    (ConnectionStatus::Pending, _) => {
-                        return Err(Error::ConnectionNotReady(conn.name.clone(), self.missing_client(&conn)));
-                    }
-                    (ConnectionStatus::Inactive, _) => {
-                        return Err(Error::ConnectionNotReady(conn.name.clone(), "it is disabled.".into()));
-                    }
-                    _ => {}
-                }
                 let listener = Loopback::open(host, port).await?;
                 let uri = listener.redirect_uri(&conn.id);
                 let Started { account, url, state, created } =
-                    self.start_authorization(connection, identifier, actor, uri).await?;
+                    self.start_authorization(&conn, oauth, identifier, actor, uri).await?;
                 let wait = LoopbackWait {
                     expected: listener.expect(&conn.id, &state),
                     listener,
@@ -186,34 +177,38 @@ impl Latchkey {
         self.finish_loopback(wait).await
     }
 
-    async fn start_authorization(
-        &self,
-        connection: &str,
-        identifier: Option<&str>,
-        actor: &Actor,
-        redirect_uri: String,
-    ) -> Result<Started> {
-        let conn = self.connection(connection)?;
+    /// `conn`'s OAuth settings, if a sign-in can start on it now: OAuth, enabled, with its client.
+    fn ready_to_sign_in<'c>(&self, conn: &'c Connection) -> Result<&'c OAuth2Settings> {
         let oauth = conn.oauth().ok_or(Error::WrongConnectionType {
             connection: conn.name.clone(),
             kind: "an API-key or basic-auth",
             what: "enter its credential instead of signing in.",
         })?;
-        match self.connection_status(&conn)? {
-            (ConnectionStatus::Active, _) => {}
+        match self.connection_status(conn)? {
+            (ConnectionStatus::Active, _) => Ok(oauth),
             (ConnectionStatus::Inactive, _) => {
-                return Err(Error::ConnectionNotReady(conn.name.clone(), "it is disabled.".into()));
+                Err(Error::ConnectionNotReady(conn.name.clone(), "it is disabled.".into()))
             }
             (ConnectionStatus::Pending, _) => {
-                return Err(Error::ConnectionNotReady(conn.name.clone(), self.missing_client(&conn)));
+                Err(Error::ConnectionNotReady(conn.name.clone(), self.missing_client(conn)))
             }
             // The client was rejected before; the user may have fixed it at the provider, so a new
             // attempt is allowed and clears the error when it succeeds.
-            (ConnectionStatus::Error, _) => {}
+            (ConnectionStatus::Error, _) => Ok(oauth),
         }
+    }
+
+    async fn start_authorization(
+        &self,
+        conn: &Connection,
+        oauth: &OAuth2Settings,
+        identifier: Option<&str>,
+        actor: &Actor,
+        redirect_uri: String,
+    ) -> Result<Started> {
         let client_id = oauth.client_id.clone().unwrap_or_default();
-        let metadata = self.metadata(&conn).await?;
-        let account = self.account_to_sign_in(&conn, identifier, actor)?;
+        let metadata = self.metadata(conn).await?;
+        let account = self.account_to_sign_in(conn, identifier, actor)?;
         let protocol = &oauth.protocol;
         let client = authorization_url_client(&client_id, &metadata, &redirect_uri)?;
         let mut request = client.authorize_url(CsrfToken::new_random);
