@@ -210,8 +210,7 @@ impl Desk {
         let file = data_dir.join(DESK_FILE);
         let wakes = matches!(mode, Mode::Wakes(_));
         let address = Address { port, cookie: cookie.clone(), pid: std::process::id(), wakes };
-        write_private(&file, &serde_json::to_vec(&address).unwrap_or_default())
-            .map_err(|e| io("write its address", e))?;
+        write_address(&file, &address).map_err(|e| io("write its address", e))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(serve(listener, cookie.clone(), deadline, mode, stopped));
         tracing::debug!(port, wakes, "consent desk listening");
@@ -239,7 +238,7 @@ impl Desk {
     pub fn hand_over(self) {
         let address = Address { port: 0, cookie: fresh_cookie(), pid: std::process::id(), wakes: true };
         // Another cookie than this desk's, so its drop leaves the file.
-        if let Err(e) = write_private(&self.file, &serde_json::to_vec(&address).unwrap_or_default()) {
+        if let Err(e) = write_address(&self.file, &address) {
             tracing::debug!("the consent desk's address file was not handed over: {e}");
         }
     }
@@ -267,12 +266,13 @@ impl Drop for Desk {
 }
 
 /// Written whole under a temporary name, then renamed: a reader sees the old file or the new one.
-fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_address(file: &Path, address: &Address) -> std::io::Result<()> {
     use std::io::Write;
+    let bytes = serde_json::to_vec(address).map_err(std::io::Error::other)?;
     let tmp = file.with_extension(format!("tmp{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     let mut f = crate::paths::private_file().write(true).create_new(true).open(&tmp)?;
-    f.write_all(bytes)?;
+    f.write_all(&bytes)?;
     f.sync_all()?;
     drop(f);
     std::fs::rename(&tmp, file)
@@ -530,9 +530,9 @@ async fn reply<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Result<Rep
 
 impl Latchkey {
     /// Asks the person, in the running desktop app, whether `req.consumer` may use the account; an
-    /// app resting in the tray opens its window for it first. `Ok(None)`: the app is not running. Waits for the answer (at most [`ANSWER_DEADLINE`], then
-    /// the app answers Deny). After `Always` the grant is stored. Each ask is audited
-    /// (`consent.asked`, with its answer).
+    /// app resting in the tray opens its window for it first. `Ok(None)`: the app is not running.
+    /// Waits for the answer (at most [`ANSWER_DEADLINE`], then the app answers Deny). After
+    /// `Always` the grant is stored. Each ask is audited (`consent.asked`, with its answer).
     pub async fn ask_app(&self, req: &ConsentRequest) -> Result<Option<ConsentAnswer>> {
         check_consumer(&req.consumer)?;
         let account = self.get_account(&req.account)?;

@@ -1,5 +1,6 @@
 //! The resting process: claims the single-instance name, opens the core, serves the resting consent
-//! desk, shows the tray icon, runs the refresher and the watch, and leaves by Quit or by replacing itself with the window's process.
+//! desk, shows the tray icon, runs the refresher and the watch, and leaves by Quit or by replacing
+//! itself with the window's process.
 
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
