@@ -172,21 +172,32 @@ impl Server {
             if a.status == AccountStatus::Pending {
                 continue;
             }
-            let grant = self.core.grant_for(consumer, &a.id).map_err(|e| core_error(&e))?;
-            out.push(json!({
-                "ref": reference(&a),
-                "provider": conn.name,
-                "api_base": base.as_str(),
-                "identity": a.identity.as_ref().and_then(|i| i.email.clone().or_else(|| i.name.clone())),
-                "status": a.status.as_str(),
-                "offline": a.offline,
-                "scopes": a.granted_scopes,
-                "access": grant.as_ref().map_or("none", |g| g.access.as_str()),
-                "access_until": grant.and_then(|g| g.until).map(rfc3339),
-            }));
+            out.push(self.listed(consumer, &a, &conn.name, Some(base))?);
         }
         let value = json!({ "consumer": consumer, "accounts": out });
         Ok(CallToolResult::structured(value))
+    }
+
+    /// An account as `list_accounts` (and `connect_account`) show it to `consumer`.
+    fn listed(
+        &self,
+        consumer: &str,
+        a: &Account,
+        provider: &str,
+        api_base: Option<&url::Url>,
+    ) -> Result<Value, String> {
+        let grant = self.core.grant_for(consumer, &a.id).map_err(|e| core_error(&e))?;
+        Ok(json!({
+            "ref": reference(a),
+            "provider": provider,
+            "api_base": api_base.map(url::Url::as_str),
+            "identity": a.identity.as_ref().and_then(|i| i.email.clone().or_else(|| i.name.clone())),
+            "status": a.status.as_str(),
+            "offline": a.offline,
+            "scopes": a.granted_scopes,
+            "access": grant.as_ref().map_or("none", |g| g.access.as_str()),
+            "access_until": grant.and_then(|g| g.until).map(rfc3339),
+        }))
     }
 
     async fn call_api(
@@ -590,25 +601,27 @@ fn tools() -> Vec<Tool> {
         schema(json!({"type": "object", "properties": {}, "additionalProperties": false})),
     );
     list.annotations = Some(ToolAnnotations::with_title("List connected accounts").read_only(true));
+    // One account as list_accounts and connect_account show it (`Server::listed`).
+    let account = json!({
+        "type": "object",
+        "properties": {
+            "ref": {"type": "string"},
+            "provider": {"type": "string"},
+            "api_base": {"type": ["string", "null"], "description": "Null: Latchkey cannot call this account's API."},
+            "identity": {"type": ["string", "null"]},
+            "status": {"type": "string", "enum": ["active", "expired", "revoked", "error", "suspended"]},
+            "offline": {"type": ["string", "null"]},
+            "scopes": {"type": "array", "items": {"type": "string"}},
+            "access": access,
+            "access_until": {"type": ["string", "null"], "description": "RFC 3339; null: until the person removes it."},
+        },
+        "required": ["ref", "provider", "api_base", "status", "scopes", "access"],
+    });
     list.output_schema = Some(schema(json!({
         "type": "object",
         "properties": {
             "consumer": {"type": "string", "description": "Your name in Latchkey's grants and audit trail."},
-            "accounts": {"type": "array", "items": {
-                "type": "object",
-                "properties": {
-                    "ref": {"type": "string"},
-                    "provider": {"type": "string"},
-                    "api_base": {"type": "string"},
-                    "identity": {"type": ["string", "null"]},
-                    "status": {"type": "string", "enum": ["active", "expired", "revoked", "error", "suspended"]},
-                    "offline": {"type": ["string", "null"]},
-                    "scopes": {"type": "array", "items": {"type": "string"}},
-                    "access": access,
-                    "access_until": {"type": ["string", "null"], "description": "RFC 3339; null: until the person removes it."},
-                },
-                "required": ["ref", "provider", "api_base", "status", "scopes", "access"],
-            }},
+            "accounts": {"type": "array", "items": account},
         },
         "required": ["consumer", "accounts"],
     })));
@@ -617,9 +630,9 @@ fn tools() -> Vec<Tool> {
         "call_api",
         "Calls the API of one of the person's accounts: Latchkey adds the account's access token \
          (refreshed when needed) and sends the request to the account's API base (see \
-         list_accounts), nowhere else; redirects are returned with their `location`, not followed. Read access allows \
-         GET and HEAD, anything else needs full access; without a grant the person is asked \
-         first. Returns the HTTP status, content type and body (JSON as JSON, else text), cut at \
+         list_accounts), nowhere else; redirects are returned with their `location`, not \
+         followed. Read access allows GET and HEAD, anything else needs full access; without a \
+         grant the person is asked first. Returns the HTTP status, content type and body (JSON as JSON, else text), cut at \
          1 MiB (`truncated`). An HTTP error status is a normal result: read the body.",
         schema(json!({
             "type": "object",
@@ -668,18 +681,7 @@ fn tools() -> Vec<Tool> {
         })),
     );
     connect.annotations = Some(ToolAnnotations::with_title("Connect an account").open_world(true));
-    connect.output_schema = Some(schema(json!({
-        "type": "object",
-        "properties": {
-            "ref": {"type": "string"},
-            "provider": {"type": "string"},
-            "identity": {"type": ["string", "null"]},
-            "status": {"type": "string"},
-            "scopes": {"type": "array", "items": {"type": "string"}},
-            "access": access,
-        },
-        "required": ["ref", "provider", "status", "scopes", "access"],
-    })));
+    connect.output_schema = Some(schema(account));
     vec![list, call, connect]
 }
 

@@ -563,11 +563,14 @@ async fn an_agent_asks_the_person_to_connect_an_account_and_gets_the_account_onl
         "{asked}"
     );
     assert!(asked["message"].as_str().is_some_and(|m| m.contains("“helper agent”")), "{asked}");
+    // The account exactly as list_accounts shows it.
     assert_eq!(
         browsed["structured"],
         json!({"ref": ALICE, "provider": "Test provider", "identity": "alice@example.test", "status": "active",
-               "scopes": ["openid", "email", "profile"], "access": "none"})
+               "scopes": ["openid", "email", "profile"], "access": "none", "access_until": null,
+               "offline": null, "api_base": format!("{}/", provider.issuer)})
     );
+    assert_eq!(alice_in(&s[5]), browsed["structured"], "the same as list_accounts");
 
     assert_refused(&s[1], "did not sign in");
     let device = &s[2];

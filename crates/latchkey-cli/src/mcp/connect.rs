@@ -8,9 +8,9 @@ use latchkey_core::model::{Account, Actor, ConnectionId, ConnectionStatus, check
 use latchkey_core::protocol::Redirect;
 use rmcp::model::{CallToolResult, ElicitationAction, JsonObject};
 use rmcp::service::{ElicitationMode, RequestContext, RoleServer};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{ARG_MAX, ASK_TIMEOUT, Server, core_error, quoted, reference};
+use super::{ARG_MAX, ASK_TIMEOUT, Server, core_error, quoted};
 
 impl Server {
     pub(super) async fn connect_account(
@@ -65,7 +65,8 @@ impl Server {
                 self.sign_in_by_code(&asking).await?
             }
         };
-        Ok(CallToolResult::structured(self.connected(consumer, &account)?))
+        let conn = self.core.connection(account.connection.as_str()).map_err(|e| core_error(&e))?;
+        Ok(CallToolResult::structured(self.listed(consumer, &account, &conn.name, conn.api_base.as_ref())?))
     }
 
     async fn sign_in_by_browser(&self, a: &Asking<'_>) -> Result<Account, String> {
@@ -143,20 +144,6 @@ impl Server {
             .collect();
         if ready.is_empty() { "none".into() } else { ready.join(", ") }
     }
-
-    /// What the agent learns of the account it asked for: as `list_accounts` shows it.
-    fn connected(&self, consumer: &str, account: &Account) -> Result<Value, String> {
-        let grant = self.core.grant_for(consumer, &account.id).map_err(|e| core_error(&e))?;
-        let provider = self.core.connection_name(&account.connection);
-        Ok(json!({
-            "ref": reference(account),
-            "provider": provider,
-            "identity": account.identity.as_ref().and_then(|i| i.email.clone().or_else(|| i.name.clone())),
-            "status": account.status.as_str(),
-            "scopes": account.granted_scopes,
-            "access": grant.as_ref().map_or("none", |g| g.access.as_str()),
-        }))
-    }
 }
 
 /// One `connect_account` call: who asks, for which connection.
@@ -222,6 +209,8 @@ fn parse(args: &JsonObject) -> Result<(String, Option<String>), String> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn args(v: Value) -> JsonObject {
