@@ -10,11 +10,11 @@ PLAN: {"command": [...], "env": {...} (over this process's own), "client_name": 
 `elicit` null: the client declares no elicitation capability. Otherwise each elicitation request
 takes the next answer: "allow_once", "allow_always", "deny" (accepted with that choice),
 "decline" or "cancel"; for a URL request also "accept" (and nothing more), "browse" (accepted,
-and the scripted browser,
-tests/e2e/browser.mjs, signs in at the URL as the person would) or "approve_code" (accepted, and
-the provider's test control approves the user code in the URL, as the person would on a device).
-Each step reports the scripted browsers' exit codes. Every line on the server's stdin and stdout goes to `transcript` as it is
-("> " sent, "< " received); its stderr to `stderr`. Before each step the provider's request log is
+and the scripted browser, tests/e2e/browser.mjs, signs in at the URL as the person would) or
+"approve_code" (accepted, and the provider's test control approves the user code in the URL, as
+the person would on a device). Each step reports the scripted browsers' exit codes. Every line on
+the server's stdin and stdout goes to `transcript` as it is ("> " sent, "< " received); its stderr
+to `stderr`. Before each step the provider's request log is
 cleared, and after it the requests the provider served are reported with the step's result
 (null when the provider is not running).
 """
