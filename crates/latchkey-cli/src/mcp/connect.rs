@@ -65,7 +65,6 @@ impl Server {
                 self.sign_in_by_code(&asking).await?
             }
         };
-        let conn = self.core.connection(account.connection.as_str()).map_err(|e| core_error(&e))?;
         Ok(CallToolResult::structured(self.listed(consumer, &account, &conn.name, conn.api_base.as_ref())?))
     }
 
