@@ -482,6 +482,18 @@ async fn resting_desk_waking_a_window(
     (resting, wakes, opened)
 }
 
+/// Asks for `acc`, waiting at most `wake_limit` for a window; the app must not answer. How long
+/// the asking took.
+async fn unanswered_within(dir: &Path, acc: &AccountId, wake_limit: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    let answer =
+        latchkey_core::consent::ask_waking(dir, &request("once-x", acc), Duration::from_secs(5), wake_limit)
+            .await
+            .expect("ask");
+    assert_eq!(answer, None);
+    started.elapsed()
+}
+
 fn address_of(dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(dir.join(DESK_FILE)).expect("address file")).expect("json")
 }
@@ -607,17 +619,7 @@ async fn a_resting_app_whose_window_never_comes_is_not_running_within_the_bound(
     .await
     .expect("resting");
     let limit = Duration::from_millis(600);
-    let started = std::time::Instant::now();
-    let answer = latchkey_core::consent::ask_waking(
-        dir.path(),
-        &request("once-x", &acc),
-        Duration::from_secs(5),
-        limit,
-    )
-    .await
-    .expect("ask");
-    assert_eq!(answer, None);
-    let took = started.elapsed();
+    let took = unanswered_within(dir.path(), &acc, limit).await;
     assert!(took >= limit && took < limit + Duration::from_secs(2), "{took:?}");
     assert_eq!(wakes.load(Ordering::SeqCst), 1, "it was asked to open its window once");
 
@@ -718,17 +720,7 @@ async fn a_hand_over_without_a_next_desk_is_not_running() {
     let acc = account(&core, "work").await;
     desk(&core, dir.path(), Duration::from_secs(30)).await.0.hand_over();
     let limit = Duration::from_millis(500);
-    let started = std::time::Instant::now();
-    let answer = latchkey_core::consent::ask_waking(
-        dir.path(),
-        &request("once-x", &acc),
-        Duration::from_secs(5),
-        limit,
-    )
-    .await
-    .expect("ask");
-    assert_eq!(answer, None);
-    assert!(started.elapsed() >= limit, "it waited for the next desk");
+    assert!(unanswered_within(dir.path(), &acc, limit).await >= limit, "it waited for the next desk");
 
     latchkey_core::consent::withdraw(dir.path());
     assert!(!dir.path().join(DESK_FILE).exists());
